@@ -1,0 +1,42 @@
+//! Command definitions and dispatch. Each subcommand lives in its own file and
+//! only parses arguments, calls the library and prints.
+
+mod car;
+mod demo;
+
+use clap::{Parser, Subcommand};
+
+/// Streaming state-migration engine for very large Filecoin AMTs/HAMTs.
+#[derive(Debug, Parser)]
+#[command(name = "fil-migrate", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with CAR files: index, verify, export a sub-DAG.
+    #[command(subcommand)]
+    Car(car::CarCommand),
+    /// Run the main job end to end on a built-in synthetic default and print a report.
+    Demo(demo::DemoArgs),
+}
+
+/// Sets up `tracing` output on stderr (`RUST_LOG` overrides the `info` default).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,fil_migrate=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Car(c) => car::run(c),
+        Command::Demo(d) => demo::run(d),
+    }
+}

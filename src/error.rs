@@ -1,0 +1,144 @@
+//! The library's typed error. Every variant names *what* went wrong and *where*
+//! (file and byte offset, CID, parent CID), because an operator reading a failed
+//! upgrade log has nothing else to go on.
+
+use std::path::PathBuf;
+
+use cid::Cid;
+
+/// Result alias used across the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors produced by fil-migrate's library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An operating-system I/O error on a named file.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file being read or written.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file is not a well-formed CARv1 stream.
+    #[error("{path}: malformed CAR at byte offset {offset}: {reason}")]
+    Car {
+        /// The CAR file.
+        path: PathBuf,
+        /// Byte offset in the (decompressed) CAR where parsing failed.
+        offset: u64,
+        /// What was expected.
+        reason: String,
+    },
+
+    /// A block's bytes do not hash to the digest in its CID.
+    #[error("block {cid}{}: content does not match its CID hash", at_offset(*.offset))]
+    HashMismatch {
+        /// The CID the block was stored under.
+        cid: Cid,
+        /// Byte offset of the block's section in its CAR, if it came from one.
+        offset: Option<u64>,
+    },
+
+    /// A block that must exist could not be found.
+    #[error("block {cid} not found{}", linked_from(.parent))]
+    MissingBlock {
+        /// The missing block.
+        cid: Cid,
+        /// The block that links to it, when known.
+        parent: Option<Cid>,
+    },
+
+    /// Bytes that should be DAG-CBOR are not.
+    #[error("block {cid}: malformed DAG-CBOR at byte {offset}: {reason}")]
+    Cbor {
+        /// The block being decoded.
+        cid: Cid,
+        /// Byte offset inside the block.
+        offset: usize,
+        /// What was expected.
+        reason: String,
+    },
+
+    /// A block whose codec fil-migrate cannot scan for links.
+    #[error("block {cid}: unsupported codec 0x{codec:x} (only DAG-CBOR 0x71 and raw 0x55 blocks can be walked)")]
+    UnsupportedCodec {
+        /// The block.
+        cid: Cid,
+        /// Its codec.
+        codec: u64,
+    },
+
+    /// A multihash function fil-migrate does not know.
+    #[error("block {cid}: unsupported multihash code 0x{code:x}")]
+    UnsupportedHash {
+        /// The block.
+        cid: Cid,
+        /// The multihash code.
+        code: u64,
+    },
+
+    /// The embedded on-disk store failed.
+    #[error("block store at {path}: {source}")]
+    Store {
+        /// The store directory.
+        path: PathBuf,
+        /// The storage engine's error.
+        #[source]
+        source: fjall::Error,
+    },
+
+    /// A data structure (AMT, HAMT, state object) does not have the expected shape.
+    #[error("{what} {cid}: {reason}")]
+    Malformed {
+        /// What kind of object (e.g. "AMT node", "miner state").
+        what: &'static str,
+        /// The block holding it.
+        cid: Cid,
+        /// What was expected.
+        reason: String,
+    },
+
+    /// Invalid argument or combination of options.
+    #[error("invalid input: {0}")]
+    Invalid(String),
+
+    /// The operation was cancelled by its caller.
+    #[error("cancelled")]
+    Cancelled,
+
+    /// An error returned by a caller-supplied `Blockstore`.
+    #[error("blockstore: {0:#}")]
+    Blockstore(anyhow::Error),
+}
+
+fn at_offset(offset: Option<u64>) -> String {
+    offset.map(|o| format!(" at byte offset {o}")).unwrap_or_default()
+}
+
+fn linked_from(parent: &Option<Cid>) -> String {
+    parent
+        .map(|p| format!(" (linked from {p})"))
+        .unwrap_or_default()
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Recovers a typed error that crossed the `anyhow`-based `Blockstore`
+    /// trait boundary, or wraps a foreign one.
+    pub fn from_blockstore(e: anyhow::Error) -> Self {
+        match e.downcast::<Error>() {
+            Ok(typed) => typed,
+            Err(other) => Error::Blockstore(other),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! IPLD building blocks: CIDs, a DAG-CBOR cursor and the link scanner.
+
+pub mod cbor;
+pub mod cids;
+pub mod links;

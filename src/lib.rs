@@ -1,0 +1,14 @@
+//! fil-migrate: a streaming state-migration engine for very large Filecoin
+//! AMTs/HAMTs.
+//!
+//! The library is layered the way data flows (see `DESIGN.md`): [`store`]
+//! (blockstores: CAR source, disk store, write buffer, exporter), [`ipld`]
+//! (CIDs, DAG-CBOR scanning, streaming AMT/HAMT algorithms).
+
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod ipld;
+pub mod store;
+
+pub use error::{Error, Result};

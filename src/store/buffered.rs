@@ -1,0 +1,380 @@
+//! `BufferedBlockstore<B>`: a thread-safe, memory-budgeted write buffer over
+//! any blockstore.
+//!
+//! Migration produces blocks much faster than a disk store absorbs them one
+//! at a time, and most intermediate blocks are superseded before the end. So
+//! new blocks stay in memory until the caller knows which ones are final and
+//! calls [`BufferedBlockstore::flush`] with the root of a finished subtree:
+//! exactly the buffered blocks reachable from that root are written, children
+//! before parents, in batches, and then evicted. Everything else stays
+//! buffered and readable. This is how a single miner tree larger than RAM
+//! still migrates: flush finished subtrees whenever [`over_budget`] says so.
+//!
+//! Safety rule (DESIGN §3): `flush(root)` fails rather than return if some
+//! block reachable from `root` is neither buffered nor already in the backing
+//! store, so a root the caller records after a successful flush never dangles.
+//! A block is evicted only after the batch holding it has been handed to the
+//! backing store, so a concurrent reader always finds it in one of the two.
+//!
+//! [`over_budget`]: BufferedBlockstore::over_budget
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+use lru::LruCache;
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+use crate::ipld::cids::is_walkable;
+use crate::ipld::links::links_of;
+
+const SHARDS: usize = 32;
+
+/// Configuration of a [`BufferedBlockstore`].
+#[derive(Debug, Clone)]
+pub struct BufferOptions {
+    /// Buffered bytes above which [`BufferedBlockstore::over_budget`] is true.
+    pub budget_bytes: u64,
+    /// Capacity of the LRU read cache in front of the backing store, in bytes.
+    pub read_cache_bytes: u64,
+    /// Bytes per write batch handed to the backing store during a flush.
+    pub batch_bytes: usize,
+    /// Check that links leaving the buffer point at blocks the backing store has.
+    pub check_boundary: bool,
+}
+
+impl Default for BufferOptions {
+    fn default() -> Self {
+        BufferOptions {
+            budget_bytes: 256 << 20,
+            read_cache_bytes: 32 << 20,
+            batch_bytes: 8 << 20,
+            check_boundary: true,
+        }
+    }
+}
+
+/// A snapshot of a buffer's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BufferStats {
+    /// Bytes of block data currently buffered.
+    pub buffered_bytes: u64,
+    /// Blocks currently buffered.
+    pub buffered_blocks: u64,
+    /// Highest `buffered_bytes` seen.
+    pub peak_buffered_bytes: u64,
+    /// Blocks written to the backing store by flushes.
+    pub flushed_blocks: u64,
+    /// Bytes written to the backing store by flushes.
+    pub flushed_bytes: u64,
+    /// Blocks removed from the buffer after being written.
+    pub evicted_blocks: u64,
+    /// Reads answered by the LRU read cache.
+    pub cache_hits: u64,
+    /// Reads that went to the backing store.
+    pub backing_reads: u64,
+    /// Bytes read from the backing store.
+    pub backing_read_bytes: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    buffered_bytes: AtomicU64,
+    buffered_blocks: AtomicU64,
+    peak: AtomicU64,
+    flushed_blocks: AtomicU64,
+    flushed_bytes: AtomicU64,
+    evicted: AtomicU64,
+    cache_hits: AtomicU64,
+    backing_reads: AtomicU64,
+    backing_read_bytes: AtomicU64,
+}
+
+struct ReadCache {
+    lru: LruCache<Cid, Arc<[u8]>>,
+    bytes: u64,
+}
+
+/// A write buffer with a byte budget over a backing blockstore. See the module docs.
+pub struct BufferedBlockstore<B> {
+    backing: B,
+    shards: Vec<Mutex<HashMap<Cid, Arc<[u8]>>>>,
+    hasher: std::collections::hash_map::RandomState,
+    cache: Mutex<ReadCache>,
+    opts: BufferOptions,
+    counters: Counters,
+}
+
+impl<B: Blockstore> BufferedBlockstore<B> {
+    /// Wraps `backing`.
+    pub fn new(backing: B, opts: BufferOptions) -> Self {
+        BufferedBlockstore {
+            backing,
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: Default::default(),
+            cache: Mutex::new(ReadCache {
+                lru: LruCache::unbounded(),
+                bytes: 0,
+            }),
+            opts,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The backing store.
+    pub fn backing(&self) -> &B {
+        &self.backing
+    }
+
+    /// The configured budget in bytes.
+    pub fn budget(&self) -> u64 {
+        self.opts.budget_bytes
+    }
+
+    fn shard(&self, cid: &Cid) -> &Mutex<HashMap<Cid, Arc<[u8]>>> {
+        let mut h = self.hasher.build_hasher();
+        cid.hash().digest().hash(&mut h);
+        &self.shards[(h.finish() as usize) % SHARDS]
+    }
+
+    fn buffered(&self, cid: &Cid) -> Option<Arc<[u8]>> {
+        self.shard(cid).lock().get(cid).cloned()
+    }
+
+    /// Whether the buffer holds more bytes than its budget.
+    pub fn over_budget(&self) -> bool {
+        self.buffered_bytes() > self.opts.budget_bytes
+    }
+
+    /// Bytes of block data currently buffered.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.counters.buffered_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether `cid` is currently buffered (not yet flushed).
+    pub fn is_buffered(&self, cid: &Cid) -> bool {
+        self.shard(cid).lock().contains_key(cid)
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> BufferStats {
+        let c = &self.counters;
+        BufferStats {
+            buffered_bytes: c.buffered_bytes.load(Ordering::Relaxed),
+            buffered_blocks: c.buffered_blocks.load(Ordering::Relaxed),
+            peak_buffered_bytes: c.peak.load(Ordering::Relaxed),
+            flushed_blocks: c.flushed_blocks.load(Ordering::Relaxed),
+            flushed_bytes: c.flushed_bytes.load(Ordering::Relaxed),
+            evicted_blocks: c.evicted.load(Ordering::Relaxed),
+            cache_hits: c.cache_hits.load(Ordering::Relaxed),
+            backing_reads: c.backing_reads.load(Ordering::Relaxed),
+            backing_read_bytes: c.backing_read_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Buffers a block (no-op if it is already buffered).
+    pub fn put_block(&self, cid: Cid, data: &[u8]) {
+        let mut shard = self.shard(&cid).lock();
+        if shard.contains_key(&cid) {
+            return;
+        }
+        shard.insert(cid, Arc::from(data));
+        drop(shard);
+        let c = &self.counters;
+        let now = c.buffered_bytes.fetch_add(data.len() as u64, Ordering::Relaxed) + data.len() as u64;
+        c.buffered_blocks.fetch_add(1, Ordering::Relaxed);
+        c.peak.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Reads a block: buffer, then read cache, then backing store.
+    pub fn get_block(&self, cid: &Cid) -> Result<Option<Arc<[u8]>>> {
+        if let Some(d) = self.buffered(cid) {
+            return Ok(Some(d));
+        }
+        if let Some(d) = self.cache.lock().lru.get(cid).cloned() {
+            self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(d));
+        }
+        let data = self.backing.get(cid).map_err(Error::from_blockstore)?;
+        let Some(data) = data else { return Ok(None) };
+        self.counters.backing_reads.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .backing_read_bytes
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        let data: Arc<[u8]> = Arc::from(data);
+        if self.opts.read_cache_bytes > 0 {
+            let mut cache = self.cache.lock();
+            if cache.lru.put(*cid, data.clone()).is_none() {
+                cache.bytes += data.len() as u64;
+            }
+            while cache.bytes > self.opts.read_cache_bytes {
+                match cache.lru.pop_lru() {
+                    Some((_, d)) => cache.bytes -= d.len() as u64,
+                    None => break,
+                }
+            }
+        }
+        Ok(Some(data))
+    }
+
+    /// Writes every buffered block reachable from `root` to the backing store,
+    /// children before parents, then evicts them. Links to blocks that are not
+    /// buffered are checked against the backing store (unless disabled) and a
+    /// missing one is an error naming it and its parent.
+    pub fn flush(&self, root: &Cid) -> Result<()> {
+        let mut walk = FlushWalk {
+            store: self,
+            visited: HashSet::new(),
+            batch: Vec::new(),
+            batch_bytes: 0,
+        };
+        walk.run(root)?;
+        walk.write_batch()
+    }
+
+    /// Flushes every buffered block.
+    pub fn flush_all(&self) -> Result<()> {
+        let keys: Vec<Cid> = self
+            .shards
+            .iter()
+            .flat_map(|s| s.lock().keys().copied().collect::<Vec<_>>())
+            .collect();
+        for k in keys {
+            if self.is_buffered(&k) {
+                self.flush(&k)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops every buffered block without writing it (abandoned work).
+    pub fn discard_all(&self) {
+        for s in &self.shards {
+            let mut s = s.lock();
+            let bytes: u64 = s.values().map(|d| d.len() as u64).sum();
+            self.counters
+                .buffered_blocks
+                .fetch_sub(s.len() as u64, Ordering::Relaxed);
+            self.counters
+                .buffered_bytes
+                .fetch_sub(bytes, Ordering::Relaxed);
+            s.clear();
+        }
+    }
+
+    fn evict(&self, cid: &Cid) {
+        if let Some(d) = self.shard(cid).lock().remove(cid) {
+            let c = &self.counters;
+            c.buffered_bytes.fetch_sub(d.len() as u64, Ordering::Relaxed);
+            c.buffered_blocks.fetch_sub(1, Ordering::Relaxed);
+            c.evicted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+struct Frame {
+    cid: Cid,
+    data: Arc<[u8]>,
+    children: Vec<Cid>,
+    next: usize,
+}
+
+struct FlushWalk<'a, B> {
+    store: &'a BufferedBlockstore<B>,
+    visited: HashSet<Cid>,
+    batch: Vec<(Cid, Arc<[u8]>)>,
+    batch_bytes: usize,
+}
+
+impl<B: Blockstore> FlushWalk<'_, B> {
+    /// Returns a frame for `cid` if it is buffered and unvisited; checks the
+    /// backing store for it otherwise.
+    fn enter(&mut self, cid: Cid, parent: Option<Cid>) -> Result<Option<Frame>> {
+        if !is_walkable(&cid) || !self.visited.insert(cid) {
+            return Ok(None);
+        }
+        if let Some(data) = self.store.buffered(&cid) {
+            let children = links_of(&cid, &data)?;
+            return Ok(Some(Frame {
+                cid,
+                data,
+                children,
+                next: 0,
+            }));
+        }
+        if self.store.opts.check_boundary
+            && !self.store.backing.has(&cid).map_err(Error::from_blockstore)?
+        {
+            return Err(Error::MissingBlock { cid, parent });
+        }
+        Ok(None)
+    }
+
+    fn run(&mut self, root: &Cid) -> Result<()> {
+        let mut stack: Vec<Frame> = Vec::new();
+        if let Some(f) = self.enter(*root, None)? {
+            stack.push(f);
+        }
+        while let Some(top) = stack.last_mut() {
+            if top.next < top.children.len() {
+                let child = top.children[top.next];
+                top.next += 1;
+                let parent = top.cid;
+                if let Some(f) = self.enter(child, Some(parent))? {
+                    stack.push(f);
+                }
+            } else {
+                let done = stack.pop().expect("non-empty stack");
+                self.batch_bytes += done.data.len();
+                self.batch.push((done.cid, done.data));
+                if self.batch_bytes >= self.store.opts.batch_bytes {
+                    self.write_batch()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_batch(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let store = self.store;
+        store
+            .backing
+            .put_many_keyed(self.batch.iter().map(|(c, d)| (*c, d.as_ref())))
+            .map_err(Error::from_blockstore)?;
+        let c = &store.counters;
+        c.flushed_blocks
+            .fetch_add(self.batch.len() as u64, Ordering::Relaxed);
+        c.flushed_bytes
+            .fetch_add(self.batch_bytes as u64, Ordering::Relaxed);
+        for (cid, _) in self.batch.drain(..) {
+            store.evict(&cid);
+        }
+        self.batch_bytes = 0;
+        Ok(())
+    }
+}
+
+impl<B: Blockstore> Blockstore for BufferedBlockstore<B> {
+    fn get(&self, k: &Cid) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.get_block(k)?.map(|d| d.to_vec()))
+    }
+
+    fn put_keyed(&self, k: &Cid, block: &[u8]) -> anyhow::Result<()> {
+        self.put_block(*k, block);
+        Ok(())
+    }
+
+    fn has(&self, k: &Cid) -> anyhow::Result<bool> {
+        if self.is_buffered(k) || self.cache.lock().lru.contains(k) {
+            return Ok(true);
+        }
+        self.backing.has(k)
+    }
+}

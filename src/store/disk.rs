@@ -1,0 +1,204 @@
+//! The embedded on-disk block store, on `fjall` (a pure-Rust LSM tree) with
+//! key-value separation so that 6–9 KB AMT leaves go to blob files and the
+//! index tree stays small.
+//!
+//! Durability model: writes (single or batched) are journaled in order but
+//! not fsynced; [`DiskStore::sync`] is the durability point and returns only
+//! after the journal is on disk. Because batches are journaled in the order
+//! they are committed, a crash keeps a prefix of them: if a parent was written
+//! in a later batch than its children, no recovered state has the parent
+//! without the children.
+
+use std::path::{Path, PathBuf};
+
+use cid::Cid;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode};
+use fvm_ipld_blockstore::Blockstore;
+
+use crate::error::{Error, Result};
+
+/// Options for opening a [`DiskStore`].
+#[derive(Debug, Clone)]
+pub struct DiskStoreOptions {
+    /// Bytes of fjall's block cache (bounded; it is the store's read cache).
+    pub cache_bytes: u64,
+}
+
+impl Default for DiskStoreOptions {
+    fn default() -> Self {
+        DiskStoreOptions {
+            cache_bytes: 64 << 20,
+        }
+    }
+}
+
+/// A durable content-addressed block store in a directory.
+#[derive(Clone)]
+pub struct DiskStore {
+    path: PathBuf,
+    db: Database,
+    blocks: Keyspace,
+    meta: Keyspace,
+}
+
+impl std::fmt::Debug for DiskStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskStore").field("path", &self.path).finish()
+    }
+}
+
+impl DiskStore {
+    /// Opens (or creates) a store in `dir`.
+    pub fn open(dir: impl AsRef<Path>, opts: DiskStoreOptions) -> Result<Self> {
+        let path = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        let wrap = |source| Error::Store {
+            path: path.clone(),
+            source,
+        };
+        let db = Database::builder(&path)
+            .cache_size(opts.cache_bytes)
+            .manual_journal_persist(true)
+            .open()
+            .map_err(wrap)?;
+        let blocks = db
+            .keyspace("blocks", || {
+                KeyspaceCreateOptions::default()
+                    .with_kv_separation(Some(KvSeparationOptions::default()))
+            })
+            .map_err(wrap)?;
+        let meta = db
+            .keyspace("meta", KeyspaceCreateOptions::default)
+            .map_err(wrap)?;
+        Ok(DiskStore {
+            path,
+            db,
+            blocks,
+            meta,
+        })
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn wrap(&self, source: fjall::Error) -> Error {
+        Error::Store {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Writes many blocks as one atomic, ordered batch.
+    pub fn put_batch<'a>(&self, blocks: impl IntoIterator<Item = (&'a Cid, &'a [u8])>) -> Result<()> {
+        let mut batch = self.db.batch();
+        for (cid, data) in blocks {
+            batch.insert(&self.blocks, cid.to_bytes(), data);
+        }
+        batch.commit().map_err(|e| self.wrap(e))
+    }
+
+    /// The durability point: returns once everything written before the call is on disk.
+    pub fn sync(&self) -> Result<()> {
+        self.db
+            .persist(PersistMode::SyncAll)
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// Reads a block.
+    pub fn get_block(&self, cid: &Cid) -> Result<Option<Vec<u8>>> {
+        let v = self.blocks.get(cid.to_bytes()).map_err(|e| self.wrap(e))?;
+        Ok(v.map(|s| s.to_vec()))
+    }
+
+    /// Whether the store holds a block.
+    pub fn has_block(&self, cid: &Cid) -> Result<bool> {
+        self.blocks
+            .contains_key(cid.to_bytes())
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// Removes blocks (used by garbage collection).
+    pub fn remove_blocks<'a>(&self, cids: impl IntoIterator<Item = &'a Cid>) -> Result<()> {
+        let mut batch = self.db.batch();
+        for cid in cids {
+            batch.remove(&self.blocks, cid.to_bytes());
+        }
+        batch.commit().map_err(|e| self.wrap(e))
+    }
+
+    /// Iterates every stored block's CID.
+    pub fn for_each_cid(&self, mut f: impl FnMut(Cid) -> Result<()>) -> Result<()> {
+        for guard in self.blocks.iter() {
+            let key = guard.key().map_err(|e| self.wrap(e))?;
+            let cid = Cid::try_from(&key[..]).map_err(|e| {
+                Error::Invalid(format!("store {}: corrupt key: {e}", self.path.display()))
+            })?;
+            f(cid)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes used on disk by the whole store.
+    pub fn disk_space(&self) -> Result<u64> {
+        self.db.disk_space().map_err(|e| self.wrap(e))
+    }
+
+    /// Reads a metadata value (cache entries, checkpoints).
+    pub fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let v = self.meta.get(key).map_err(|e| self.wrap(e))?;
+        Ok(v.map(|s| s.to_vec()))
+    }
+
+    /// Writes a metadata value. Not durable until [`DiskStore::sync`].
+    pub fn put_meta(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.meta.insert(key, value).map_err(|e| self.wrap(e))
+    }
+
+    /// Removes a metadata value.
+    pub fn remove_meta(&self, key: &[u8]) -> Result<()> {
+        self.meta.remove(key).map_err(|e| self.wrap(e))
+    }
+
+    /// All metadata entries whose key starts with `prefix`.
+    pub fn meta_with_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for guard in self.meta.prefix(prefix) {
+            let (k, v) = guard.into_inner().map_err(|e| self.wrap(e))?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+}
+
+impl Blockstore for DiskStore {
+    fn get(&self, k: &Cid) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.get_block(k)?)
+    }
+
+    fn put_keyed(&self, k: &Cid, block: &[u8]) -> anyhow::Result<()> {
+        self.blocks
+            .insert(k.to_bytes(), block)
+            .map_err(|e| self.wrap(e))?;
+        Ok(())
+    }
+
+    fn has(&self, k: &Cid) -> anyhow::Result<bool> {
+        Ok(self.has_block(k)?)
+    }
+
+    fn put_many_keyed<D, I>(&self, blocks: I) -> anyhow::Result<()>
+    where
+        Self: Sized,
+        D: AsRef<[u8]>,
+        I: IntoIterator<Item = (Cid, D)>,
+    {
+        let mut batch = self.db.batch();
+        for (cid, data) in blocks {
+            batch.insert(&self.blocks, cid.to_bytes(), data.as_ref());
+        }
+        batch.commit().map_err(|e| self.wrap(e))?;
+        Ok(())
+    }
+}

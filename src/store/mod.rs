@@ -1,0 +1,20 @@
+//! Blockstore layers: the indexed CAR source (input at rest), the embedded
+//! on-disk store, the memory-budgeted write buffer, an overlay of the two, and
+//! the streaming CAR exporter. All implement `fvm_ipld_blockstore::Blockstore`
+//! so a node can put its own store in place of any of them.
+
+pub mod buffered;
+pub mod car_export;
+pub mod car_format;
+pub mod car_index;
+pub mod car_source;
+pub mod disk;
+pub mod overlay;
+pub mod seen_set;
+pub mod zstd_car;
+
+pub use buffered::{BufferOptions, BufferStats, BufferedBlockstore};
+pub use car_export::{export_car, ExportOptions, ExportSummary};
+pub use car_source::{CarSource, CarSourceOptions, IndexOrigin};
+pub use disk::{DiskStore, DiskStoreOptions};
+pub use overlay::Overlay;

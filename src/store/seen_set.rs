@@ -1,0 +1,104 @@
+//! An exact set of visited CIDs with bounded memory, for walks over tens of
+//! millions of blocks (export, gc). CIDs are reduced to 128-bit fingerprints
+//! (a collision needs ~2^64 blocks); up to `memory_entries` of them live in a
+//! hash set, beyond that all of them move to a temporary on-disk LSM tree.
+
+use std::collections::HashSet;
+
+use cid::Cid;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions};
+
+use crate::error::{Error, Result};
+use crate::ipld::cids::fingerprint;
+
+/// Default number of fingerprints kept in memory (~20 bytes each: 320 MB).
+pub const DEFAULT_MEMORY_ENTRIES: usize = 16_000_000;
+
+/// A set of CIDs that spills to disk past a memory bound.
+pub struct SeenSet {
+    memory: HashSet<u128>,
+    limit: usize,
+    disk: Option<(tempfile::TempDir, Database, Keyspace)>,
+    len: u64,
+}
+
+impl SeenSet {
+    /// A set keeping at most `memory_entries` fingerprints in memory.
+    pub fn new(memory_entries: usize) -> Self {
+        SeenSet {
+            memory: HashSet::new(),
+            limit: memory_entries,
+            disk: None,
+            len: 0,
+        }
+    }
+
+    /// Number of CIDs inserted.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was inserted.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the set has spilled to disk.
+    pub fn spilled(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    /// Inserts `cid`; returns true if it was not present.
+    pub fn insert(&mut self, cid: &Cid) -> Result<bool> {
+        let fp = fingerprint(cid);
+        let fresh = match &self.disk {
+            None => {
+                let fresh = self.memory.insert(fp);
+                if self.memory.len() > self.limit {
+                    self.spill()?;
+                }
+                fresh
+            }
+            Some((dir, _, ks)) => {
+                let key = fp.to_le_bytes();
+                let wrap = |source| Error::Store {
+                    path: dir.path().to_path_buf(),
+                    source,
+                };
+                if ks.contains_key(key).map_err(wrap)? {
+                    false
+                } else {
+                    ks.insert(key, []).map_err(wrap)?;
+                    true
+                }
+            }
+        };
+        self.len += u64::from(fresh);
+        Ok(fresh)
+    }
+
+    fn spill(&mut self) -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let wrap = |source| Error::Store {
+            path: dir.path().to_path_buf(),
+            source,
+        };
+        let db = Database::builder(dir.path())
+            .temporary(true)
+            .manual_journal_persist(true)
+            .open()
+            .map_err(wrap)?;
+        let ks = db
+            .keyspace("seen", KeyspaceCreateOptions::default)
+            .map_err(wrap)?;
+        let mut batch = db.batch();
+        for fp in self.memory.drain() {
+            batch.insert(&ks, fp.to_le_bytes(), []);
+        }
+        batch.commit().map_err(wrap)?;
+        self.memory = HashSet::new();
+        tracing::info!("seen-set spilled to disk after {} entries", self.len);
+        self.disk = Some((dir, db, ks));
+        Ok(())
+    }
+}
