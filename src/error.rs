@@ -115,7 +115,9 @@ pub enum Error {
 }
 
 fn at_offset(offset: Option<u64>) -> String {
-    offset.map(|o| format!(" at byte offset {o}")).unwrap_or_default()
+    offset
+        .map(|o| format!(" at byte offset {o}"))
+        .unwrap_or_default()
 }
 
 fn linked_from(parent: &Option<Cid>) -> String {

@@ -49,7 +49,11 @@ pub fn run(cmd: CarCommand) -> anyhow::Result<()> {
             let car = CarSource::open(&a.car, CarSourceOptions::default())?;
             let idx = car.index();
             println!("car:            {}", car.path().display());
-            println!("index:          {:?} in {:.2?}", car.index_origin(), t.elapsed());
+            println!(
+                "index:          {:?} in {:.2?}",
+                car.index_origin(),
+                t.elapsed()
+            );
             println!("blocks:         {}", idx.len());
             println!("payload bytes:  {}", idx.payload_bytes);
             println!("index memory:   {} bytes", idx.memory_bytes());
@@ -75,19 +79,19 @@ fn export(a: ExportArgs) -> anyhow::Result<()> {
         .iter()
         .map(|s| Cid::try_from(s.as_str()).with_context(|| format!("invalid root CID {s:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let zstd_level = a.zstd.or_else(|| {
-        a.out
-            .extension()
-            .is_some_and(|e| e == "zst")
-            .then_some(3)
-    });
+    let zstd_level = a
+        .zstd
+        .or_else(|| a.out.extension().is_some_and(|e| e == "zst").then_some(3));
     let opts = ExportOptions {
         zstd_level,
         ..Default::default()
     };
     let t = Instant::now();
     let summary = if a.from.is_dir() {
-        anyhow::ensure!(!roots.is_empty(), "--root is required when exporting from a store");
+        anyhow::ensure!(
+            !roots.is_empty(),
+            "--root is required when exporting from a store"
+        );
         let store = DiskStore::open(&a.from, DiskStoreOptions::default())?;
         export_car(&store, &roots, &a.out, &opts)?
     } else {

@@ -54,14 +54,26 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let t = Instant::now();
     let car_path = dir.join("demo.car");
     let s = export_car(&disk, &[root], &car_path, &ExportOptions::default())?;
-    println!("exported {} blocks ({} bytes) in {:.2?}", s.blocks, s.car_bytes, t.elapsed());
+    println!(
+        "exported {} blocks ({} bytes) in {:.2?}",
+        s.blocks,
+        s.car_bytes,
+        t.elapsed()
+    );
 
     let t = Instant::now();
     let car = CarSource::open(&car_path, CarSourceOptions::default())?;
     let n = car.verify_all()?;
     let back: Amt<Vec<u8>, _> = Amt::load(&root, &car)?;
-    anyhow::ensure!(back.count() == a.entries, "AMT read back from the CAR has the wrong count");
-    println!("re-read through the CAR index: {n} blocks verified, count {} in {:.2?}", back.count(), t.elapsed());
+    anyhow::ensure!(
+        back.count() == a.entries,
+        "AMT read back from the CAR has the wrong count"
+    );
+    println!(
+        "re-read through the CAR index: {n} blocks verified, count {} in {:.2?}",
+        back.count(),
+        t.elapsed()
+    );
     println!("root: {root}");
     Ok(())
 }

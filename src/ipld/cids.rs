@@ -36,11 +36,16 @@ pub fn verify(cid: &Cid, data: &[u8], offset: Option<u64>) -> Result<()> {
     let code = cid.hash().code();
     let ok = match code {
         BLAKE2B_256 => {
-            blake2b_simd::Params::new().hash_length(32).hash(data).as_bytes() == cid.hash().digest()
+            blake2b_simd::Params::new()
+                .hash_length(32)
+                .hash(data)
+                .as_bytes()
+                == cid.hash().digest()
         }
         IDENTITY => cid.hash().digest() == data,
         _ => {
-            let hasher = Code::try_from(code).map_err(|_| Error::UnsupportedHash { cid: *cid, code })?;
+            let hasher =
+                Code::try_from(code).map_err(|_| Error::UnsupportedHash { cid: *cid, code })?;
             hasher.digest(data).digest() == cid.hash().digest()
         }
     };

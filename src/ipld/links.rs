@@ -34,7 +34,11 @@ pub fn scan_links(cid: &Cid, data: &[u8], mut visit: impl FnMut(Cid)) -> Result<
                 cur.take(arg).map_err(|e| bad(e.offset, e.reason))?;
             }
             major::ARRAY | major::MAP => {
-                let n = if m == major::MAP { arg.saturating_mul(2) } else { arg };
+                let n = if m == major::MAP {
+                    arg.saturating_mul(2)
+                } else {
+                    arg
+                };
                 if n > (data.len() - cur.pos()) as u64 {
                     return Err(bad(at, "container length exceeds the block"));
                 }

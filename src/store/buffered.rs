@@ -19,7 +19,7 @@
 //! [`over_budget`]: BufferedBlockstore::over_budget
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -136,9 +136,8 @@ impl<B: Blockstore> BufferedBlockstore<B> {
     }
 
     fn shard(&self, cid: &Cid) -> &Mutex<HashMap<Cid, Arc<[u8]>>> {
-        let mut h = self.hasher.build_hasher();
-        cid.hash().digest().hash(&mut h);
-        &self.shards[(h.finish() as usize) % SHARDS]
+        let h = self.hasher.hash_one(cid.hash().digest());
+        &self.shards[(h as usize) % SHARDS]
     }
 
     fn buffered(&self, cid: &Cid) -> Option<Arc<[u8]>> {
@@ -185,7 +184,10 @@ impl<B: Blockstore> BufferedBlockstore<B> {
         shard.insert(cid, Arc::from(data));
         drop(shard);
         let c = &self.counters;
-        let now = c.buffered_bytes.fetch_add(data.len() as u64, Ordering::Relaxed) + data.len() as u64;
+        let now = c
+            .buffered_bytes
+            .fetch_add(data.len() as u64, Ordering::Relaxed)
+            + data.len() as u64;
         c.buffered_blocks.fetch_add(1, Ordering::Relaxed);
         c.peak.fetch_max(now, Ordering::Relaxed);
     }
@@ -269,7 +271,8 @@ impl<B: Blockstore> BufferedBlockstore<B> {
     fn evict(&self, cid: &Cid) {
         if let Some(d) = self.shard(cid).lock().remove(cid) {
             let c = &self.counters;
-            c.buffered_bytes.fetch_sub(d.len() as u64, Ordering::Relaxed);
+            c.buffered_bytes
+                .fetch_sub(d.len() as u64, Ordering::Relaxed);
             c.buffered_blocks.fetch_sub(1, Ordering::Relaxed);
             c.evicted.fetch_add(1, Ordering::Relaxed);
         }
@@ -307,7 +310,11 @@ impl<B: Blockstore> FlushWalk<'_, B> {
             }));
         }
         if self.store.opts.check_boundary
-            && !self.store.backing.has(&cid).map_err(Error::from_blockstore)?
+            && !self
+                .store
+                .backing
+                .has(&cid)
+                .map_err(Error::from_blockstore)?
         {
             return Err(Error::MissingBlock { cid, parent });
         }

@@ -62,7 +62,10 @@ pub fn export_car(
         .prefix(".fil-migrate-export-")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
-    let file = tmp.as_file().try_clone().map_err(|e| Error::io(tmp.path(), e))?;
+    let file = tmp
+        .as_file()
+        .try_clone()
+        .map_err(|e| Error::io(tmp.path(), e))?;
     let summary = match opts.zstd_level {
         None => {
             let mut w = BufWriter::with_capacity(1 << 20, file);
@@ -71,15 +74,18 @@ pub fn export_car(
             s
         }
         Some(level) => {
-            let mut enc = zstd::stream::write::Encoder::new(BufWriter::with_capacity(1 << 20, file), level)
-                .map_err(|e| Error::io(tmp.path(), e))?;
+            let mut enc =
+                zstd::stream::write::Encoder::new(BufWriter::with_capacity(1 << 20, file), level)
+                    .map_err(|e| Error::io(tmp.path(), e))?;
             let s = write_dag(store, roots, &mut enc, opts, tmp.path())?;
             let mut w = enc.finish().map_err(|e| Error::io(tmp.path(), e))?;
             w.flush().map_err(|e| Error::io(tmp.path(), e))?;
             s
         }
     };
-    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), e))?;
     tmp.persist(dest).map_err(|e| Error::io(dest, e.error))?;
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
@@ -96,7 +102,10 @@ fn write_dag(
 ) -> Result<ExportSummary> {
     let io = |e| Error::io(path, e);
     let mut car_bytes = {
-        let mut counting = CountingWriter { inner: &mut *w, n: 0 };
+        let mut counting = CountingWriter {
+            inner: &mut *w,
+            n: 0,
+        };
         write_header(&mut counting, roots).map_err(io)?;
         counting.n
     };

@@ -74,5 +74,7 @@ pub fn write_section(w: &mut impl Write, cid: &Cid, data: &[u8]) -> std::io::Res
     write_varint(w, len)?;
     w.write_all(&cid_bytes)?;
     w.write_all(data)?;
-    Ok(len + unsigned_varint::encode::u64(len, &mut unsigned_varint::encode::u64_buffer()).len() as u64)
+    Ok(len
+        + unsigned_varint::encode::u64(len, &mut unsigned_varint::encode::u64_buffer()).len()
+            as u64)
 }

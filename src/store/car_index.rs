@@ -67,7 +67,11 @@ impl CarIdentity {
         }
         let mut edges = [0u8; 16];
         edges.copy_from_slice(hasher.finalize().as_bytes());
-        Ok(CarIdentity { len, mtime_ns, edges })
+        Ok(CarIdentity {
+            len,
+            mtime_ns,
+            edges,
+        })
     }
 }
 
@@ -157,7 +161,9 @@ impl CarIndex {
             let (len, vlen) = match read_varint(&mut r) {
                 Ok(Varint::Eof) => break,
                 Ok(Varint::Value(v, n)) => (v, n),
-                Err(reason) => return Err(car_err(section_start, format!("section length: {reason}"))),
+                Err(reason) => {
+                    return Err(car_err(section_start, format!("section length: {reason}")))
+                }
             };
             offset += vlen as u64;
             if len == 0 {
@@ -219,7 +225,12 @@ impl CarIndex {
             return None;
         }
         let (body, sum) = bytes.split_at(bytes.len() - 16);
-        if blake2b_simd::Params::new().hash_length(16).hash(body).as_bytes() != sum {
+        if blake2b_simd::Params::new()
+            .hash_length(16)
+            .hash(body)
+            .as_bytes()
+            != sum
+        {
             return None;
         }
         let mut r = &body[8..];
@@ -238,7 +249,12 @@ impl CarIndex {
         let mut edges = [0u8; 16];
         edges[..8].copy_from_slice(&e1.to_le_bytes());
         edges[8..].copy_from_slice(&e2.to_le_bytes());
-        if (CarIdentity { len, mtime_ns, edges }) != *identity {
+        if (CarIdentity {
+            len,
+            mtime_ns,
+            edges,
+        }) != *identity
+        {
             return None;
         }
         let payload_bytes = u64_(&mut r)?;
@@ -292,7 +308,9 @@ impl CarIndex {
         let dir = index_path.parent().unwrap_or(Path::new("."));
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
         tmp.write_all(&out).map_err(|e| Error::io(tmp.path(), e))?;
-        tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io(tmp.path(), e))?;
         tmp.persist(index_path)
             .map_err(|e| Error::io(index_path, e.error))?;
         Ok(())
@@ -313,15 +331,22 @@ pub fn read_header(r: &mut impl Read, path: &Path) -> Result<(Vec<Cid>, u64)> {
         Err(reason) => return Err(car_err(0, format!("header length: {reason}"))),
     };
     if len == 0 || len > MAX_HEADER_LEN {
-        return Err(car_err(0, format!("implausible header length {len}: not a CAR file")));
+        return Err(car_err(
+            0,
+            format!("implausible header length {len}: not a CAR file"),
+        ));
     }
     let mut buf = vec![0u8; len as usize];
     let got = read_full(r, &mut buf).map_err(|e| Error::io(path, e))?;
     if got < buf.len() {
         return Err(car_err(vlen as u64, "truncated header".into()));
     }
-    let header: CarHeader = fvm_ipld_encoding::from_slice(&buf)
-        .map_err(|e| car_err(vlen as u64, format!("header is not a DAG-CBOR CAR header: {e}")))?;
+    let header: CarHeader = fvm_ipld_encoding::from_slice(&buf).map_err(|e| {
+        car_err(
+            vlen as u64,
+            format!("header is not a DAG-CBOR CAR header: {e}"),
+        )
+    })?;
     match (header.version, header.roots) {
         (1, Some(roots)) => Ok((roots, vlen as u64 + len)),
         (1, None) => Err(car_err(vlen as u64, "CARv1 header without roots".into())),

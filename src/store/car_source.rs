@@ -74,7 +74,9 @@ impl CarSource {
                 let index = CarIndex::build(&path)?;
                 if opts.persist_index {
                     if let Err(e) = index.save(&index_path, &identity) {
-                        tracing::warn!("could not persist CAR index ({e}); it will be rebuilt next time");
+                        tracing::warn!(
+                            "could not persist CAR index ({e}); it will be rebuilt next time"
+                        );
                     }
                 }
                 (index, IndexOrigin::Built)
@@ -141,7 +143,9 @@ impl CarSource {
                 cids::verify(cid, &buf, Some(loc.offset))?;
             }
             self.stats.blocks.fetch_add(1, Ordering::Relaxed);
-            self.stats.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            self.stats
+                .bytes
+                .fetch_add(buf.len() as u64, Ordering::Relaxed);
             return Ok(Some(buf));
         }
         Ok(None)

@@ -43,7 +43,9 @@ pub struct DiskStore {
 
 impl std::fmt::Debug for DiskStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DiskStore").field("path", &self.path).finish()
+        f.debug_struct("DiskStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -91,7 +93,10 @@ impl DiskStore {
     }
 
     /// Writes many blocks as one atomic, ordered batch.
-    pub fn put_batch<'a>(&self, blocks: impl IntoIterator<Item = (&'a Cid, &'a [u8])>) -> Result<()> {
+    pub fn put_batch<'a>(
+        &self,
+        blocks: impl IntoIterator<Item = (&'a Cid, &'a [u8])>,
+    ) -> Result<()> {
         let mut batch = self.db.batch();
         for (cid, data) in blocks {
             batch.insert(&self.blocks, cid.to_bytes(), data);

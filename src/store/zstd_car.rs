@@ -45,18 +45,25 @@ pub fn plain_car_path(path: &Path) -> Result<PathBuf> {
         return Ok(target);
     }
     tracing::info!("decompressing {} to {}", path.display(), target.display());
-    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     let input = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut dec = zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(1 << 20, input))
-        .map_err(|e| Error::io(path, e))?;
+    let mut dec =
+        zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(1 << 20, input))
+            .map_err(|e| Error::io(path, e))?;
     std::io::copy(&mut dec, tmp.as_file_mut()).map_err(|e| Error::Car {
         path: path.to_path_buf(),
         offset: 0,
         reason: format!("zstd decompression failed: {e}"),
     })?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist(&target).map_err(|e| Error::io(&target, e.error))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(&target)
+        .map_err(|e| Error::io(&target, e.error))?;
     Ok(target)
 }
 

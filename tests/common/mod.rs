@@ -1,0 +1,34 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use cid::Cid;
+use fil_migrate::ipld::cids::cbor_cid;
+use fvm_ipld_blockstore::Blockstore;
+
+/// A DAG-CBOR block `[n, [links…], payload]`; returns (cid, bytes).
+pub fn node(n: u64, links: &[Cid], payload_len: usize) -> (Cid, Vec<u8>) {
+    let payload = vec![(n % 251) as u8; payload_len];
+    let bytes =
+        fvm_ipld_encoding::to_vec(&(n, links.to_vec(), fvm_ipld_encoding::BytesSer(&payload)))
+            .expect("encode");
+    (cbor_cid(&bytes), bytes)
+}
+
+/// Every block reachable from `root` in `store` (DAG-CBOR links only); panics on a missing block.
+pub fn reachable(store: &impl Blockstore, root: &Cid) -> Vec<Cid> {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![*root];
+    let mut out = Vec::new();
+    while let Some(c) = stack.pop() {
+        if !fil_migrate::ipld::cids::is_walkable(&c) || !seen.insert(c) {
+            continue;
+        }
+        let data = store
+            .get(&c)
+            .expect("get")
+            .unwrap_or_else(|| panic!("block {c} missing"));
+        out.push(c);
+        stack.extend(fil_migrate::ipld::links::links_of(&c, &data).expect("links"));
+    }
+    out
+}
