@@ -3,3 +3,4 @@
 pub mod cbor;
 pub mod cids;
 pub mod links;
+pub mod amt;
