@@ -16,7 +16,9 @@ fn value_bytes(payload: &[u8]) -> Vec<u8> {
 
 fn payload(i: u64, salt: u8) -> Vec<u8> {
     let n = (i % 7) as usize + 1;
-    (0..n).map(|k| (i as u8).wrapping_add(k as u8).wrapping_add(salt)).collect()
+    (0..n)
+        .map(|k| (i as u8).wrapping_add(k as u8).wrapping_add(salt))
+        .collect()
 }
 
 /// Root CID by the reference library.
@@ -50,7 +52,9 @@ fn contents(store: &impl Blockstore, root: &Cid) -> BTreeMap<u64, Vec<u8>> {
 #[test]
 fn builder_matches_fvm_ipld_amt_for_every_bit_width_and_edge_count() {
     for bw in 1..=8u32 {
-        for count in [0u64, 1, 2, 31, 32, 33, 63, 64, 65, 255, 256, 257, 1000, 1025] {
+        for count in [
+            0u64, 1, 2, 31, 32, 33, 63, 64, 65, 255, 256, 257, 1000, 1025,
+        ] {
             let items: BTreeMap<u64, Vec<u8>> = (0..count).map(|i| (i, payload(i, 1))).collect();
             let store = MemoryBlockstore::new();
             assert_eq!(
@@ -70,16 +74,26 @@ fn builder_matches_for_sparse_indices_up_to_2_pow_40() {
             .map(|i| (i, payload(i, 2)))
             .collect();
         let store = MemoryBlockstore::new();
-        assert_eq!(built_root(&store, bw, &items), model_root(&store, bw, &items), "bw {bw}");
+        assert_eq!(
+            built_root(&store, bw, &items),
+            model_root(&store, bw, &items),
+            "bw {bw}"
+        );
         // A single far index alone.
         let one: BTreeMap<u64, Vec<u8>> = [(1u64 << 40, vec![1])].into_iter().collect();
-        assert_eq!(built_root(&store, bw, &one), model_root(&store, bw, &one), "bw {bw}");
+        assert_eq!(
+            built_root(&store, bw, &one),
+            model_root(&store, bw, &one),
+            "bw {bw}"
+        );
     }
 }
 
 #[test]
 fn builder_matches_for_100k_entries() {
-    let items: BTreeMap<u64, Vec<u8>> = (0..100_000u64).map(|i| (i * 3 / 2, payload(i, 3))).collect();
+    let items: BTreeMap<u64, Vec<u8>> = (0..100_000u64)
+        .map(|i| (i * 3 / 2, payload(i, 3)))
+        .collect();
     let store = MemoryBlockstore::new();
     assert_eq!(built_root(&store, 5, &items), model_root(&store, 5, &items));
 }
@@ -89,7 +103,9 @@ fn builder_matches_for_100k_entries() {
 fn golden_roots_of_fixed_small_trees() {
     let store = MemoryBlockstore::new();
     let empty: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
-    let three: BTreeMap<u64, Vec<u8>> = [(0u64, vec![1]), (1, vec![2]), (40, vec![3])].into_iter().collect();
+    let three: BTreeMap<u64, Vec<u8>> = [(0u64, vec![1]), (1, vec![2]), (40, vec![3])]
+        .into_iter()
+        .collect();
     let hundred: BTreeMap<u64, Vec<u8>> = (0..100u64).map(|i| (i, vec![i as u8])).collect();
     let got: Vec<String> = [&empty, &three, &hundred]
         .iter()
@@ -110,7 +126,11 @@ fn golden_roots_of_fixed_small_trees() {
 }
 
 fn arb_map(max_index: u64, max_len: usize) -> impl Strategy<Value = BTreeMap<u64, Vec<u8>>> {
-    prop::collection::btree_map(0..max_index, prop::collection::vec(any::<u8>(), 0..12), 0..max_len)
+    prop::collection::btree_map(
+        0..max_index,
+        prop::collection::vec(any::<u8>(), 0..12),
+        0..max_len,
+    )
 }
 
 proptest! {
@@ -260,5 +280,8 @@ fn diff_and_patch_of_1m_entry_trees_touch_only_changed_paths() {
     let reads = tracking.stats.borrow().r;
     // 2 roots + 2 × (changed paths: at most 3 nodes each).
     assert!(reads <= 2 + 2 * 3 * 100, "diff read {reads} nodes");
-    assert!(reads >= 2 + 2 * 100, "diff read implausibly few nodes: {reads}");
+    assert!(
+        reads >= 2 + 2 * 100,
+        "diff read implausibly few nodes: {reads}"
+    );
 }

@@ -85,7 +85,9 @@ impl<'s, S: Blockstore> AmtBuilder<'s, S> {
     /// Appends a value at `index`, which must be greater than every index pushed before.
     pub fn push(&mut self, index: u64, value: &[u8]) -> Result<()> {
         if index > MAX_INDEX {
-            return Err(Error::Invalid(format!("AMT index {index} exceeds the maximum {MAX_INDEX}")));
+            return Err(Error::Invalid(format!(
+                "AMT index {index} exceeds the maximum {MAX_INDEX}"
+            )));
         }
         if let Some(last) = self.last {
             if index <= last {
@@ -181,12 +183,16 @@ impl<'s, S: Blockstore> AmtBuilder<'s, S> {
                 self.close(level)?;
             }
         }
-        let root_node = self.levels.get_mut(height).and_then(Option::take).unwrap_or(Open {
-            node_no: 0,
-            bmap: [0; 32],
-            items: 0,
-            body: Vec::new(),
-        });
+        let root_node = self
+            .levels
+            .get_mut(height)
+            .and_then(Option::take)
+            .unwrap_or(Open {
+                node_no: 0,
+                bmap: [0; 32],
+                items: 0,
+                body: Vec::new(),
+            });
         self.encode(height, &root_node);
         let node = std::mem::take(&mut self.scratch);
         let mut out = Vec::with_capacity(node.len() + 32);

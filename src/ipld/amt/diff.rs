@@ -60,8 +60,16 @@ pub fn diff<S: Blockstore>(
         bit_width: a.bit_width,
     };
     d.diff_nodes(
-        Side { node: &a.node, height: a.height, cid: *old },
-        Side { node: &b.node, height: b.height, cid: *new },
+        Side {
+            node: &a.node,
+            height: a.height,
+            cid: *old,
+        },
+        Side {
+            node: &b.node,
+            height: b.height,
+            cid: *new,
+        },
         0,
         &mut f,
     )
@@ -92,8 +100,18 @@ impl<S: Blockstore> Differ<'_, S> {
             Greater => {
                 // Only a's slot 0 overlaps b; the rest of a was removed.
                 if let Some(link) = a.node.link(0) {
-                    let child = load_node(self.store, &link, self.bit_width, a.height - 1, Some(a.cid))?;
-                    self.diff_nodes(Side { node: &child, height: a.height - 1, cid: link }, b, offset, f)?;
+                    let child =
+                        load_node(self.store, &link, self.bit_width, a.height - 1, Some(a.cid))?;
+                    self.diff_nodes(
+                        Side {
+                            node: &child,
+                            height: a.height - 1,
+                            cid: link,
+                        },
+                        b,
+                        offset,
+                        f,
+                    )?;
                 } else {
                     self.all(b, offset, ChangeKind::Add, f)?;
                 }
@@ -101,8 +119,18 @@ impl<S: Blockstore> Differ<'_, S> {
             }
             Less => {
                 if let Some(link) = b.node.link(0) {
-                    let child = load_node(self.store, &link, self.bit_width, b.height - 1, Some(b.cid))?;
-                    self.diff_nodes(a, Side { node: &child, height: b.height - 1, cid: link }, offset, f)?;
+                    let child =
+                        load_node(self.store, &link, self.bit_width, b.height - 1, Some(b.cid))?;
+                    self.diff_nodes(
+                        a,
+                        Side {
+                            node: &child,
+                            height: b.height - 1,
+                            cid: link,
+                        },
+                        offset,
+                        f,
+                    )?;
                 } else {
                     self.all(a, offset, ChangeKind::Remove, f)?;
                 }
@@ -131,7 +159,12 @@ impl<S: Blockstore> Differ<'_, S> {
                     (None, Some(y)) => (ChangeKind::Add, None, Some(y)),
                     (None, None) => continue,
                 };
-                f(Change { index, kind: change.0, before: change.1, after: change.2 })?;
+                f(Change {
+                    index,
+                    kind: change.0,
+                    before: change.1,
+                    after: change.2,
+                })?;
                 continue;
             }
             match (a.node.link(i), b.node.link(i)) {
@@ -140,19 +173,45 @@ impl<S: Blockstore> Differ<'_, S> {
                     let na = load_node(self.store, &x, self.bit_width, h - 1, Some(a.cid))?;
                     let nb = load_node(self.store, &y, self.bit_width, h - 1, Some(b.cid))?;
                     self.diff_same_height(
-                        Side { node: &na, height: h - 1, cid: x },
-                        Side { node: &nb, height: h - 1, cid: y },
+                        Side {
+                            node: &na,
+                            height: h - 1,
+                            cid: x,
+                        },
+                        Side {
+                            node: &nb,
+                            height: h - 1,
+                            cid: y,
+                        },
                         index,
                         f,
                     )?;
                 }
                 (Some(x), None) => {
                     let na = load_node(self.store, &x, self.bit_width, h - 1, Some(a.cid))?;
-                    self.all(Side { node: &na, height: h - 1, cid: x }, index, ChangeKind::Remove, f)?;
+                    self.all(
+                        Side {
+                            node: &na,
+                            height: h - 1,
+                            cid: x,
+                        },
+                        index,
+                        ChangeKind::Remove,
+                        f,
+                    )?;
                 }
                 (None, Some(y)) => {
                     let nb = load_node(self.store, &y, self.bit_width, h - 1, Some(b.cid))?;
-                    self.all(Side { node: &nb, height: h - 1, cid: y }, index, ChangeKind::Add, f)?;
+                    self.all(
+                        Side {
+                            node: &nb,
+                            height: h - 1,
+                            cid: y,
+                        },
+                        index,
+                        ChangeKind::Add,
+                        f,
+                    )?;
                 }
                 (None, None) => {}
             }
@@ -168,9 +227,15 @@ impl<S: Blockstore> Differ<'_, S> {
         kind: ChangeKind,
         f: &mut impl FnMut(Change<'_>) -> Result<()>,
     ) -> Result<()> {
-        walk_node(self.store, side.node, self.bit_width, side.height, offset, side.cid, &mut |index, v| {
-            f(one(index, kind, v))
-        })
+        walk_node(
+            self.store,
+            side.node,
+            self.bit_width,
+            side.height,
+            offset,
+            side.cid,
+            &mut |index, v| f(one(index, kind, v)),
+        )
     }
 
     /// Reports every value under the slots `from..` of `side`.
@@ -186,13 +251,31 @@ impl<S: Blockstore> Differ<'_, S> {
         for s in rest.slots.iter_mut().take(from) {
             *s = super::node::Slot::Empty;
         }
-        self.all(Side { node: &rest, ..side }, offset, kind, f)
+        self.all(
+            Side {
+                node: &rest,
+                ..side
+            },
+            offset,
+            kind,
+            f,
+        )
     }
 }
 
 fn one(index: u64, kind: ChangeKind, v: &[u8]) -> Change<'_> {
     match kind {
-        ChangeKind::Add => Change { index, kind, before: None, after: Some(v) },
-        _ => Change { index, kind, before: Some(v), after: None },
+        ChangeKind::Add => Change {
+            index,
+            kind,
+            before: None,
+            after: Some(v),
+        },
+        _ => Change {
+            index,
+            kind,
+            before: Some(v),
+            after: None,
+        },
     }
 }

@@ -80,7 +80,11 @@ pub fn check_bit_width(bit_width: u32) -> Result<()> {
 }
 
 /// Reads a block that must exist.
-pub(crate) fn load_block<S: Blockstore>(store: &S, cid: &Cid, parent: Option<Cid>) -> Result<Vec<u8>> {
+pub(crate) fn load_block<S: Blockstore>(
+    store: &S,
+    cid: &Cid,
+    parent: Option<Cid>,
+) -> Result<Vec<u8>> {
     store
         .get(cid)
         .map_err(Error::from_blockstore)?

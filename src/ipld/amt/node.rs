@@ -119,7 +119,8 @@ impl Node {
             }
             for &i in &set {
                 let b = cur.cid_bytes().map_err(c)?;
-                let link = Cid::try_from(b).map_err(|e| malformed(cid, &format!("bad link CID: {e}")))?;
+                let link =
+                    Cid::try_from(b).map_err(|e| malformed(cid, &format!("bad link CID: {e}")))?;
                 slots[i] = Slot::Link(link);
             }
         }
@@ -129,7 +130,10 @@ impl Node {
                 return Err(malformed(cid, "AMT node holds both links and values"));
             }
             if height > 0 {
-                return Err(malformed(cid, "AMT internal node (height > 0) holds values"));
+                return Err(malformed(
+                    cid,
+                    "AMT internal node (height > 0) holds values",
+                ));
             }
             if nvals as usize != set.len() {
                 return Err(malformed(cid, "bitmap and value count disagree"));

@@ -116,7 +116,9 @@ impl<'s, S: Blockstore> AmtPatcher<'s, S> {
     pub fn apply(&mut self, patch: Patch<'_>) -> Result<()> {
         let index = patch.index();
         if index > MAX_INDEX {
-            return Err(Error::Invalid(format!("AMT index {index} exceeds the maximum")));
+            return Err(Error::Invalid(format!(
+                "AMT index {index} exceeds the maximum"
+            )));
         }
         if let Some(last) = self.last {
             if index <= last {

@@ -56,11 +56,15 @@ impl AmtRoot {
             reason,
         };
         if cur.array().map_err(c)? != 4 {
-            return Err(bad("not a 4-element array [bit_width, height, count, node] (AMT v3)".into()));
+            return Err(bad(
+                "not a 4-element array [bit_width, height, count, node] (AMT v3)".into(),
+            ));
         }
-        let bit_width = u32::try_from(cur.uint().map_err(c)?).map_err(|_| bad("bit width out of range".into()))?;
+        let bit_width = u32::try_from(cur.uint().map_err(c)?)
+            .map_err(|_| bad("bit width out of range".into()))?;
         check_bit_width(bit_width).map_err(|e| bad(e.to_string()))?;
-        let height = u32::try_from(cur.uint().map_err(c)?).map_err(|_| bad("height out of range".into()))?;
+        let height =
+            u32::try_from(cur.uint().map_err(c)?).map_err(|_| bad("height out of range".into()))?;
         if u64::from(height) * u64::from(bit_width) > 64 + u64::from(bit_width) {
             return Err(bad(format!("height {height} exceeds the index space")));
         }
@@ -91,7 +95,9 @@ impl AmtRoot {
     /// Encodes and stores the root block; returns its CID.
     pub fn store<S: Blockstore>(&self, store: &S) -> Result<Cid> {
         let (cid, bytes) = self.encode();
-        store.put_keyed(&cid, &bytes).map_err(Error::from_blockstore)?;
+        store
+            .put_keyed(&cid, &bytes)
+            .map_err(Error::from_blockstore)?;
         Ok(cid)
     }
 }
@@ -101,7 +107,9 @@ pub(crate) fn store_node<S: Blockstore>(store: &S, node: &Node, bit_width: u32) 
     let mut out = Vec::with_capacity(1024);
     node.encode(&mut out, bit_width);
     let cid = cbor_cid(&out);
-    store.put_keyed(&cid, &out).map_err(Error::from_blockstore)?;
+    store
+        .put_keyed(&cid, &out)
+        .map_err(Error::from_blockstore)?;
     Ok(cid)
 }
 
