@@ -49,7 +49,7 @@ fn walk<S: Blockstore>(
                     .iter()
                     .map(|(k, v)| (key_hash(node.bytes(k)), k, v))
                     .collect();
-                kvs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                kvs.sort_unstable_by_key(|e| e.0);
                 for (_, k, v) in kvs {
                     f(node.bytes(k), node.bytes(v))?;
                 }
