@@ -1,5 +1,7 @@
 //! Streaming AMT algorithms checked against `fvm_ipld_amt` as the model.
 
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 
 use cid::Cid;

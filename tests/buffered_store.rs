@@ -1,5 +1,7 @@
 //! BufferedBlockstore: flush semantics, exact byte accounting, concurrency.
 
+#![allow(clippy::result_large_err)]
+
 mod common;
 
 use std::collections::{HashMap, HashSet};

@@ -1,5 +1,7 @@
 //! CAR source, index persistence, exporter, interop with fvm_ipld_car, and bad input.
 
+#![allow(clippy::result_large_err)]
+
 mod common;
 
 use std::io::Write;

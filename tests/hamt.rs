@@ -1,5 +1,7 @@
 //! Streaming HAMT walk and builder checked against `fvm_ipld_hamt`.
 
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 
 use cid::Cid;
