@@ -11,6 +11,7 @@ pub mod car_source;
 pub mod disk;
 pub mod overlay;
 pub mod seen_set;
+pub mod sink;
 pub mod zstd_car;
 
 pub use buffered::{BufferOptions, BufferStats, BufferedBlockstore};
@@ -18,3 +19,4 @@ pub use car_export::{export_car, ExportOptions, ExportSummary};
 pub use car_source::{CarSource, CarSourceOptions, IndexOrigin};
 pub use disk::{DiskStore, DiskStoreOptions};
 pub use overlay::Overlay;
+pub use sink::Sink;
