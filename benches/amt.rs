@@ -5,6 +5,8 @@
 //!
 //! Run: `cargo bench --bench amt`
 
+#![allow(clippy::result_large_err)]
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

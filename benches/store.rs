@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench --bench store`
 
+#![allow(clippy::result_large_err)]
+
 use std::hint::black_box;
 
 use cid::Cid;
