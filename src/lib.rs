@@ -15,3 +15,5 @@ pub mod ipld;
 pub mod store;
 
 pub use error::{Error, Result};
+pub mod actors;
+pub mod synth;

@@ -1,8 +1,11 @@
 //! Command definitions and dispatch. Each subcommand lives in its own file and
 //! only parses arguments, calls the library and prints.
 
+mod args;
 mod car;
 mod demo;
+mod gen;
+mod inspect;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +22,10 @@ enum Command {
     /// Work with CAR files: index, verify, export a sub-DAG.
     #[command(subcommand)]
     Car(car::CarCommand),
+    /// Generate a synthetic v11 state snapshot (CAR).
+    Gen(gen::GenArgs),
+    /// Summarize a state snapshot: actors by type, miners, sectors, blocks, bytes.
+    Inspect(inspect::InspectArgs),
     /// Run the main job end to end on a built-in synthetic default and print a report.
     Demo(demo::DemoArgs),
 }
@@ -38,5 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Car(c) => car::run(c),
         Command::Demo(d) => demo::run(d),
+        Command::Gen(g) => gen::run(g),
+        Command::Inspect(i) => inspect::run(i),
     }
 }

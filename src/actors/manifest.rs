@@ -1,0 +1,196 @@
+//! Published builtin-actors manifests (mainnet and calibnet, v8..v19), kept
+//! as data in `migrations/builtin-actors-manifests.json`.
+//!
+//! A manifest is the DAG-CBOR tuple `[1, data_cid]`; its data is the list of
+//! `[name, code_cid]` pairs in the published entry order. Building both blocks
+//! from the entries must reproduce the published manifest CID; [`Manifest::load`]
+//! checks that, so a typo in the data can never produce a wrong state.
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::ipld::cids::cbor_cid;
+
+const MANIFESTS_JSON: &str = include_str!("../../migrations/builtin-actors-manifests.json");
+
+/// A Filecoin network with published bundles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// Mainnet.
+    Mainnet,
+    /// The calibration network.
+    Calibnet,
+}
+
+impl Network {
+    /// The name used in the manifest data file.
+    pub fn data_name(self) -> &'static str {
+        match self {
+            Network::Mainnet => "mainnet",
+            Network::Calibnet => "calibrationnet",
+        }
+    }
+}
+
+impl std::str::FromStr for Network {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "mainnet" => Ok(Network::Mainnet),
+            "calibnet" | "calibrationnet" => Ok(Network::Calibnet),
+            other => Err(Error::Invalid(format!(
+                "unknown network {other:?} (mainnet, calibnet)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Network::Mainnet => "mainnet",
+            Network::Calibnet => "calibnet",
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct File {
+    bundles: Vec<Bundle>,
+}
+
+#[derive(Deserialize)]
+struct Bundle {
+    network: String,
+    actors_version: u32,
+    manifest: String,
+    entries: Vec<(String, String)>,
+}
+
+/// One published actors bundle manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// Network.
+    pub network: Network,
+    /// Actors version (11 for nv20/nv21's input, 12 for its output).
+    pub actors_version: u32,
+    /// `[name, code]` in published order.
+    pub entries: Vec<(String, Cid)>,
+    /// The published manifest CID.
+    pub manifest_cid: Cid,
+    /// CID of the data block (what the system actor's state links to).
+    pub data_cid: Cid,
+    data_bytes: Vec<u8>,
+    manifest_bytes: Vec<u8>,
+}
+
+impl Manifest {
+    /// Loads the published manifest of `network` at `actors_version`, checking
+    /// that the blocks rebuilt from its entries hash to the published CID.
+    pub fn load(network: Network, actors_version: u32) -> Result<Self> {
+        let file: File = serde_json::from_str(MANIFESTS_JSON)
+            .map_err(|e| Error::Invalid(format!("embedded manifests are corrupt: {e}")))?;
+        let b = file
+            .bundles
+            .into_iter()
+            .find(|b| b.network == network.data_name() && b.actors_version == actors_version)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "no published actors v{actors_version} bundle for {network}"
+                ))
+            })?;
+        let parse = |s: &str| {
+            Cid::try_from(s)
+                .map_err(|e| Error::Invalid(format!("bad CID {s:?} in embedded manifests: {e}")))
+        };
+        let entries = b
+            .entries
+            .iter()
+            .map(|(n, c)| Ok((n.clone(), parse(c)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let manifest_cid = parse(&b.manifest)?;
+        let data_bytes = fvm_ipld_encoding::to_vec(&entries)
+            .map_err(|e| Error::Invalid(format!("encoding manifest data: {e}")))?;
+        let data_cid = cbor_cid(&data_bytes);
+        let manifest_bytes = fvm_ipld_encoding::to_vec(&(1u64, data_cid))
+            .map_err(|e| Error::Invalid(format!("encoding manifest: {e}")))?;
+        let rebuilt = cbor_cid(&manifest_bytes);
+        if rebuilt != manifest_cid {
+            return Err(Error::Invalid(format!(
+                "{network} actors v{actors_version}: rebuilt manifest {rebuilt} != published {manifest_cid}"
+            )));
+        }
+        Ok(Manifest {
+            network,
+            actors_version,
+            entries,
+            manifest_cid,
+            data_cid,
+            data_bytes,
+            manifest_bytes,
+        })
+    }
+
+    /// The code CID of an actor by manifest name (`"storageminer"`, …).
+    pub fn code_of(&self, name: &str) -> Option<Cid> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| *c)
+    }
+
+    /// The manifest name of a code CID.
+    pub fn name_of(&self, code: &Cid) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(_, c)| c == code)
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// Writes the data and manifest blocks into `store`.
+    pub fn store<S: Blockstore>(&self, store: &S) -> Result<()> {
+        store
+            .put_keyed(&self.data_cid, &self.data_bytes)
+            .map_err(Error::from_blockstore)?;
+        store
+            .put_keyed(&self.manifest_cid, &self.manifest_bytes)
+            .map_err(Error::from_blockstore)
+    }
+}
+
+/// Every published (network, version) pair.
+pub fn published() -> Vec<(Network, u32)> {
+    let file: File = match serde_json::from_str(MANIFESTS_JSON) {
+        Ok(f) => f,
+        Err(_) => return Vec::new(),
+    };
+    file.bundles
+        .iter()
+        .filter_map(|b| {
+            let n = match b.network.as_str() {
+                "mainnet" => Network::Mainnet,
+                "calibrationnet" => Network::Calibnet,
+                _ => return None,
+            };
+            Some((n, b.actors_version))
+        })
+        .collect()
+}
+
+/// What a code CID is: (actor name, actors version, network), from any published bundle.
+pub fn identify(code: &Cid) -> Option<(String, u32, Network)> {
+    static ALL: std::sync::OnceLock<Vec<Manifest>> = std::sync::OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        published()
+            .into_iter()
+            .filter_map(|(n, v)| Manifest::load(n, v).ok())
+            .collect()
+    });
+    all.iter().find_map(|m| {
+        m.name_of(code)
+            .map(|name| (name.to_string(), m.actors_version, m.network))
+    })
+}

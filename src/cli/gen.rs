@@ -1,0 +1,93 @@
+//! `fil-migrate gen`: synthetic snapshot CARs.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use fil_migrate::actors::manifest::Network;
+use fil_migrate::synth::{default_epoch, generate_car, GenConfig, MinerSizes};
+
+use super::args::parse_bytes;
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Output CAR file.
+    #[arg(long)]
+    out: PathBuf,
+    /// Network whose published actors v11 manifest the state uses.
+    #[arg(long, default_value = "mainnet")]
+    network: Network,
+    /// Seed for every random choice (same arguments and seed ⇒ same state root).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Epoch of the state (default: 900 epochs before the network's nv21 upgrade).
+    #[arg(long)]
+    epoch: Option<i64>,
+    /// Number of miners.
+    #[arg(long, default_value_t = 1)]
+    miners: u64,
+    /// Sectors per miner (fixed size).
+    #[arg(long, default_value_t = 10_000, conflicts_with = "total_sectors")]
+    sectors: u64,
+    /// Total sectors spread over the miners by a power law (mainnet-like).
+    #[arg(long)]
+    total_sectors: Option<u64>,
+    /// Power-law exponent for --total-sectors.
+    #[arg(long, default_value_t = 1.1)]
+    alpha: f64,
+    /// Plain accounts besides the miners' owners and workers.
+    #[arg(long, default_value_t = 100)]
+    accounts: u64,
+    /// Multisig actors.
+    #[arg(long, default_value_t = 5)]
+    multisigs: u64,
+    /// EVM contracts.
+    #[arg(long, default_value_t = 5)]
+    evm: u64,
+    /// Ethereum accounts.
+    #[arg(long, default_value_t = 5)]
+    eth_accounts: u64,
+    /// Bytes of not-yet-written blocks kept in memory.
+    #[arg(long, default_value = "256MiB", value_parser = parse_bytes)]
+    memory_budget: u64,
+}
+
+pub fn run(a: GenArgs) -> anyhow::Result<()> {
+    let miners = match a.total_sectors {
+        Some(total) => MinerSizes::PowerLaw {
+            miners: a.miners,
+            total,
+            alpha: a.alpha,
+        },
+        None => MinerSizes::Fixed {
+            miners: a.miners,
+            sectors: a.sectors,
+        },
+    };
+    let cfg = GenConfig {
+        network: a.network,
+        seed: a.seed,
+        epoch: a.epoch.unwrap_or_else(|| default_epoch(a.network)),
+        miners,
+        accounts: a.accounts,
+        multisigs: a.multisigs,
+        evm_contracts: a.evm,
+        eth_accounts: a.eth_accounts,
+    };
+    let s = generate_car(&a.out, &cfg, a.memory_budget)?;
+    println!("state root:  {}", s.state_root);
+    println!(
+        "actors:      {} ({} miners, {} sectors)",
+        s.stats.actors, s.stats.miners, s.stats.sectors
+    );
+    println!(
+        "car:         {} ({} blocks, {} bytes)",
+        a.out.display(),
+        s.blocks,
+        s.car_bytes
+    );
+    println!(
+        "time:        build {:.2}s, export {:.2}s",
+        s.build_secs, s.export_secs
+    );
+    Ok(())
+}

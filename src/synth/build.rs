@@ -1,0 +1,322 @@
+//! Builds a whole synthetic v11 state tree into a buffered store.
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+use fvm_shared3::address::Address;
+use fvm_shared3::bigint::BigInt;
+use fvm_shared3::econ::TokenAmount;
+
+use super::config::GenConfig;
+use super::miner_state::{assemble, MinerInputs};
+use super::sector_gen::{mix, SectorParams, NANO};
+use super::sectors::build_sectors;
+use super::singletons::{self as single, ids};
+use crate::actors::manifest::Manifest;
+use crate::actors::state_tree::{put_cbor, ActorState, StateRoot, STATE_TREE_VERSION};
+use crate::error::{Error, Result};
+use crate::store::BufferedBlockstore;
+
+/// Counts of what was generated.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BuildStats {
+    /// Actors in the state.
+    pub actors: u64,
+    /// Miner actors.
+    pub miners: u64,
+    /// Live sectors over all miners.
+    pub sectors: u64,
+}
+
+struct Actors {
+    code: Manifest,
+    entries: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Actors {
+    fn add(
+        &mut self,
+        id: u64,
+        name: &str,
+        head: Cid,
+        balance: TokenAmount,
+        delegated: Option<Address>,
+    ) -> Result<()> {
+        let code = self
+            .code
+            .code_of(name)
+            .ok_or_else(|| Error::Invalid(format!("manifest has no {name:?} actor")))?;
+        let st = ActorState {
+            code,
+            head,
+            sequence: 0,
+            balance,
+            delegated_address: delegated,
+        };
+        let v = fvm_ipld_encoding::to_vec(&st)
+            .map_err(|e| Error::Invalid(format!("encoding actor: {e}")))?;
+        self.entries.push((Address::new_id(id).to_bytes(), v));
+        Ok(())
+    }
+}
+
+fn fil(seed: u64, k: u64, max_fil: u64) -> TokenAmount {
+    TokenAmount::from_atto(
+        BigInt::from(mix(&[seed, k, 9]) % (max_fil * 1000) + 1) * NANO * 1_000_000,
+    )
+}
+
+fn secp(seed: u64, k: u64) -> Address {
+    let mut pk = [4u8; 65];
+    for (i, c) in pk[1..].chunks_mut(8).enumerate() {
+        c.copy_from_slice(&mix(&[seed, k, i as u64, 11]).to_le_bytes());
+    }
+    Address::new_secp256k1(&pk).expect("65-byte key")
+}
+
+fn eth_addr(seed: u64, k: u64) -> Address {
+    let mut a = [0u8; 20];
+    a[..8].copy_from_slice(&mix(&[seed, k, 21]).to_le_bytes());
+    a[8..16].copy_from_slice(&mix(&[seed, k, 22]).to_le_bytes());
+    a[16..].copy_from_slice(&mix(&[seed, k, 23]).to_le_bytes()[..4]);
+    Address::new_delegated(10, &a).expect("f410 address")
+}
+
+/// Builds the state; returns the state root and counts.
+pub fn build_state<B: Blockstore>(
+    buf: &BufferedBlockstore<B>,
+    cfg: &GenConfig,
+) -> Result<(Cid, BuildStats)> {
+    let manifest = Manifest::load(cfg.network, 11)?;
+    manifest.store(buf)?;
+    let mut actors = Actors {
+        code: manifest.clone(),
+        entries: Vec::new(),
+    };
+    let mut init_map: Vec<(Address, u64)> = Vec::new();
+    let mut stats = BuildStats::default();
+    let seed = cfg.seed;
+    let mut next_id = ids::FIRST_NON_SINGLETON;
+    let mut alloc = || {
+        next_id += 1;
+        next_id - 1
+    };
+
+    // Miners, each with an owner and a worker account.
+    let mut claims = Vec::new();
+    let mut total_pledge = TokenAmount::from_atto(0u64);
+    for (i, &n) in cfg.miners.counts().iter().enumerate() {
+        let owner = alloc();
+        let worker = alloc();
+        let id = alloc();
+        for (acct, k) in [(owner, 1u64), (worker, 2)] {
+            let addr = secp(seed, acct * 10 + k);
+            let head = single::account(buf, addr)?;
+            actors.add(acct, "account", head, fil(seed, acct, 500), None)?;
+            init_map.push((addr, acct));
+        }
+        let params = SectorParams {
+            seed,
+            miner: id,
+            epoch: cfg.epoch,
+            large: i % 5 == 4,
+        };
+        let sectors = build_sectors(buf, &params, n)?;
+        let precommits: Vec<u64> = (n..n + 2 + n / 20_000).collect();
+        let m = assemble(
+            buf,
+            &MinerInputs {
+                params,
+                owner,
+                worker,
+                sectors: sectors.current,
+                snapshots: &sectors.older,
+                live: &sectors.live,
+                precommits: &precommits,
+            },
+        )?;
+        buf.flush(&m.head)?;
+        actors.add(id, "storageminer", m.head, fil(seed, id, 5000), None)?;
+        let robust = Address::new_actor(&id.to_be_bytes());
+        init_map.push((robust, id));
+        let proof = if params.large {
+            fvm_shared3::sector::RegisteredPoStProof::StackedDRGWindow64GiBV1
+        } else {
+            fvm_shared3::sector::RegisteredPoStProof::StackedDRGWindow32GiBV1
+        };
+        claims.push((
+            id,
+            fil_actor_power_state::v11::Claim {
+                window_post_proof_type: proof,
+                raw_byte_power: m.raw_power,
+                quality_adj_power: m.qa_power,
+            },
+        ));
+        total_pledge += m.pledge;
+        stats.miners += 1;
+        stats.sectors += sectors.live.len() as u64;
+    }
+
+    // Plain accounts: mostly secp256k1, some BLS.
+    for k in 0..cfg.accounts {
+        let id = alloc();
+        let addr = if k % 4 == 3 {
+            let mut key = [0u8; 48];
+            for (i, c) in key.chunks_mut(8).enumerate() {
+                c.copy_from_slice(&mix(&[seed, id, i as u64, 31]).to_le_bytes());
+            }
+            Address::new_bls(&key).expect("48-byte key")
+        } else {
+            secp(seed, id * 10)
+        };
+        let head = single::account(buf, addr)?;
+        actors.add(id, "account", head, fil(seed, id, 100), None)?;
+        init_map.push((addr, id));
+    }
+
+    // Multisigs; the first is the verified registry's root key.
+    let empty_map = single::hamt_from(buf, Vec::new())?;
+    let mut root_key = Address::new_id(ids::FIRST_NON_SINGLETON);
+    for k in 0..cfg.multisigs {
+        let id = alloc();
+        if k == 0 {
+            root_key = Address::new_id(id);
+        }
+        let signers: Vec<Address> = (0..3).map(|j| secp(seed, id * 100 + j)).collect();
+        let st = fil_actor_multisig_state::v11::State {
+            signers,
+            num_approvals_threshold: 2,
+            next_tx_id: fil_actor_multisig_state::v11::TxnID(0),
+            initial_balance: TokenAmount::from_atto(0u64),
+            start_epoch: 0,
+            unlock_duration: 0,
+            pending_txs: empty_map,
+        };
+        let head = put_cbor(buf, &st)?;
+        actors.add(id, "multisig", head, fil(seed, id, 10_000), None)?;
+        init_map.push((Address::new_actor(&id.to_le_bytes()), id));
+    }
+
+    // EVM contracts, eth accounts and a placeholder.
+    let empty_array = single::empty_array(buf)?;
+    for _ in 0..cfg.evm_contracts {
+        let id = alloc();
+        let code = mix(&[seed, id, 40]).to_le_bytes().repeat(64);
+        let bytecode = cid::Cid::new_v1(
+            crate::ipld::cids::RAW,
+            cid::multihash::Multihash::wrap(
+                crate::ipld::cids::BLAKE2B_256,
+                blake2b_simd::Params::new()
+                    .hash_length(32)
+                    .hash(&code)
+                    .as_bytes(),
+            )
+            .expect("32-byte digest"),
+        );
+        buf.put_keyed(&bytecode, &code)
+            .map_err(Error::from_blockstore)?;
+        let hash: fil_actor_evm_state::v11::BytecodeHash = fvm_ipld_encoding::from_slice(
+            &fvm_ipld_encoding::to_vec(&fvm_ipld_encoding::BytesSer(
+                &mix(&[seed, id, 41]).to_le_bytes().repeat(4),
+            ))
+            .map_err(|e| Error::Invalid(e.to_string()))?,
+        )
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+        let st = fil_actor_evm_state::v11::State {
+            bytecode,
+            bytecode_hash: hash,
+            contract_state: empty_map,
+            nonce: 1,
+            tombstone: None,
+        };
+        let head = put_cbor(buf, &st)?;
+        let f4 = eth_addr(seed, id);
+        actors.add(id, "evm", head, fil(seed, id, 10), Some(f4))?;
+        init_map.push((f4, id));
+    }
+    for k in 0..=cfg.eth_accounts {
+        let id = alloc();
+        let f4 = eth_addr(seed, id);
+        let name = if k == cfg.eth_accounts {
+            "placeholder"
+        } else {
+            "ethaccount"
+        };
+        actors.add(id, name, empty_array, fil(seed, id, 10), Some(f4))?;
+        init_map.push((f4, id));
+    }
+
+    // Singletons.
+    let total_qa: BigInt = claims
+        .iter()
+        .map(|(_, c)| c.quality_adj_power.clone())
+        .sum();
+    let network_name = match cfg.network {
+        crate::actors::manifest::Network::Mainnet => "mainnet",
+        crate::actors::manifest::Network::Calibnet => "calibrationnet",
+    };
+    let zero = || TokenAmount::from_atto(0u64);
+    actors.add(
+        ids::SYSTEM,
+        "system",
+        single::system(buf, manifest.data_cid)?,
+        zero(),
+        None,
+    )?;
+    actors.add(
+        ids::INIT,
+        "init",
+        single::init(buf, network_name, next_id, init_map)?,
+        zero(),
+        None,
+    )?;
+    actors.add(
+        ids::REWARD,
+        "reward",
+        single::reward(buf, total_qa, cfg.epoch)?,
+        fil(seed, 2, 1_000_000),
+        None,
+    )?;
+    actors.add(ids::CRON, "cron", single::cron(buf)?, zero(), None)?;
+    actors.add(
+        ids::POWER,
+        "storagepower",
+        single::power(buf, &claims, &total_pledge)?,
+        zero(),
+        None,
+    )?;
+    actors.add(
+        ids::MARKET,
+        "storagemarket",
+        single::market(buf, cfg.epoch)?,
+        fil(seed, 5, 100_000),
+        None,
+    )?;
+    actors.add(
+        ids::VERIFREG,
+        "verifiedregistry",
+        single::verifreg(buf, root_key)?,
+        zero(),
+        None,
+    )?;
+    actors.add(ids::DATACAP, "datacap", single::datacap(buf)?, zero(), None)?;
+    actors.add(ids::EAM, "eam", empty_array, zero(), None)?;
+    let burnt = single::account(buf, Address::new_id(ids::BURNT_FUNDS))?;
+    actors.add(
+        ids::BURNT_FUNDS,
+        "account",
+        burnt,
+        fil(seed, 99, 1_000_000),
+        None,
+    )?;
+
+    stats.actors = actors.entries.len() as u64;
+    let actors_root = single::hamt_from(buf, std::mem::take(&mut actors.entries))?;
+    let info = single::empty_array(buf)?;
+    let root = StateRoot {
+        version: STATE_TREE_VERSION,
+        actors: actors_root,
+        info,
+    }
+    .store(buf)?;
+    Ok((root, stats))
+}

@@ -1,0 +1,14 @@
+//! The synthetic state generator: realistic v11 states of any size, built
+//! with the real actor types and the published manifests, and churned
+//! successors of them. See `fil-migrate gen`.
+
+pub mod build;
+pub mod config;
+pub mod miner_state;
+pub mod output;
+pub mod sector_gen;
+pub mod sectors;
+pub mod singletons;
+
+pub use config::{default_epoch, GenConfig, MinerSizes};
+pub use output::{generate_car, GenSummary};
