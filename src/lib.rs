@@ -16,4 +16,5 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub mod actors;
+pub mod migration;
 pub mod synth;

@@ -6,6 +6,7 @@ mod car;
 mod demo;
 mod gen;
 mod inspect;
+mod migrate;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,8 @@ enum Command {
     Car(car::CarCommand),
     /// Generate a synthetic v11 state snapshot (CAR).
     Gen(gen::GenArgs),
+    /// Migrate a state snapshot offline (prints the new state root).
+    Migrate(migrate::MigrateArgs),
     /// Summarize a state snapshot: actors by type, miners, sectors, blocks, bytes.
     Inspect(inspect::InspectArgs),
     /// Run the main job end to end on a built-in synthetic default and print a report.
@@ -47,5 +50,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(d) => demo::run(d),
         Command::Gen(g) => gen::run(g),
         Command::Inspect(i) => inspect::run(i),
+        Command::Migrate(m) => migrate::run(m),
     }
 }

@@ -32,3 +32,6 @@ pub fn reachable(store: &impl Blockstore, root: &Cid) -> Vec<Cid> {
     }
     out
 }
+
+pub mod reference_nv21;
+pub mod states;

@@ -13,6 +13,7 @@ use fvm_ipld_blockstore::Blockstore;
 use super::node::{encode_node, EncodedPointer};
 use super::{key_hash, slot_at, MAX_BUCKET};
 use crate::error::{Error, Result};
+use crate::ipld::amt::patch::SubtreeHook;
 use crate::ipld::cids::cbor_cid;
 
 struct Entry {
@@ -41,6 +42,7 @@ pub struct HamtBuilder<'s, S> {
     last_hash: Option<[u8; 32]>,
     count: u64,
     scratch: Vec<u8>,
+    hook: Option<SubtreeHook<'s>>,
 }
 
 impl<'s, S: Blockstore> HamtBuilder<'s, S> {
@@ -62,7 +64,15 @@ impl<'s, S: Blockstore> HamtBuilder<'s, S> {
             last_hash: None,
             count: 0,
             scratch: Vec::with_capacity(4096),
+            hook: None,
         })
+    }
+
+    /// Installs a hook called with the CID of every finished non-root node
+    /// (so a caller can flush it out of a write buffer).
+    pub fn with_subtree_hook(mut self, hook: SubtreeHook<'s>) -> Self {
+        self.hook = Some(hook);
+        self
     }
 
     /// Entries pushed so far.

@@ -1,0 +1,144 @@
+//! `fil-migrate migrate`: migrate a snapshot offline.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use cid::Cid;
+use clap::Args;
+use fil_migrate::actors::manifest::Network;
+use fil_migrate::actors::state_tree::resolve_state_root;
+use fil_migrate::migration::verify::verify;
+use fil_migrate::migration::{
+    default_memory_budget, migrate_state, MemoryCache, MigrationOptions, UpgradeSpec,
+};
+use fil_migrate::store::{
+    export_car, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, ExportOptions, Overlay,
+};
+
+use super::args::parse_bytes;
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Input snapshot CAR (`.car` or `.car.zst`).
+    #[arg(long)]
+    snapshot: PathBuf,
+    /// Upgrade to run.
+    #[arg(long, default_value = "nv21")]
+    upgrade: String,
+    /// Network (selects manifests and heights).
+    #[arg(long, default_value = "mainnet")]
+    network: Network,
+    /// State root to migrate (default: the CAR root, or its block header's ParentStateRoot).
+    #[arg(long)]
+    state_root: Option<String>,
+    /// Store directory for the output (default: a temporary one, removed at exit).
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Also write the migrated state as a snapshot CAR (`.zst` compresses).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Memory for not-yet-written output blocks (default: a quarter of available memory).
+    #[arg(long, value_parser = parse_bytes)]
+    memory_budget: Option<u64>,
+    /// Worker threads (default: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Re-run from scratch without cache, compare roots, decode every migrated sector.
+    #[arg(long)]
+    verify: bool,
+    /// Write a JSON report here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Skip hash verification of blocks read from the snapshot.
+    #[arg(long)]
+    no_verify_reads: bool,
+}
+
+pub fn run(a: MigrateArgs) -> anyhow::Result<()> {
+    let car = CarSource::open(
+        &a.snapshot,
+        CarSourceOptions {
+            verify_hashes: !a.no_verify_reads,
+            ..Default::default()
+        },
+    )?;
+    let input_root = match &a.state_root {
+        Some(s) => {
+            Cid::try_from(s.as_str()).with_context(|| format!("invalid --state-root {s:?}"))?
+        }
+        None => {
+            let root = *car
+                .roots()
+                .first()
+                .context("the snapshot CAR has no root")?;
+            resolve_state_root(&car, &root)?
+        }
+    };
+    let spec = UpgradeSpec::load(&a.upgrade, a.network)?;
+    let tmp = tempfile::tempdir()?;
+    let store_dir = a.store.clone().unwrap_or_else(|| tmp.path().join("store"));
+    let disk = DiskStore::open(&store_dir, DiskStoreOptions::default())?;
+    let backing = Overlay {
+        upper: disk.clone(),
+        lower: &car,
+    };
+    let opts = MigrationOptions {
+        threads: a.threads,
+        memory_budget: a.memory_budget.unwrap_or_else(default_memory_budget),
+        progress: true,
+        ..Default::default()
+    };
+    let cache = MemoryCache::default();
+    let t = Instant::now();
+    let outcome = migrate_state(&backing, &input_root, &spec, &cache, &opts)?;
+    disk.sync()?;
+    let mut report = outcome.report;
+    tracing::info!("migrated {} actors in {:.2?}", report.actors, t.elapsed());
+    if a.verify {
+        let t = Instant::now();
+        let v = verify(&backing, &input_root, &outcome.state_root, &spec, &opts)?;
+        report.verified = Some(true);
+        report.notes.push(format!(
+            "verify: uncached from-scratch run agrees ({}), {} sectors of {} miners decode as v12, in {:.2}s",
+            v.from_scratch_root,
+            v.sectors_decoded,
+            v.miners,
+            t.elapsed().as_secs_f64()
+        ));
+        eprintln!("{}", report.notes.last().expect("just pushed"));
+    }
+    if let Some(out) = &a.out {
+        let zstd_level = out.extension().is_some_and(|e| e == "zst").then_some(3);
+        let s = export_car(
+            &backing,
+            &[outcome.state_root],
+            out,
+            &ExportOptions {
+                zstd_level,
+                ..Default::default()
+            },
+        )?;
+        eprintln!(
+            "wrote {} ({} blocks, {} bytes)",
+            out.display(),
+            s.blocks,
+            s.car_bytes
+        );
+    }
+    if let Some(path) = &a.report {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing report {}", path.display()))?;
+    }
+    eprintln!(
+        "{} actors, sectors: {} from scratch / {} via diff / {} from cache; peak RSS {} MiB; {:.2}s",
+        report.actors,
+        report.sectors_from_scratch,
+        report.sectors_via_diff,
+        report.sectors_from_cache,
+        report.peak_rss_bytes >> 20,
+        report.phases.last().map_or(0.0, |p| p.1)
+    );
+    println!("{}", outcome.state_root);
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! The migration cache: results keyed as the reference implementation keys
+//! them, so a premigration's work is found again by the final migration.
+//!
+//! - `sectorsAmt-<in_root>` → migrated sectors root (content-addressed, shared);
+//! - `prevSectorsIn-<miner>` / `prevSectorsOut-<miner>` → the last sectors
+//!   roots migrated for a miner (the base of the next diff);
+//! - `<addr>-head-<head>` → a whole actor's new head.
+//!
+//! Every value is a root CID that must be readable whenever the entry is
+//! (see [`MigrationCache::put`]).
+
+use std::collections::HashMap;
+
+use cid::Cid;
+use parking_lot::RwLock;
+
+use crate::error::Result;
+
+/// Key of a migrated sectors AMT.
+pub fn sectors_amt_key(in_root: &Cid) -> String {
+    format!("sectorsAmt-{in_root}")
+}
+
+/// Key of a miner's last migrated input sectors root.
+pub fn prev_sectors_in_key(miner: &str) -> String {
+    format!("prevSectorsIn-{miner}")
+}
+
+/// Key of a miner's last migrated output sectors root.
+pub fn prev_sectors_out_key(miner: &str) -> String {
+    format!("prevSectorsOut-{miner}")
+}
+
+/// Key of a whole actor's migrated head.
+pub fn actor_head_key(addr: &str, head: &Cid) -> String {
+    format!("{addr}-head-{head}")
+}
+
+/// A store of migration results.
+pub trait MigrationCache: Send + Sync {
+    /// Reads an entry.
+    fn get(&self, key: &str) -> Result<Option<Cid>>;
+    /// Writes an entry. Callers only put roots every block of which is
+    /// readable from the store the migration writes to.
+    fn put(&self, key: &str, value: Cid) -> Result<()>;
+}
+
+/// A cache in memory (what the reference node has; lost on exit).
+#[derive(Debug, Default)]
+pub struct MemoryCache {
+    map: RwLock<HashMap<String, Cid>>,
+}
+
+impl MemoryCache {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.map.read().len()
+    }
+
+    /// Whether empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.read().is_empty()
+    }
+
+    /// All entries.
+    pub fn entries(&self) -> Vec<(String, Cid)> {
+        self.map
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+}
+
+impl MigrationCache for MemoryCache {
+    fn get(&self, key: &str) -> Result<Option<Cid>> {
+        Ok(self.map.read().get(key).copied())
+    }
+
+    fn put(&self, key: &str, value: Cid) -> Result<()> {
+        self.map.write().insert(key.to_string(), value);
+        Ok(())
+    }
+}
+
+/// A cache that never hits and forgets everything (uncached runs, `--verify`).
+#[derive(Debug, Default)]
+pub struct NoCache;
+
+impl MigrationCache for NoCache {
+    fn get(&self, _key: &str) -> Result<Option<Cid>> {
+        Ok(None)
+    }
+
+    fn put(&self, _key: &str, _value: Cid) -> Result<()> {
+        Ok(())
+    }
+}

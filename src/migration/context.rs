@@ -1,0 +1,132 @@
+//! What every migrator sees: the buffered store, the cache, counters, the
+//! upgrade spec and cancellation.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+
+use super::cache::MigrationCache;
+use super::spec::UpgradeSpec;
+use crate::error::{Error, Result};
+use crate::store::BufferedBlockstore;
+
+/// A cancellation flag shared with the caller (a node cancels a premigration
+/// that runs too close to the upgrade).
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A fresh, uncancelled token.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests cancellation.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether cancellation was requested.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// `Err(Cancelled)` once cancelled.
+    pub fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Running totals, shared by all workers.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Actors migrated.
+    pub actors: AtomicU64,
+    /// Actors per migrator kind: code, system, miner.
+    pub by_kind: [AtomicU64; 3],
+    /// Sector infos transformed while building a sectors AMT from scratch.
+    pub sectors_from_scratch: AtomicU64,
+    /// Sector infos transformed (or deleted) while patching from a diff.
+    pub sectors_via_diff: AtomicU64,
+    /// Sector infos whose migrated AMT came from the cache.
+    pub sectors_from_cache: AtomicU64,
+    /// Sectors AMTs (miner or snapshot) by path: scratch, diff, cache.
+    pub amts_by_path: [AtomicU64; 3],
+}
+
+impl Counters {
+    /// Adds to a counter.
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The context a migrator runs in.
+pub struct MigrationCtx<'a, B> {
+    /// The store: reads the input state, buffers the output.
+    pub store: &'a BufferedBlockstore<B>,
+    /// Results of earlier (pre)migrations.
+    pub cache: &'a dyn MigrationCache,
+    /// The upgrade.
+    pub spec: &'a UpgradeSpec,
+    /// Totals.
+    pub counters: &'a Counters,
+    /// Cancellation.
+    pub cancel: &'a CancelToken,
+    /// Address prefix for display and cache keys ('f' mainnet, 't' calibnet).
+    pub address_prefix: char,
+}
+
+impl<B: Blockstore> MigrationCtx<'_, B> {
+    /// Reads a block that must exist.
+    pub fn get(&self, cid: &Cid, parent: Option<Cid>) -> Result<std::sync::Arc<[u8]>> {
+        self.store
+            .get_block(cid)?
+            .ok_or(Error::MissingBlock { cid: *cid, parent })
+    }
+
+    /// Stores a block and returns its CID.
+    pub fn put(&self, data: &[u8]) -> Cid {
+        let cid = crate::ipld::cids::cbor_cid(data);
+        self.store.put_block(cid, data);
+        cid
+    }
+
+    /// Flushes `root` out of the buffer if the buffer is over budget.
+    pub fn flush_if_over_budget(&self, root: &Cid) -> Result<()> {
+        if self.store.over_budget() {
+            self.store.flush(root)?;
+        }
+        Ok(())
+    }
+}
+
+/// One actor to migrate.
+#[derive(Debug, Clone)]
+pub struct ActorInput {
+    /// The actor's address as text (`f01234`).
+    pub address: String,
+    /// Its manifest name in the old manifest.
+    pub name: String,
+    /// Old code.
+    pub code: Cid,
+    /// Old head.
+    pub head: Cid,
+}
+
+/// Wraps an error with the actor it happened in.
+pub fn in_actor(actor: &ActorInput, e: Error) -> Error {
+    match e {
+        Error::Cancelled => Error::Cancelled,
+        e => Error::Invalid(format!(
+            "actor {} ({} at head {}): {e}",
+            actor.address, actor.name, actor.head
+        )),
+    }
+}

@@ -1,0 +1,18 @@
+//! The default migrator: same head, new code.
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+
+use super::ActorMigrator;
+use crate::error::Result;
+use crate::migration::context::{ActorInput, MigrationCtx};
+
+/// Keeps the head; the runner sets the new code.
+#[derive(Debug, Default)]
+pub struct CodeMigrator;
+
+impl<B: Blockstore> ActorMigrator<B> for CodeMigrator {
+    fn migrate_state(&self, _ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
+        Ok(actor.head)
+    }
+}

@@ -1,0 +1,253 @@
+//! The nv21 miner migrator (DESIGN §3): every sector info of the `sectors`
+//! AMT and of each non-empty deadline's `sectors_snapshot` goes v11 → v12;
+//! every other byte of the state and deadlines is copied.
+//!
+//! A miner's sectors AMT is migrated by the cheapest path available, all
+//! three giving the same root: a cache hit on `sectorsAmt-<in>`; a diff of
+//! the miner's previously migrated input against this one, applied to the
+//! previous output; or a bottom-up build from scratch. Deadline snapshots are
+//! diffed against the miner's *current* sectors (just migrated), so each
+//! sector info is transformed once.
+
+use cid::Cid;
+use fil_actor_miner_state::{v11, v12};
+use fil_actors_shared::v11::runtime::Policy;
+use fvm_ipld_blockstore::Blockstore;
+
+use super::ActorMigrator;
+use crate::actors::sector_v11_v12::transcode;
+use crate::actors::state_tree::put_cbor;
+use crate::actors::tuple;
+use crate::error::{Error, Result};
+use crate::ipld::amt::{diff, for_each_value, AmtBuilder, AmtPatcher, AmtRoot, ChangeKind, Patch};
+use crate::migration::cache::{prev_sectors_in_key, prev_sectors_out_key, sectors_amt_key};
+use crate::migration::context::{ActorInput, Counters, MigrationCtx};
+
+/// Bit width of every sectors AMT (v11 and v12).
+pub const SECTORS_AMT_BITWIDTH: u32 = 5;
+const STATE_FIELDS: u64 = 15;
+const STATE_SECTORS: usize = 9;
+const STATE_DEADLINES: usize = 12;
+const DEADLINE_FIELDS: u64 = 11;
+const DEADLINE_SNAPSHOT: usize = 8;
+
+/// The nv21 miner migrator, with the empty deadline(s) of both versions.
+#[derive(Debug, Clone)]
+pub struct Nv21MinerMigrator {
+    empty_deadline_v11: Cid,
+    empty_deadlines_v11: Cid,
+    empty_deadline_v12: Cid,
+    empty_deadlines_v12: Cid,
+}
+
+impl Nv21MinerMigrator {
+    /// Builds the empty deadline structures of v11 and v12 (and stores them).
+    pub fn new<S: Blockstore>(store: &S) -> Result<Self> {
+        let policy = Policy::default();
+        let bad = |e: anyhow::Error| Error::Invalid(format!("empty deadline: {e:#}"));
+        let d11 = put_cbor(store, &v11::Deadline::new(store).map_err(bad)?)?;
+        let ds11 = put_cbor(store, &v11::Deadlines::new(&policy, d11))?;
+        let d12 = put_cbor(store, &v12::Deadline::new(store).map_err(bad)?)?;
+        let policy12 = fil_actors_shared::v12::runtime::Policy::default();
+        let ds12 = put_cbor(store, &v12::Deadlines::new(&policy12, d12))?;
+        Ok(Nv21MinerMigrator {
+            empty_deadline_v11: d11,
+            empty_deadlines_v11: ds11,
+            empty_deadline_v12: d12,
+            empty_deadlines_v12: ds12,
+        })
+    }
+}
+
+impl<B: Blockstore> ActorMigrator<B> for Nv21MinerMigrator {
+    fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
+        let head = ctx.get(&actor.head, None)?;
+        let fields = tuple::elements(&head, STATE_FIELDS, "miner state v11", &actor.head)?;
+        let sectors_in = tuple::cid_at(
+            &head,
+            &fields[STATE_SECTORS],
+            "miner state sectors",
+            &actor.head,
+        )?;
+        let deadlines_in = tuple::cid_at(
+            &head,
+            &fields[STATE_DEADLINES],
+            "miner state deadlines",
+            &actor.head,
+        )?;
+        let sectors_out = migrate_sectors(ctx, &actor.address, &sectors_in)?;
+        let deadlines_out = self.migrate_deadlines(ctx, &actor.address, &deadlines_in)?;
+        let s = tuple::encode_cid(&sectors_out);
+        let d = tuple::encode_cid(&deadlines_out);
+        let new = tuple::replace(
+            &head,
+            &fields,
+            &[(STATE_SECTORS, &s), (STATE_DEADLINES, &d)],
+        );
+        let new_head = ctx.put(&new);
+        ctx.flush_if_over_budget(&new_head)?;
+        Ok(new_head)
+    }
+}
+
+impl Nv21MinerMigrator {
+    fn migrate_deadlines<B: Blockstore>(
+        &self,
+        ctx: &MigrationCtx<'_, B>,
+        miner: &str,
+        deadlines: &Cid,
+    ) -> Result<Cid> {
+        if *deadlines == self.empty_deadlines_v11 {
+            return Ok(self.empty_deadlines_v12);
+        }
+        let bytes = ctx.get(deadlines, None)?;
+        let mut dls: v11::Deadlines =
+            fvm_ipld_encoding::from_slice(&bytes).map_err(|e| Error::Malformed {
+                what: "miner deadlines v11",
+                cid: *deadlines,
+                reason: e.to_string(),
+            })?;
+        for due in dls.due.iter_mut() {
+            if *due == self.empty_deadline_v11 {
+                *due = self.empty_deadline_v12;
+                continue;
+            }
+            let dl = ctx.get(due, Some(*deadlines))?;
+            let fields = tuple::elements(&dl, DEADLINE_FIELDS, "miner deadline v11", due)?;
+            let snap_in = tuple::cid_at(
+                &dl,
+                &fields[DEADLINE_SNAPSHOT],
+                "deadline sectors_snapshot",
+                due,
+            )?;
+            let snap_out = migrate_snapshot(ctx, miner, &snap_in)?;
+            let enc = tuple::encode_cid(&snap_out);
+            *due = ctx.put(&tuple::replace(&dl, &fields, &[(DEADLINE_SNAPSHOT, &enc)]));
+        }
+        let out = fvm_ipld_encoding::to_vec(&v12::Deadlines { due: dls.due })
+            .map_err(|e| Error::Invalid(format!("encoding deadlines: {e}")))?;
+        Ok(ctx.put(&out))
+    }
+}
+
+/// Migrates a miner's `sectors` AMT by the cheapest path and records the
+/// result under the reference cache keys.
+pub fn migrate_sectors<B: Blockstore>(
+    ctx: &MigrationCtx<'_, B>,
+    miner: &str,
+    in_root: &Cid,
+) -> Result<Cid> {
+    let key = sectors_amt_key(in_root);
+    let out = match ctx.cache.get(&key)? {
+        Some(out) => {
+            cached(ctx, &out)?;
+            out
+        }
+        None => {
+            let prev_in = ctx.cache.get(&prev_sectors_in_key(miner))?;
+            let prev_out = ctx.cache.get(&prev_sectors_out_key(miner))?;
+            let out = match (prev_in, prev_out) {
+                (Some(pi), Some(po)) => patch_from_diff(ctx, &pi, in_root, &po)?,
+                _ => from_scratch(ctx, in_root)?,
+            };
+            ctx.cache.put(&key, out)?;
+            out
+        }
+    };
+    ctx.cache.put(&prev_sectors_in_key(miner), *in_root)?;
+    ctx.cache.put(&prev_sectors_out_key(miner), out)?;
+    Ok(out)
+}
+
+/// Migrates a deadline's sectors snapshot: cache, else a diff against the
+/// miner's current (just migrated) sectors, else from scratch.
+pub fn migrate_snapshot<B: Blockstore>(
+    ctx: &MigrationCtx<'_, B>,
+    miner: &str,
+    snap_in: &Cid,
+) -> Result<Cid> {
+    let key = sectors_amt_key(snap_in);
+    if let Some(out) = ctx.cache.get(&key)? {
+        cached(ctx, &out)?;
+        return Ok(out);
+    }
+    let cur_in = ctx.cache.get(&prev_sectors_in_key(miner))?;
+    let cur_out = ctx.cache.get(&prev_sectors_out_key(miner))?;
+    let out = match (cur_in, cur_out) {
+        (Some(ci), Some(co)) => patch_from_diff(ctx, &ci, snap_in, &co)?,
+        _ => from_scratch(ctx, snap_in)?,
+    };
+    ctx.cache.put(&key, out)?;
+    Ok(out)
+}
+
+fn cached<B: Blockstore>(ctx: &MigrationCtx<'_, B>, out: &Cid) -> Result<()> {
+    let count = AmtRoot::load(ctx.store, out)?.count;
+    Counters::add(&ctx.counters.sectors_from_cache, count);
+    Counters::add(&ctx.counters.amts_by_path[2], 1);
+    Ok(())
+}
+
+fn sector_error(amt: &Cid, index: u64, e: impl std::fmt::Display) -> Error {
+    Error::Invalid(format!("sector {index} of sectors AMT {amt}: {e}"))
+}
+
+/// Builds the migrated AMT bottom-up from every sector of `in_root`.
+pub fn from_scratch<B: Blockstore>(ctx: &MigrationCtx<'_, B>, in_root: &Cid) -> Result<Cid> {
+    let mut builder = AmtBuilder::new(ctx.store, SECTORS_AMT_BITWIDTH)?
+        .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)));
+    let mut out = Vec::with_capacity(512);
+    let mut n = 0u64;
+    for_each_value(ctx.store, in_root, |i, v| {
+        out.clear();
+        transcode(v, &mut out).map_err(|e| sector_error(in_root, i, e))?;
+        builder.push(i, &out)?;
+        n += 1;
+        if n.is_multiple_of(4096) {
+            Counters::add(&ctx.counters.sectors_from_scratch, 4096);
+            ctx.cancel.check()?;
+        }
+        Ok(())
+    })?;
+    Counters::add(&ctx.counters.sectors_from_scratch, n % 4096);
+    Counters::add(&ctx.counters.amts_by_path[0], 1);
+    builder.finish()
+}
+
+/// Applies the difference `base_in → in_root`, transformed, to `base_out`.
+pub fn patch_from_diff<B: Blockstore>(
+    ctx: &MigrationCtx<'_, B>,
+    base_in: &Cid,
+    in_root: &Cid,
+    base_out: &Cid,
+) -> Result<Cid> {
+    let mut patcher = AmtPatcher::open(ctx.store, base_out)?
+        .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)));
+    let mut out = Vec::with_capacity(512);
+    let mut n = 0u64;
+    diff(ctx.store, base_in, in_root, |c| {
+        match (c.kind, c.after) {
+            (ChangeKind::Remove, _) => patcher.apply(Patch::Delete(c.index))?,
+            (_, Some(after)) => {
+                out.clear();
+                transcode(after, &mut out).map_err(|e| sector_error(in_root, c.index, e))?;
+                patcher.apply(Patch::Set(c.index, &out))?;
+            }
+            (_, None) => {
+                return Err(sector_error(
+                    in_root,
+                    c.index,
+                    "diff reported a change without a value",
+                ))
+            }
+        }
+        n += 1;
+        if n.is_multiple_of(4096) {
+            ctx.cancel.check()?;
+        }
+        Ok(())
+    })?;
+    Counters::add(&ctx.counters.sectors_via_diff, n);
+    Counters::add(&ctx.counters.amts_by_path[1], 1);
+    patcher.finish()
+}

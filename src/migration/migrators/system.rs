@@ -1,0 +1,24 @@
+//! The system actor: its state is `[builtin_actors]`, the new manifest's data CID.
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+
+use super::ActorMigrator;
+use crate::error::{Error, Result};
+use crate::migration::context::{ActorInput, MigrationCtx};
+
+/// Points the system actor at the new manifest data (and stores that block).
+#[derive(Debug, Default)]
+pub struct SystemMigrator;
+
+impl<B: Blockstore> ActorMigrator<B> for SystemMigrator {
+    fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, _actor: &ActorInput) -> Result<Cid> {
+        let m = &ctx.spec.new_manifest;
+        m.store(ctx.store)?;
+        let bytes = fvm_ipld_encoding::to_vec(&fil_actor_system_state::v12::State {
+            builtin_actors: m.data_cid,
+        })
+        .map_err(|e| Error::Invalid(format!("encoding system state: {e}")))?;
+        Ok(ctx.put(&bytes))
+    }
+}

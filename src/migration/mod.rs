@@ -1,0 +1,16 @@
+//! Migrations: the upgrade specs, the runner, the cache, and the migrators.
+
+pub mod cache;
+pub mod context;
+pub mod migrators;
+pub mod progress;
+pub mod report;
+pub mod runner;
+pub mod spec;
+pub mod verify;
+
+pub use cache::{MemoryCache, MigrationCache, NoCache};
+pub use context::CancelToken;
+pub use report::MigrationReport;
+pub use runner::{default_memory_budget, migrate_state, MigrationOptions, MigrationOutcome};
+pub use spec::UpgradeSpec;

@@ -1,0 +1,78 @@
+//! The machine-readable migration report (`--report out.json`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::store::BufferStats;
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MigrationReport {
+    /// Upgrade name.
+    pub upgrade: String,
+    /// Network.
+    pub network: String,
+    /// Input state root.
+    pub input_state_root: String,
+    /// Output state root.
+    pub output_state_root: String,
+    /// Worker threads.
+    pub threads: usize,
+    /// Memory budget of the write buffer, bytes.
+    pub memory_budget_bytes: u64,
+    /// Wall time per phase, seconds, in order.
+    pub phases: Vec<(String, f64)>,
+    /// Actors migrated.
+    pub actors: u64,
+    /// Actors per migrator.
+    pub actors_by_migrator: BTreeMap<String, u64>,
+    /// Sector infos transformed building AMTs from scratch.
+    pub sectors_from_scratch: u64,
+    /// Sector infos transformed or deleted applying diffs.
+    pub sectors_via_diff: u64,
+    /// Sector infos covered by cache hits.
+    pub sectors_from_cache: u64,
+    /// Sectors AMTs (miners' and snapshots') migrated from scratch, by diff, from cache.
+    pub sector_amts_scratch_diff_cache: [u64; 3],
+    /// Blocks read from the input/backing store.
+    pub blocks_read: u64,
+    /// Bytes read from the input/backing store.
+    pub bytes_read: u64,
+    /// Blocks written to the output store.
+    pub blocks_written: u64,
+    /// Bytes written to the output store.
+    pub bytes_written: u64,
+    /// Peak bytes held in the write buffer.
+    pub peak_buffered_bytes: u64,
+    /// Peak resident set size of the process, bytes (VmHWM).
+    pub peak_rss_bytes: u64,
+    /// Whether `--verify` ran and agreed.
+    pub verified: Option<bool>,
+    /// Cache status notes (hits, fallbacks).
+    pub notes: Vec<String>,
+}
+
+impl MigrationReport {
+    /// Fills the store counters from a buffer's stats.
+    pub fn absorb_buffer(&mut self, s: &BufferStats) {
+        self.blocks_read = s.backing_reads;
+        self.bytes_read = s.backing_read_bytes;
+        self.blocks_written = s.flushed_blocks;
+        self.bytes_written = s.flushed_bytes;
+        self.peak_buffered_bytes = s.peak_buffered_bytes;
+    }
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), 0 if unknown.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}

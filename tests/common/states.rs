@@ -1,0 +1,40 @@
+//! Generated states for tests, in memory.
+
+use cid::Cid;
+use fil_migrate::actors::manifest::Network;
+use fil_migrate::store::MemStore;
+use fil_migrate::store::{BufferOptions, BufferedBlockstore};
+use fil_migrate::synth::build::build_state;
+use fil_migrate::synth::{default_epoch, GenConfig, MinerSizes};
+
+/// A small but complete state: `miners` miners (every fifth with 64 GiB sectors).
+pub fn small_config(network: Network, miners: u64, sectors: u64, seed: u64) -> GenConfig {
+    GenConfig {
+        network,
+        seed,
+        epoch: default_epoch(network),
+        miners: MinerSizes::Fixed { miners, sectors },
+        accounts: 12,
+        multisigs: 2,
+        evm_contracts: 2,
+        eth_accounts: 2,
+    }
+}
+
+/// Generates `cfg` into a fresh memory store; returns it and the state root.
+pub fn generate(cfg: &GenConfig) -> (MemStore, Cid) {
+    let mem = MemStore::new();
+    let root = {
+        let buf = BufferedBlockstore::new(
+            &mem,
+            BufferOptions {
+                budget_bytes: 1 << 20,
+                ..Default::default()
+            },
+        );
+        let (root, _) = build_state(&buf, cfg).expect("generate");
+        buf.flush(&root).expect("flush");
+        root
+    };
+    (mem, root)
+}
