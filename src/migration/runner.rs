@@ -79,6 +79,9 @@ struct Job {
     kind: MigratorKind,
 }
 
+/// An output actors-tree entry: (address key, ActorState bytes).
+type Entry = (Vec<u8>, Vec<u8>);
+
 enum Done {
     Actor(u64, Vec<u8>, Vec<u8>),
     Deferred(u64),
@@ -221,7 +224,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
     let mut builder = HamtBuilder::new(&buf, DEFAULT_BIT_WIDTH)?
         .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)));
     let mut first_error: Option<Error> = None;
-    let mut pending: BTreeMap<u64, Option<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, Option<Entry>> = BTreeMap::new();
     let mut next_seq = 0u64;
     let cancel = &opts.cancel;
     std::thread::scope(|scope| {
