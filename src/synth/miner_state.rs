@@ -155,10 +155,126 @@ pub fn assemble<S: Blockstore>(store: &S, inp: &MinerInputs<'_>) -> Result<Assem
         .map_err(anyhow_err("empty miner state"))?;
 
     // Deadlines.
+    let snapshots: Vec<Cid> = (0..48)
+        .map(|d| {
+            if inp.snapshots.is_empty() {
+                inp.sectors
+            } else {
+                inp.snapshots[d % inp.snapshots.len()]
+            }
+        })
+        .collect();
+    let built = build_deadlines(store, p, period_start, inp.live, &snapshots)?;
+    let (total_raw, total_qa, total_pledge_nano) =
+        (built.raw_power, built.qa_power, built.pledge_nano);
+    state.deadlines = built.deadlines;
+    state.sectors = inp.sectors;
+
+    // Precommits.
+    let mut pre: Hamt<_, miner::SectorPreCommitOnChainInfo, BytesKey> =
+        Hamt::new_with_bit_width(store, 5);
+    for &n in inp.precommits {
+        let key = fil_actors_shared::v11::u64_key(n);
+        pre.set(
+            key,
+            miner::SectorPreCommitOnChainInfo {
+                info: miner::SectorPreCommitInfo {
+                    seal_proof: p.seal_proof(),
+                    sector_number: n,
+                    sealed_cid: commitment(COMMR_CODEC, POSEIDON, mix(&[p.seed, p.miner, n, 50])),
+                    seal_rand_epoch: p.epoch - 500,
+                    deal_ids: vec![],
+                    expiration: p.epoch + 540 * 2880,
+                    unsealed_cid: miner::CompactCommD(Some(commitment(
+                        COMMD_CODEC,
+                        SHA2_TRUNC254,
+                        mix(&[p.seed, n, 51]),
+                    ))),
+                },
+                pre_commit_deposit: TokenAmount::from_atto(NANO * 10_000_000),
+                pre_commit_epoch: p.epoch - 100,
+            },
+        )
+        .map_err(|e| Error::Invalid(format!("precommits: {e}")))?;
+    }
+    state.pre_committed_sectors = pre
+        .flush()
+        .map_err(|e| Error::Invalid(format!("precommits: {e}")))?;
+    state.pre_commit_deposits =
+        TokenAmount::from_atto(NANO as u128 * 10_000_000 * inp.precommits.len() as u128);
+
+    // Allocated sector numbers: everything up to the highest used.
+    let max = inp
+        .live
+        .last()
+        .map(|s| s.number)
+        .into_iter()
+        .chain(inp.precommits.iter().copied())
+        .max();
+    let allocated = match max {
+        Some(m) => {
+            BitField::try_from_bits(0..=m).map_err(|e| Error::Invalid(format!("bitfield: {e}")))?
+        }
+        None => BitField::new(),
+    };
+    state.allocated_sectors = put_cbor(store, &allocated)?;
+
+    // Vesting funds: a schedule of daily tranches.
+    let funds = miner::VestingFunds {
+        funds: (1..=12)
+            .map(|k| miner::VestingFund {
+                epoch: p.epoch + k * 2880 * 15,
+                amount: TokenAmount::from_atto(
+                    NANO as u128
+                        * (1_000_000_000
+                            + mix(&[p.seed, p.miner, k as u64]) as u128 % 1_000_000_000),
+                ),
+            })
+            .collect(),
+    };
+    let locked: TokenAmount = funds.funds.iter().map(|f| f.amount.clone()).sum();
+    state.vesting_funds = put_cbor(store, &funds)?;
+    state.locked_funds = locked;
+    let pledge = TokenAmount::from_atto(BigInt::from(total_pledge_nano) * NANO);
+    state.initial_pledge = pledge.clone();
+    state.deadline_cron_active = !inp.live.is_empty();
+    let head = put_cbor(store, &state)?;
+    Ok(AssembledMiner {
+        head,
+        raw_power: total_raw,
+        qa_power: total_qa,
+        pledge,
+    })
+}
+
+/// Deadlines built for a set of live sectors.
+pub struct BuiltDeadlines {
+    /// The `Deadlines` block.
+    pub deadlines: Cid,
+    /// Raw power of live non-faulty sectors.
+    pub raw_power: BigInt,
+    /// Quality-adjusted power of live non-faulty sectors.
+    pub qa_power: BigInt,
+    /// Sum of initial pledges, nanoFIL.
+    pub pledge_nano: u128,
+}
+
+/// Builds the 48 deadlines (partitions, expiration queues, power) for `live`
+/// sectors (ascending), with `snapshots[d]` as deadline `d`'s sectors snapshot.
+pub fn build_deadlines<S: Blockstore>(
+    store: &S,
+    p: &SectorParams,
+    period_start: i64,
+    live: &[SectorSummary],
+    snapshots: &[Cid],
+) -> Result<BuiltDeadlines> {
+    let policy = Policy::default();
+    let period = policy.wpost_proving_period;
+    let window = policy.wpost_challenge_window;
     let empty_deadline = miner::Deadline::new(store).map_err(anyhow_err("empty deadline"))?;
     let empty_deadline_cid = put_cbor(store, &empty_deadline)?;
     let mut by_deadline: Vec<Vec<&SectorSummary>> = vec![Vec::new(); 48];
-    for s in inp.live {
+    for s in live {
         by_deadline[deadline_of(s.number, p.large)].push(s);
     }
     let mut due = Vec::with_capacity(48);
@@ -257,90 +373,14 @@ pub fn assemble<S: Blockstore>(store: &S, inp: &MinerInputs<'_>) -> Result<Assem
         dl.live_sectors = sectors.len() as u64;
         dl.total_sectors = sectors.len() as u64;
         dl.faulty_power = dl_faulty;
-        dl.sectors_snapshot = if inp.snapshots.is_empty() {
-            inp.sectors
-        } else {
-            inp.snapshots[d % inp.snapshots.len()]
-        };
+        dl.sectors_snapshot = snapshots[d];
         dl.partitions_snapshot = dl.partitions;
         due.push(put_cbor(store, &dl)?);
     }
-    state.deadlines = put_cbor(store, &miner::Deadlines { due })?;
-    state.sectors = inp.sectors;
-
-    // Precommits.
-    let mut pre: Hamt<_, miner::SectorPreCommitOnChainInfo, BytesKey> =
-        Hamt::new_with_bit_width(store, 5);
-    for &n in inp.precommits {
-        let key = fil_actors_shared::v11::u64_key(n);
-        pre.set(
-            key,
-            miner::SectorPreCommitOnChainInfo {
-                info: miner::SectorPreCommitInfo {
-                    seal_proof: p.seal_proof(),
-                    sector_number: n,
-                    sealed_cid: commitment(COMMR_CODEC, POSEIDON, mix(&[p.seed, p.miner, n, 50])),
-                    seal_rand_epoch: p.epoch - 500,
-                    deal_ids: vec![],
-                    expiration: p.epoch + 540 * 2880,
-                    unsealed_cid: miner::CompactCommD(Some(commitment(
-                        COMMD_CODEC,
-                        SHA2_TRUNC254,
-                        mix(&[p.seed, n, 51]),
-                    ))),
-                },
-                pre_commit_deposit: TokenAmount::from_atto(NANO * 10_000_000),
-                pre_commit_epoch: p.epoch - 100,
-            },
-        )
-        .map_err(|e| Error::Invalid(format!("precommits: {e}")))?;
-    }
-    state.pre_committed_sectors = pre
-        .flush()
-        .map_err(|e| Error::Invalid(format!("precommits: {e}")))?;
-    state.pre_commit_deposits =
-        TokenAmount::from_atto(NANO as u128 * 10_000_000 * inp.precommits.len() as u128);
-
-    // Allocated sector numbers: everything up to the highest used.
-    let max = inp
-        .live
-        .last()
-        .map(|s| s.number)
-        .into_iter()
-        .chain(inp.precommits.iter().copied())
-        .max();
-    let allocated = match max {
-        Some(m) => {
-            BitField::try_from_bits(0..=m).map_err(|e| Error::Invalid(format!("bitfield: {e}")))?
-        }
-        None => BitField::new(),
-    };
-    state.allocated_sectors = put_cbor(store, &allocated)?;
-
-    // Vesting funds: a schedule of daily tranches.
-    let funds = miner::VestingFunds {
-        funds: (1..=12)
-            .map(|k| miner::VestingFund {
-                epoch: p.epoch + k * 2880 * 15,
-                amount: TokenAmount::from_atto(
-                    NANO as u128
-                        * (1_000_000_000
-                            + mix(&[p.seed, p.miner, k as u64]) as u128 % 1_000_000_000),
-                ),
-            })
-            .collect(),
-    };
-    let locked: TokenAmount = funds.funds.iter().map(|f| f.amount.clone()).sum();
-    state.vesting_funds = put_cbor(store, &funds)?;
-    state.locked_funds = locked;
-    let pledge = TokenAmount::from_atto(BigInt::from(total_pledge_nano) * NANO);
-    state.initial_pledge = pledge.clone();
-    state.deadline_cron_active = !inp.live.is_empty();
-    let head = put_cbor(store, &state)?;
-    Ok(AssembledMiner {
-        head,
+    Ok(BuiltDeadlines {
+        deadlines: put_cbor(store, &miner::Deadlines { due })?,
         raw_power: total_raw,
         qa_power: total_qa,
-        pledge,
+        pledge_nano: total_pledge_nano,
     })
 }
