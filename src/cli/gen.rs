@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use fil_migrate::actors::manifest::Network;
-use fil_migrate::synth::{default_epoch, generate_car, GenConfig, MinerSizes};
+use fil_migrate::synth::churn::ChurnConfig;
+use fil_migrate::synth::{churn_car, default_epoch, generate_car, GenConfig, MinerSizes};
 
 use super::args::parse_bytes;
 
@@ -46,12 +47,51 @@ pub struct GenArgs {
     /// Ethereum accounts.
     #[arg(long, default_value_t = 5)]
     eth_accounts: u64,
+    /// Churn: write the successor of this snapshot instead of a new state.
+    #[arg(long)]
+    from: Option<PathBuf>,
+    /// Churn: epochs between the input and the successor.
+    #[arg(long, default_value_t = 180)]
+    epochs: i64,
+    /// Churn: change this fraction of every miner's sectors (instead of mainnet-like rates).
+    #[arg(long)]
+    change_fraction: Option<f64>,
+    /// Churn: miners created.
+    #[arg(long, default_value_t = 1)]
+    new_miners: u64,
+    /// Churn: accounts created.
+    #[arg(long, default_value_t = 10)]
+    new_accounts: u64,
     /// Bytes of not-yet-written blocks kept in memory.
     #[arg(long, default_value = "256MiB", value_parser = parse_bytes)]
     memory_budget: u64,
 }
 
 pub fn run(a: GenArgs) -> anyhow::Result<()> {
+    if let Some(from) = &a.from {
+        let cfg = ChurnConfig {
+            epochs: a.epochs,
+            seed: a.seed,
+            change_fraction: a.change_fraction,
+            new_miners: a.new_miners,
+            new_accounts: a.new_accounts,
+            ..Default::default()
+        };
+        let s = churn_car(from, &a.out, &cfg, a.memory_budget)?;
+        println!("state root:  {}", s.state_root);
+        println!(
+            "epochs:      {} -> {}; sectors removed {}, modified {}, added {}; {} new miners, {} new accounts",
+            s.stats.from_epoch, s.stats.to_epoch, s.stats.removed, s.stats.modified, s.stats.added, s.stats.new_miners, s.stats.new_accounts
+        );
+        println!(
+            "car:         {} ({} blocks, {} new, {} bytes)",
+            a.out.display(),
+            s.blocks,
+            s.new_blocks,
+            s.car_bytes
+        );
+        return Ok(());
+    }
     let miners = match a.total_sectors {
         Some(total) => MinerSizes::PowerLaw {
             miners: a.miners,

@@ -87,7 +87,7 @@ pub fn deadline_of(number: u64, large: bool) -> usize {
 
 /// Whether a sector is faulty (about 0.1%, stable for a sector).
 pub fn is_faulty(p: &SectorParams, number: u64) -> bool {
-    mix(&[p.seed, p.miner, number, 777]).is_multiple_of(1000)
+    mix(&[p.miner, number, 777]).is_multiple_of(1000)
 }
 
 fn power_of(p: &SectorParams, s: &SectorSummary) -> miner::PowerPair {

@@ -3,6 +3,7 @@
 //! successors of them. See `fil-migrate gen`.
 
 pub mod build;
+pub mod churn;
 pub mod config;
 pub mod miner_state;
 pub mod output;
@@ -11,4 +12,4 @@ pub mod sectors;
 pub mod singletons;
 
 pub use config::{default_epoch, GenConfig, MinerSizes};
-pub use output::{generate_car, GenSummary};
+pub use output::{churn_car, generate_car, ChurnSummary, GenSummary};
