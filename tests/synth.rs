@@ -133,20 +133,34 @@ fn every_generated_actor_state_decodes_with_the_v11_types() {
                     Hamt::load_with_bit_width(&st.address_map, &store, 5).unwrap();
                 map.for_each(|_, _| Ok(())).unwrap();
             }
-            "cron" => drop(get::<fil_actor_cron_state::v11::State>(&store, &a.head)),
-            "reward" => drop(get::<fil_actor_reward_state::v11::State>(&store, &a.head)),
+            "cron" => {
+                let _: fil_actor_cron_state::v11::State = get(&store, &a.head);
+            }
+            "reward" => {
+                let _: fil_actor_reward_state::v11::State = get(&store, &a.head);
+            }
             "storagepower" => {
                 let st: fil_actor_power_state::v11::State = get(&store, &a.head);
                 assert_eq!(st.miner_count, 5);
             }
-            "storagemarket" => drop(get::<fil_actor_market_state::v11::State>(&store, &a.head)),
-            "verifiedregistry" => {
-                drop(get::<fil_actor_verifreg_state::v11::State>(&store, &a.head))
+            "storagemarket" => {
+                let _: fil_actor_market_state::v11::State = get(&store, &a.head);
             }
-            "datacap" => drop(get::<fil_actor_datacap_state::v11::State>(&store, &a.head)),
-            "account" => drop(get::<fil_actor_account_state::v11::State>(&store, &a.head)),
-            "multisig" => drop(get::<fil_actor_multisig_state::v11::State>(&store, &a.head)),
-            "evm" => drop(get::<fil_actor_evm_state::v11::State>(&store, &a.head)),
+            "verifiedregistry" => {
+                let _: fil_actor_verifreg_state::v11::State = get(&store, &a.head);
+            }
+            "datacap" => {
+                let _: fil_actor_datacap_state::v11::State = get(&store, &a.head);
+            }
+            "account" => {
+                let _: fil_actor_account_state::v11::State = get(&store, &a.head);
+            }
+            "multisig" => {
+                let _: fil_actor_multisig_state::v11::State = get(&store, &a.head);
+            }
+            "evm" => {
+                let _: fil_actor_evm_state::v11::State = get(&store, &a.head);
+            }
             "storageminer" => sectors += check_miner(&store, &a.head),
             _ => {}
         }
