@@ -7,13 +7,13 @@
 mod common;
 
 use cid::Cid;
-use common::reference_nv21::reference_nv21;
 use common::states::{generate, small_config};
 use fil_actor_miner_state::v11;
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::{get_cbor, put_cbor, StateRoot};
 use fil_migrate::ipld::amt::{for_each_value, AmtPatcher, Patch};
 use fil_migrate::ipld::hamt::for_each_entry;
+use fil_migrate::migration::reference::reference_nv21;
 use fil_migrate::migration::{
     migrate_state, CancelToken, MemoryCache, MigrationOptions, MigrationReport, NoCache,
     UpgradeSpec,
@@ -54,7 +54,7 @@ fn migrated_root_equals_the_typed_reference_on_mainnet_and_calibnet() {
             &opts(2, 64 << 20),
         )
         .unwrap();
-        let reference = reference_nv21(&store, &root, network);
+        let reference = reference_nv21(&store, &root, network).unwrap();
         assert_eq!(ours.state_root, reference, "{network}");
         assert_eq!(
             ours.report.actors_by_migrator.get("nv21_miner"),
@@ -66,7 +66,7 @@ fn migrated_root_equals_the_typed_reference_on_mainnet_and_calibnet() {
 #[test]
 fn same_root_for_every_thread_count_budget_and_cache_state() {
     let (store, root) = generate(&small_config(Network::Mainnet, 3, 3_000, 11));
-    let reference = reference_nv21(&store, &root, Network::Mainnet);
+    let reference = reference_nv21(&store, &root, Network::Mainnet).unwrap();
     for (threads, budget) in [(1, 1 << 30), (2, 1 << 30), (1, 16 << 10), (2, 16 << 10)] {
         let (a, report) = run(
             &store,
@@ -157,7 +157,7 @@ fn cached_diffed_and_from_scratch_paths_agree_with_the_reference() {
     let (store, s0) = generate(&small_config(Network::Mainnet, 2, 4_000, 3));
     let cache = MemoryCache::default();
     let (r0, rep0) = run(&store, &s0, &cache, &opts(2, 1 << 30));
-    assert_eq!(r0, reference_nv21(&store, &s0, Network::Mainnet));
+    assert_eq!(r0, reference_nv21(&store, &s0, Network::Mainnet).unwrap());
     assert!(rep0.sectors_from_scratch >= 8_000);
 
     // Same state again: every sectors AMT is a cache hit.
@@ -170,7 +170,7 @@ fn cached_diffed_and_from_scratch_paths_agree_with_the_reference() {
     let s1 = churn_one_miner(&store, &s0);
     let (diffed, rep) = run(&store, &s1, &cache, &opts(2, 1 << 30));
     let (scratch, _) = run(&store, &s1, &NoCache, &opts(1, 1 << 30));
-    let reference = reference_nv21(&store, &s1, Network::Mainnet);
+    let reference = reference_nv21(&store, &s1, Network::Mainnet).unwrap();
     assert_eq!(scratch, reference);
     assert_eq!(diffed, reference);
     assert!(

@@ -9,13 +9,13 @@ mod common;
 use std::collections::BTreeSet;
 
 use cid::Cid;
-use common::reference_nv21::reference_nv21;
 use common::states::{generate, small_config};
 use fil_actor_miner_state::v11 as miner;
 use fil_migrate::actors::manifest::{Manifest, Network};
 use fil_migrate::actors::state_tree::{get_cbor, ActorState, StateRoot};
 use fil_migrate::ipld::cids::cbor_cid;
 use fil_migrate::ipld::hamt::for_each_entry;
+use fil_migrate::migration::reference::reference_nv21;
 use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, UpgradeSpec};
 use fil_migrate::store::{BufferOptions, BufferedBlockstore, MemStore};
 use fil_migrate::synth::churn::{churn_state, ChurnConfig};
@@ -244,7 +244,7 @@ fn a_churned_successor_shares_untouched_subtrees_stays_consistent_and_migrates_b
     assert!(out.report.sectors_via_diff > 0);
     assert_eq!(
         out.state_root,
-        reference_nv21(&store, &s1, Network::Mainnet)
+        reference_nv21(&store, &s1, Network::Mainnet).unwrap()
     );
     assert_eq!(
         out.state_root,

@@ -2,6 +2,7 @@
 //! only parses arguments, calls the library and prints.
 
 mod args;
+mod bench;
 mod car;
 mod demo;
 mod gen;
@@ -29,6 +30,9 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Summarize a state snapshot: actors by type, miners, sectors, blocks, bytes.
     Inspect(inspect::InspectArgs),
+    /// Benchmarks comparing the engine with baselines.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Run the main job end to end on a built-in synthetic default and print a report.
     Demo(demo::DemoArgs),
 }
@@ -48,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Car(c) => car::run(c),
         Command::Demo(d) => demo::run(d),
+        Command::Bench(b) => bench::run(b),
         Command::Gen(g) => gen::run(g),
         Command::Inspect(i) => inspect::run(i),
         Command::Migrate(m) => migrate::run(m),

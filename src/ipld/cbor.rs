@@ -62,6 +62,7 @@ impl<'a> Cursor<'a> {
         self.buf
     }
 
+    #[cold]
     fn err<T>(&self, reason: &'static str) -> Result<T, CborError> {
         Err(CborError {
             offset: self.pos,
@@ -71,32 +72,42 @@ impl<'a> Cursor<'a> {
 
     /// Reads an item header: (major type, argument). For major 7 the argument
     /// is the raw simple value / float bits.
+    #[inline]
     pub fn header(&mut self) -> Result<(u8, u64), CborError> {
         let Some(&first) = self.buf.get(self.pos) else {
             return self.err("unexpected end of data");
         };
         let major = first >> 5;
         let info = first & 0x1f;
-        let len = match info {
-            0..=23 => 0,
-            24 => 1,
-            25 => 2,
-            26 => 4,
-            27 => 8,
+        if info < 24 {
+            self.pos += 1;
+            return Ok((major, u64::from(info)));
+        }
+        let start = self.pos + 1;
+        let arg = match info {
+            24 => self.buf.get(start).map(|b| (u64::from(*b), 1)),
+            25 => self
+                .buf
+                .get(start..start + 2)
+                .map(|b| (u64::from(u16::from_be_bytes([b[0], b[1]])), 2)),
+            26 => self
+                .buf
+                .get(start..start + 4)
+                .map(|b| (u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])), 4)),
+            27 => self
+                .buf
+                .get(start..start + 8)
+                .map(|b| (u64::from_be_bytes(b.try_into().expect("8 bytes")), 8)),
             31 => return self.err("indefinite-length items are not allowed in DAG-CBOR"),
             _ => return self.err("reserved additional-information value"),
         };
-        let start = self.pos + 1;
-        let Some(bytes) = self.buf.get(start..start + len) else {
-            return self.err("truncated item header");
-        };
-        let arg = if len == 0 {
-            u64::from(info)
-        } else {
-            bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
-        };
-        self.pos = start + len;
-        Ok((major, arg))
+        match arg {
+            Some((v, n)) => {
+                self.pos = start + n;
+                Ok((major, v))
+            }
+            None => self.err("truncated item header"),
+        }
     }
 
     /// Reads a header and checks its major type.
@@ -113,6 +124,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Takes `len` raw bytes (the payload of a byte or text string).
+    #[inline]
     pub fn take(&mut self, len: u64) -> Result<&'a [u8], CborError> {
         let end = usize::try_from(len)
             .ok()
@@ -165,6 +177,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips one complete item (including nested items), returning its byte range.
+    #[inline]
     pub fn skip(&mut self) -> Result<std::ops::Range<usize>, CborError> {
         let start = self.pos;
         let mut pending: u64 = 1;

@@ -96,3 +96,29 @@ impl MigrationCache for NoCache {
         Ok(())
     }
 }
+
+/// A within-run memo of content-addressed results only: `sectorsAmt-` hits
+/// are reused (each distinct AMT is built once), but no previous in/out
+/// roots are kept, so nothing is ever diffed. This is the "from scratch"
+/// path `--verify` and the benchmarks compare against.
+#[derive(Debug, Default)]
+pub struct ScratchCache {
+    inner: MemoryCache,
+}
+
+impl MigrationCache for ScratchCache {
+    fn get(&self, key: &str) -> Result<Option<Cid>> {
+        if key.starts_with("sectorsAmt-") {
+            self.inner.get(key)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn put(&self, key: &str, value: Cid) -> Result<()> {
+        if key.starts_with("sectorsAmt-") {
+            self.inner.put(key, value)?;
+        }
+        Ok(())
+    }
+}

@@ -4,12 +4,13 @@ pub mod cache;
 pub mod context;
 pub mod migrators;
 pub mod progress;
+pub mod reference;
 pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod verify;
 
-pub use cache::{MemoryCache, MigrationCache, NoCache};
+pub use cache::{MemoryCache, MigrationCache, NoCache, ScratchCache};
 pub use context::CancelToken;
 pub use report::MigrationReport;
 pub use runner::{default_memory_budget, migrate_state, MigrationOptions, MigrationOutcome};

@@ -122,7 +122,7 @@ struct Migrators {
 }
 
 impl Migrators {
-    fn get<B: Blockstore>(&self, k: MigratorKind) -> &dyn ActorMigrator<B> {
+    fn get<B: Blockstore + Sync>(&self, k: MigratorKind) -> &dyn ActorMigrator<B> {
         match k {
             MigratorKind::Code => &self.code,
             MigratorKind::System => &self.system,
@@ -293,7 +293,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
                     let rx = worker_rx.clone();
                     let tx = worker_tx.clone();
                     s.spawn(move |_| {
-                        for job in rx.iter() {
+                        while let Some(job) = next_job(&rx) {
                             if cancel.is_cancelled() {
                                 break;
                             }
@@ -408,6 +408,26 @@ pub fn migrate_state<B: Blockstore + Sync>(
         state_root: new_root,
         report,
     })
+}
+
+/// Takes the next job; while none is queued, helps with other workers'
+/// parallel subtasks (a big miner's subtrees) instead of blocking.
+fn next_job(rx: &crossbeam_channel::Receiver<Job>) -> Option<Job> {
+    loop {
+        match rx.try_recv() {
+            Ok(job) => return Some(job),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
+            Err(crossbeam_channel::TryRecvError::Empty) => {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    match rx.recv_timeout(std::time::Duration::from_millis(1)) {
+                        Ok(job) => return Some(job),
+                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return None,
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn num_cpus() -> usize {

@@ -6,7 +6,7 @@ use cid::Cid;
 use fil_actor_miner_state::v12;
 use fvm_ipld_blockstore::Blockstore;
 
-use super::cache::NoCache;
+use super::cache::ScratchCache;
 use super::runner::{migrate_state, MigrationOptions};
 use super::spec::UpgradeSpec;
 use crate::actors::state_tree::{get_cbor, RawActor, StateRoot};
@@ -35,7 +35,7 @@ pub fn verify<B: Blockstore + Sync>(
     spec: &UpgradeSpec,
     opts: &MigrationOptions,
 ) -> Result<VerifySummary> {
-    let scratch = migrate_state(backing, input_root, spec, &NoCache, opts)?;
+    let scratch = migrate_state(backing, input_root, spec, &ScratchCache::default(), opts)?;
     if scratch.state_root != *migrated_root {
         return Err(Error::Invalid(format!(
             "verification failed: the migration gave {migrated_root} but an uncached from-scratch run gives {}",

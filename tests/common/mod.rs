@@ -33,5 +33,4 @@ pub fn reachable(store: &impl Blockstore, root: &Cid) -> Vec<Cid> {
     out
 }
 
-pub mod reference_nv21;
 pub mod states;

@@ -12,6 +12,7 @@
 
 pub mod builder;
 pub mod diff;
+pub mod map;
 pub mod node;
 pub mod patch;
 pub mod root;

@@ -19,6 +19,7 @@ use crate::actors::sector_v11_v12::transcode;
 use crate::actors::state_tree::put_cbor;
 use crate::actors::tuple;
 use crate::error::{Error, Result};
+use crate::ipld::amt::map::map_values;
 use crate::ipld::amt::{diff, for_each_value, AmtBuilder, AmtPatcher, AmtRoot, ChangeKind, Patch};
 use crate::migration::cache::{prev_sectors_in_key, prev_sectors_out_key, sectors_amt_key};
 use crate::migration::context::{ActorInput, Counters, MigrationCtx};
@@ -59,7 +60,7 @@ impl Nv21MinerMigrator {
     }
 }
 
-impl<B: Blockstore> ActorMigrator<B> for Nv21MinerMigrator {
+impl<B: Blockstore + Sync> ActorMigrator<B> for Nv21MinerMigrator {
     fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
         let head = ctx.get(&actor.head, None)?;
         let fields = tuple::elements(&head, STATE_FIELDS, "miner state v11", &actor.head)?;
@@ -91,7 +92,7 @@ impl<B: Blockstore> ActorMigrator<B> for Nv21MinerMigrator {
 }
 
 impl Nv21MinerMigrator {
-    fn migrate_deadlines<B: Blockstore>(
+    fn migrate_deadlines<B: Blockstore + Sync>(
         &self,
         ctx: &MigrationCtx<'_, B>,
         miner: &str,
@@ -132,7 +133,7 @@ impl Nv21MinerMigrator {
 
 /// Migrates a miner's `sectors` AMT by the cheapest path and records the
 /// result under the reference cache keys.
-pub fn migrate_sectors<B: Blockstore>(
+pub fn migrate_sectors<B: Blockstore + Sync>(
     ctx: &MigrationCtx<'_, B>,
     miner: &str,
     in_root: &Cid,
@@ -161,7 +162,7 @@ pub fn migrate_sectors<B: Blockstore>(
 
 /// Migrates a deadline's sectors snapshot: cache, else a diff against the
 /// miner's current (just migrated) sectors, else from scratch.
-pub fn migrate_snapshot<B: Blockstore>(
+pub fn migrate_snapshot<B: Blockstore + Sync>(
     ctx: &MigrationCtx<'_, B>,
     miner: &str,
     snap_in: &Cid,
@@ -192,8 +193,35 @@ fn sector_error(amt: &Cid, index: u64, e: impl std::fmt::Display) -> Error {
     Error::Invalid(format!("sector {index} of sectors AMT {amt}: {e}"))
 }
 
+/// Migrates every sector of `in_root`: a parallel structure-preserving map
+/// when the input is canonical, else a bottom-up rebuild.
+pub fn from_scratch<B: Blockstore + Sync>(ctx: &MigrationCtx<'_, B>, in_root: &Cid) -> Result<Cid> {
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let f = |i: u64, v: &[u8], out: &mut Vec<u8>| -> Result<()> {
+        transcode(v, out).map_err(|e| sector_error(in_root, i, e))?;
+        if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4096 == 4095 {
+            ctx.cancel.check()?;
+        }
+        Ok(())
+    };
+    let hook = |c: &Cid| ctx.flush_if_over_budget(c);
+    let mapped = map_values(ctx.store, in_root, SECTORS_AMT_BITWIDTH, &f, &hook)?;
+    match mapped {
+        Some(root) => {
+            let n = done.load(std::sync::atomic::Ordering::Relaxed);
+            Counters::add(&ctx.counters.sectors_from_scratch, n);
+            Counters::add(&ctx.counters.amts_by_path[0], 1);
+            Ok(root)
+        }
+        None => {
+            tracing::debug!("sectors AMT {in_root} is not canonical: rebuilding it bottom-up");
+            rebuild(ctx, in_root)
+        }
+    }
+}
+
 /// Builds the migrated AMT bottom-up from every sector of `in_root`.
-pub fn from_scratch<B: Blockstore>(ctx: &MigrationCtx<'_, B>, in_root: &Cid) -> Result<Cid> {
+pub fn rebuild<B: Blockstore>(ctx: &MigrationCtx<'_, B>, in_root: &Cid) -> Result<Cid> {
     let mut builder = AmtBuilder::new(ctx.store, SECTORS_AMT_BITWIDTH)?
         .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)));
     let mut out = Vec::with_capacity(512);

@@ -1,0 +1,113 @@
+//! `fil-migrate bench …`: measurements that compare the engine with the
+//! typed reference-style path in one run.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use fil_migrate::actors::manifest::Network;
+use fil_migrate::actors::state_tree::resolve_state_root;
+use fil_migrate::migration::reference::reference_nv21;
+use fil_migrate::migration::report::peak_rss_bytes;
+use fil_migrate::migration::{migrate_state, MigrationOptions, ScratchCache, UpgradeSpec};
+use fil_migrate::store::{CarSource, CarSourceOptions, MemStore, Overlay};
+
+use super::args::parse_bytes;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// From-scratch nv21 of a snapshot: the engine and/or the typed reference path.
+    Nv21(Nv21Args),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    Both,
+    Engine,
+    Reference,
+}
+
+#[derive(Debug, Args)]
+pub struct Nv21Args {
+    /// Input snapshot CAR.
+    #[arg(long)]
+    snapshot: PathBuf,
+    /// Network.
+    #[arg(long, default_value = "mainnet")]
+    network: Network,
+    /// Which implementation(s) to run (one per process to measure peak RSS).
+    #[arg(long = "impl", value_enum, default_value = "both")]
+    which: Which,
+    /// Engine worker threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Engine memory budget.
+    #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
+    memory_budget: u64,
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Nv21(a) => nv21(a),
+    }
+}
+
+fn nv21(a: Nv21Args) -> anyhow::Result<()> {
+    let car = CarSource::open(
+        &a.snapshot,
+        CarSourceOptions {
+            verify_hashes: false,
+            ..Default::default()
+        },
+    )?;
+    let root = resolve_state_root(&car, car.roots().first().context("no root")?)?;
+    let spec = UpgradeSpec::load("nv21", a.network)?;
+    let mut engine = None;
+    if a.which != Which::Reference {
+        let store = Overlay {
+            upper: MemStore::new(),
+            lower: &car,
+        };
+        let t = Instant::now();
+        let out = migrate_state(
+            &store,
+            &root,
+            &spec,
+            &ScratchCache::default(),
+            &MigrationOptions {
+                threads: a.threads,
+                memory_budget: a.memory_budget,
+                ..Default::default()
+            },
+        )?;
+        let secs = t.elapsed().as_secs_f64();
+        let sectors = out.report.sectors_from_scratch;
+        println!(
+            "engine:    {} in {secs:.3}s, {sectors} sectors transformed, {:.0} sectors/s, {} threads",
+            out.state_root,
+            sectors as f64 / secs,
+            out.report.threads
+        );
+        engine = Some((out.state_root, secs));
+    }
+    if a.which != Which::Engine {
+        let store = Overlay {
+            upper: MemStore::new(),
+            lower: &car,
+        };
+        let t = Instant::now();
+        let r = reference_nv21(&store, &root, a.network)?;
+        let secs = t.elapsed().as_secs_f64();
+        println!("reference: {r} in {secs:.3}s (typed v11/v12 + fvm_ipld_amt/hamt, one thread)");
+        if let Some((e, esecs)) = engine {
+            anyhow::ensure!(e == r, "engine and reference disagree: {e} vs {r}");
+            println!(
+                "ratio:     engine is {:.2}x faster; roots agree",
+                secs / esecs
+            );
+        }
+    }
+    println!("peak RSS:  {} MiB", peak_rss_bytes() >> 20);
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! Parallel structure-preserving map over an AMT's values.
+//!
+//! When every value is transformed and none is added or removed, the output
+//! AMT has exactly the input's shape (same indices, so the same canonical
+//! nodes): each leaf can be rewritten independently and each internal node
+//! only needs its children's new CIDs. Subtrees are mapped in parallel on the
+//! current rayon pool. The result equals a bottom-up rebuild *if the input is
+//! canonical*, which the map checks as it goes (no empty non-root node, no
+//! excess height, a correct count); on a non-canonical input it returns
+//! `None` and the caller rebuilds from scratch instead.
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+use rayon::prelude::*;
+
+use super::node::{Node, Slot};
+use super::root::{load_node, store_node, AmtRoot};
+use crate::error::Result;
+
+/// Maps every value of the AMT `root` through `f(index, value, out)`; returns
+/// the new root, or `None` if the input is not canonical or not of `bit_width`.
+/// `hook` is called with each finished internal subtree (for budget flushes).
+pub fn map_values<S, F, H>(
+    store: &S,
+    root: &Cid,
+    bit_width: u32,
+    f: &F,
+    hook: &H,
+) -> Result<Option<Cid>>
+where
+    S: Blockstore + Sync,
+    F: Fn(u64, &[u8], &mut Vec<u8>) -> Result<()> + Sync,
+    H: Fn(&Cid) -> Result<()> + Sync,
+{
+    let r = AmtRoot::load(store, root)?;
+    if r.bit_width != bit_width {
+        return Ok(None);
+    }
+    if r.height > 0 && r.node.slots[1..].iter().all(|s| matches!(s, Slot::Empty)) {
+        return Ok(None); // excess height: a canonical root would have collapsed
+    }
+    let m = Mapper {
+        store,
+        bit_width,
+        f,
+        hook,
+    };
+    let Some((node, count)) = m.map_node(&r.node, r.height, 0, root)? else {
+        return Ok(None);
+    };
+    if count != r.count || (count == 0 && r.height != 0) {
+        return Ok(None);
+    }
+    let out = AmtRoot {
+        bit_width,
+        height: r.height,
+        count,
+        node,
+    };
+    Ok(Some(out.store(store)?))
+}
+
+struct Mapper<'a, S, F, H> {
+    store: &'a S,
+    bit_width: u32,
+    f: &'a F,
+    hook: &'a H,
+}
+
+impl<S, F, H> Mapper<'_, S, F, H>
+where
+    S: Blockstore + Sync,
+    F: Fn(u64, &[u8], &mut Vec<u8>) -> Result<()> + Sync,
+    H: Fn(&Cid) -> Result<()> + Sync,
+{
+    /// Maps one node; returns the new node and its value count, or `None` if non-canonical.
+    fn map_node(
+        &self,
+        node: &Node,
+        height: u32,
+        offset: u64,
+        cid: &Cid,
+    ) -> Result<Option<(Node, u64)>> {
+        let span = super::slot_span(self.bit_width, height);
+        let mut out = Node::empty(self.bit_width);
+        if height == 0 {
+            let mut count = 0;
+            let mut buf = Vec::with_capacity(256);
+            for i in 0..node.slots.len() {
+                if let Some(v) = node.value(i) {
+                    buf.clear();
+                    (self.f)(offset + i as u64, v, &mut buf)?;
+                    out.slots[i] = Slot::Owned(std::mem::take(&mut buf));
+                    count += 1;
+                }
+            }
+            return Ok(Some((out, count)));
+        }
+        let links: Vec<(usize, Cid)> = (0..node.slots.len())
+            .filter_map(|i| node.link(i).map(|c| (i, c)))
+            .collect();
+        let mapped: Vec<Result<Option<(usize, Cid, u64)>>> = links
+            .par_iter()
+            .map(|&(i, link)| {
+                let child = load_node(self.store, &link, self.bit_width, height - 1, Some(*cid))?;
+                if child.is_empty() {
+                    return Ok(None); // empty non-root node: not canonical
+                }
+                let child_offset = (u128::from(offset) + span * i as u128) as u64;
+                let Some((new_child, n)) =
+                    self.map_node(&child, height - 1, child_offset, &link)?
+                else {
+                    return Ok(None);
+                };
+                let c = store_node(self.store, &new_child, self.bit_width)?;
+                if height > 1 {
+                    (self.hook)(&c)?;
+                }
+                Ok(Some((i, c, n)))
+            })
+            .collect();
+        let mut count = 0;
+        for m in mapped {
+            match m? {
+                Some((i, c, n)) => {
+                    out.slots[i] = Slot::Link(c);
+                    count += n;
+                }
+                None => return Ok(None),
+            }
+        }
+        Ok(Some((out, count)))
+    }
+}
