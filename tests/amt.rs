@@ -287,3 +287,52 @@ fn diff_and_patch_of_1m_entry_trees_touch_only_changed_paths() {
         "diff read implausibly few nodes: {reads}"
     );
 }
+
+#[test]
+fn parallel_map_equals_a_rebuild_and_refuses_non_canonical_input() {
+    use fil_migrate::ipld::amt::map::map_values;
+    use fil_migrate::ipld::amt::{AmtRoot, Node, Slot};
+    let store = fil_migrate::store::MemStore::new();
+    let items: BTreeMap<u64, Vec<u8>> = (0..5_000u64).map(|i| (i * 7, payload(i, 1))).collect();
+    let root = built_root(&store, 5, &items);
+    let f = |_: u64, v: &[u8], out: &mut Vec<u8>| {
+        let mut rb: RawBytes = fvm_ipld_encoding::from_slice(v).unwrap();
+        let mut b = rb.to_vec();
+        b.push(0xaa);
+        rb = RawBytes::new(b);
+        out.extend_from_slice(&fvm_ipld_encoding::to_vec(&rb).unwrap());
+        Ok(())
+    };
+    let mapped = map_values(&store, &root, 5, &f, &|_| Ok(()))
+        .unwrap()
+        .unwrap();
+    let expected: BTreeMap<u64, Vec<u8>> = items
+        .iter()
+        .map(|(k, v)| {
+            let mut v = v.clone();
+            v.push(0xaa);
+            (*k, v)
+        })
+        .collect();
+    assert_eq!(mapped, model_root(&store, 5, &expected));
+
+    // Excess height (root holding only its first child): not canonical.
+    let r = AmtRoot::load(&store, &root).unwrap();
+    let mut node_bytes = Vec::new();
+    r.node.encode(&mut node_bytes, 5);
+    let child = fil_migrate::ipld::cids::cbor_cid(&node_bytes);
+    store.put_keyed(&child, &node_bytes).unwrap();
+    let mut top = Node::empty(5);
+    top.slots[0] = Slot::Link(child);
+    let tall = AmtRoot {
+        bit_width: 5,
+        height: r.height + 1,
+        count: r.count,
+        node: top,
+    }
+    .store(&store)
+    .unwrap();
+    assert_eq!(map_values(&store, &tall, 5, &f, &|_| Ok(())).unwrap(), None);
+    // A wrong bit width is refused too.
+    assert_eq!(map_values(&store, &root, 4, &f, &|_| Ok(())).unwrap(), None);
+}
