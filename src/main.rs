@@ -2,6 +2,12 @@
 
 mod cli;
 
+/// mimalloc returns freed memory to the OS and does not fragment across
+/// threads the way glibc's per-thread arenas do, which keeps peak RSS close
+/// to the memory budget (measured: 654 MB with glibc vs see README).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

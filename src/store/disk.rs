@@ -22,12 +22,17 @@ use crate::error::{Error, Result};
 pub struct DiskStoreOptions {
     /// Bytes of fjall's block cache (bounded; it is the store's read cache).
     pub cache_bytes: u64,
+    /// Bound on all in-memory write buffers (active and sealed memtables):
+    /// blocks are held there until flushed to blob files, so without a bound
+    /// a fast writer grows memory while the flush worker catches up.
+    pub write_buffer_bytes: u64,
 }
 
 impl Default for DiskStoreOptions {
     fn default() -> Self {
         DiskStoreOptions {
-            cache_bytes: 64 << 20,
+            cache_bytes: 32 << 20,
+            write_buffer_bytes: 64 << 20,
         }
     }
 }
@@ -66,6 +71,7 @@ impl DiskStore {
         let blocks = db
             .keyspace("blocks", || {
                 KeyspaceCreateOptions::default()
+                    .max_memtable_size((opts.write_buffer_bytes / 4).max(1 << 20))
                     .with_kv_separation(Some(KvSeparationOptions::default()))
             })
             .map_err(wrap)?;

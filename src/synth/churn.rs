@@ -102,7 +102,7 @@ fn summary_of(info: &miner::SectorOnChainInfo) -> SectorSummary {
     SectorSummary {
         number: info.sector_number,
         expiration: info.expiration,
-        pledge_nano: u64::try_from(nano).unwrap_or(u64::MAX),
+        pledge_nano: u32::try_from(nano).unwrap_or(u32::MAX),
         verified: is_verified(info),
     }
 }

@@ -29,8 +29,8 @@ pub struct SectorSummary {
     pub number: u64,
     /// Expiration epoch.
     pub expiration: i64,
-    /// Initial pledge in nanoFIL.
-    pub pledge_nano: u64,
+    /// Initial pledge in nanoFIL (saturating: synthetic partitions only).
+    pub pledge_nano: u32,
     /// Verified deals (10× quality-adjusted power).
     pub verified: bool,
 }
@@ -273,14 +273,16 @@ pub fn build_deadlines<S: Blockstore>(
     let window = policy.wpost_challenge_window;
     let empty_deadline = miner::Deadline::new(store).map_err(anyhow_err("empty deadline"))?;
     let empty_deadline_cid = put_cbor(store, &empty_deadline)?;
-    let mut by_deadline: Vec<Vec<&SectorSummary>> = vec![Vec::new(); 48];
-    for s in live {
-        by_deadline[deadline_of(s.number, p.large)].push(s);
-    }
+    // One pass per deadline keeps just one deadline's sector list in memory.
+    let by_deadline = (0..48usize).map(|d| {
+        live.iter()
+            .filter(|s| deadline_of(s.number, p.large) == d)
+            .collect::<Vec<_>>()
+    });
     let mut due = Vec::with_capacity(48);
     let (mut total_raw, mut total_qa) = (BigInt::from(0), BigInt::from(0));
     let mut total_pledge_nano: u128 = 0;
-    for (d, sectors) in by_deadline.iter().enumerate() {
+    for (d, sectors) in by_deadline.enumerate() {
         if sectors.is_empty() {
             due.push(empty_deadline_cid);
             continue;

@@ -45,7 +45,13 @@ pub fn generate_car(out: &Path, cfg: &GenConfig, budget_bytes: u64) -> Result<Ge
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
     let result = (|| {
-        let disk = DiskStore::open(&dir, DiskStoreOptions::default())?;
+        let disk = DiskStore::open(
+            &dir,
+            DiskStoreOptions {
+                cache_bytes: 16 << 20,
+                ..Default::default()
+            },
+        )?;
         let buf = BufferedBlockstore::new(
             &disk,
             BufferOptions {
@@ -107,7 +113,13 @@ pub fn churn_car(
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
     let result = (|| {
-        let disk = DiskStore::open(&dir, DiskStoreOptions::default())?;
+        let disk = DiskStore::open(
+            &dir,
+            DiskStoreOptions {
+                cache_bytes: 16 << 20,
+                ..Default::default()
+            },
+        )?;
         let overlay = Overlay {
             upper: &disk,
             lower: &car,

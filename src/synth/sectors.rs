@@ -52,7 +52,7 @@ fn summary(
     SectorSummary {
         number: info.sector_number,
         expiration: info.expiration,
-        pledge_nano: pledge_nano(p, info.sector_number),
+        pledge_nano: u32::try_from(pledge_nano(p, info.sector_number)).unwrap_or(u32::MAX),
         verified: is_verified(info),
     }
 }
