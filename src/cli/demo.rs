@@ -1,79 +1,135 @@
-//! `fil-migrate demo`: the main job on an embedded default. Until the
-//! generator and the nv21 migration land, it exercises the storage pipeline:
-//! build a sector-sized AMT through the budgeted buffer into the disk store,
-//! export it as a CAR, reopen the CAR through its index and verify every block.
+//! `fil-migrate demo`: the main job on an embedded default. Generates a
+//! synthetic mainnet v11 state and a successor 180 epochs later, premigrates
+//! the first, migrates the second through the premigration's cache (diffing
+//! only what changed), verifies the result against an uncached from-scratch
+//! run and the typed reference path, and prints a report.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use fil_migrate::store::{
-    export_car, BufferOptions, BufferedBlockstore, CarSource, CarSourceOptions, DiskStore,
-    DiskStoreOptions, ExportOptions,
-};
-use fvm_ipld_amt::Amt;
+use fil_migrate::actors::manifest::Network;
+use fil_migrate::actors::state_tree::resolve_state_root;
+use fil_migrate::migration::reference::reference_nv21;
+use fil_migrate::migration::verify::verify;
+use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, UpgradeSpec};
+use fil_migrate::store::{CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, Overlay};
+use fil_migrate::synth::churn::ChurnConfig;
+use fil_migrate::synth::{churn_car, default_epoch, generate_car, GenConfig, MinerSizes};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Working directory (default: a temporary directory, removed afterwards).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Number of entries in the demo AMT.
-    #[arg(long, default_value_t = 100_000)]
-    entries: u64,
+    /// Sectors per miner.
+    #[arg(long, default_value_t = 200_000)]
+    sectors: u64,
+    /// Miners.
+    #[arg(long, default_value_t = 3)]
+    miners: u64,
 }
 
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let dir = a.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
+    let budget = 256 << 20;
     println!("fil-migrate demo in {}", dir.display());
-    println!("note: synthetic state generation (issue 4) and the nv21 migration (issue 5) are not built yet;");
-    println!("      this demo runs the storage layers that exist: buffer -> disk store -> CAR export -> indexed CAR.");
 
     let t = Instant::now();
+    let cfg = GenConfig {
+        network: Network::Mainnet,
+        seed: 1,
+        epoch: default_epoch(Network::Mainnet),
+        miners: MinerSizes::Fixed {
+            miners: a.miners,
+            sectors: a.sectors,
+        },
+        accounts: 1_000,
+        multisigs: 10,
+        evm_contracts: 10,
+        eth_accounts: 10,
+    };
+    let s0 = dir.join("s0.car");
+    let g = generate_car(&s0, &cfg, budget)?;
+    println!(
+        "1. generated S0: {} actors, {} miners, {} sectors -> {} in {:.2?}",
+        g.stats.actors,
+        g.stats.miners,
+        g.stats.sectors,
+        g.state_root,
+        t.elapsed()
+    );
+    let t = Instant::now();
+    let s1 = dir.join("s1.car");
+    let c = churn_car(&s0, &s1, &ChurnConfig::default(), budget)?;
+    println!(
+        "2. churned S1 (+180 epochs): {} removed, {} modified, {} added sectors, {} new blocks -> {} in {:.2?}",
+        c.stats.removed, c.stats.modified, c.stats.added, c.new_blocks, c.state_root, t.elapsed()
+    );
+
+    let spec = UpgradeSpec::load("nv21", Network::Mainnet)?;
     let disk = DiskStore::open(dir.join("store"), DiskStoreOptions::default())?;
-    let buf = BufferedBlockstore::new(&disk, BufferOptions::default());
-    let mut amt = Amt::new_with_bit_width(&buf, 5);
-    for i in 0..a.entries {
-        amt.set(i, vec![(i % 251) as u8; 200])?;
-    }
-    let root = amt.flush()?;
-    drop(amt);
-    buf.flush(&root)?;
+    let cache = MemoryCache::default();
+    let opts = MigrationOptions {
+        memory_budget: budget,
+        ..Default::default()
+    };
+    let car0 = CarSource::open(&s0, CarSourceOptions::default())?;
+    let root0 = resolve_state_root(&car0, &car0.roots()[0])?;
+    let pre = migrate_state(
+        &Overlay {
+            upper: &disk,
+            lower: &car0,
+        },
+        &root0,
+        &spec,
+        &cache,
+        &opts,
+    )?;
     disk.sync()?;
-    let stats = buf.stats();
     println!(
-        "built AMT of {} entries, root {root}: {} blocks / {} bytes flushed in {:.2?}",
-        a.entries,
-        stats.flushed_blocks,
-        stats.flushed_bytes,
+        "3. premigrated S0 -> {} in {:.2}s ({} sectors from scratch)",
+        pre.state_root,
+        pre.report.phases.last().map_or(0.0, |p| p.1),
+        pre.report.sectors_from_scratch
+    );
+    let car1 = CarSource::open(&s1, CarSourceOptions::default())?;
+    let root1 = resolve_state_root(&car1, &car1.roots()[0])?;
+    let store1 = Overlay {
+        upper: &disk,
+        lower: &car1,
+    };
+    let fin = migrate_state(&store1, &root1, &spec, &cache, &opts)?;
+    disk.sync()?;
+    let r = &fin.report;
+    println!(
+        "4. migrated S1 -> {} in {:.2}s: sectors {} via diff, {} from scratch, {} covered by cache",
+        fin.state_root,
+        r.phases.last().map_or(0.0, |p| p.1),
+        r.sectors_via_diff,
+        r.sectors_from_scratch,
+        r.sectors_from_cache
+    );
+    let t = Instant::now();
+    let v = verify(&store1, &root1, &fin.state_root, &spec, &opts)?;
+    println!(
+        "5. verified: uncached from-scratch run agrees, {} sectors decode as v12 ({:.2?})",
+        v.sectors_decoded,
         t.elapsed()
     );
-
     let t = Instant::now();
-    let car_path = dir.join("demo.car");
-    let s = export_car(&disk, &[root], &car_path, &ExportOptions::default())?;
-    println!(
-        "exported {} blocks ({} bytes) in {:.2?}",
-        s.blocks,
-        s.car_bytes,
-        t.elapsed()
-    );
-
-    let t = Instant::now();
-    let car = CarSource::open(&car_path, CarSourceOptions::default())?;
-    let n = car.verify_all()?;
-    let back: Amt<Vec<u8>, _> = Amt::load(&root, &car)?;
+    let reference = reference_nv21(&store1, &root1, Network::Mainnet)?;
     anyhow::ensure!(
-        back.count() == a.entries,
-        "AMT read back from the CAR has the wrong count"
+        reference == fin.state_root,
+        "the typed reference path gives {reference}"
     );
     println!(
-        "re-read through the CAR index: {n} blocks verified, count {} in {:.2?}",
-        back.count(),
+        "6. typed reference path (fil_actor_miner_state + fvm_ipld_amt/hamt) agrees ({:.2?})",
         t.elapsed()
     );
-    println!("root: {root}");
+    println!("report: {}", serde_json::to_string_pretty(r)?);
+    println!("new state root: {}", fin.state_root);
     Ok(())
 }

@@ -31,7 +31,8 @@ pub struct MigrationReport {
     pub sectors_from_scratch: u64,
     /// Sector infos transformed or deleted applying diffs.
     pub sectors_via_diff: u64,
-    /// Sector infos covered by cache hits.
+    /// Sector infos of miners' `sectors` AMTs found in the cache (snapshot hits are
+    /// counted in `sector_amts_scratch_diff_cache` only).
     pub sectors_from_cache: u64,
     /// Sectors AMTs (miners' and snapshots') migrated from scratch, by diff, from cache.
     pub sector_amts_scratch_diff_cache: [u64; 3],

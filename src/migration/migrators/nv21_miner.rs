@@ -141,7 +141,7 @@ pub fn migrate_sectors<B: Blockstore + Sync>(
     let key = sectors_amt_key(in_root);
     let out = match ctx.cache.get(&key)? {
         Some(out) => {
-            cached(ctx, &out)?;
+            cached(ctx, &out, true)?;
             out
         }
         None => {
@@ -169,7 +169,7 @@ pub fn migrate_snapshot<B: Blockstore + Sync>(
 ) -> Result<Cid> {
     let key = sectors_amt_key(snap_in);
     if let Some(out) = ctx.cache.get(&key)? {
-        cached(ctx, &out)?;
+        cached(ctx, &out, false)?;
         return Ok(out);
     }
     let cur_in = ctx.cache.get(&prev_sectors_in_key(miner))?;
@@ -182,9 +182,13 @@ pub fn migrate_snapshot<B: Blockstore + Sync>(
     Ok(out)
 }
 
-fn cached<B: Blockstore>(ctx: &MigrationCtx<'_, B>, out: &Cid) -> Result<()> {
-    let count = AmtRoot::load(ctx.store, out)?.count;
-    Counters::add(&ctx.counters.sectors_from_cache, count);
+/// Counts a cache hit; only a miner's own sectors count as sectors (deadline
+/// snapshots mostly repeat them).
+fn cached<B: Blockstore>(ctx: &MigrationCtx<'_, B>, out: &Cid, count_sectors: bool) -> Result<()> {
+    if count_sectors {
+        let count = AmtRoot::load(ctx.store, out)?.count;
+        Counters::add(&ctx.counters.sectors_from_cache, count);
+    }
     Counters::add(&ctx.counters.amts_by_path[2], 1);
     Ok(())
 }
