@@ -27,6 +27,7 @@ fn opts(threads: usize, budget: u64) -> MigrationOptions {
         memory_budget: budget,
         cancel: CancelToken::new(),
         progress: false,
+        ..Default::default()
     }
 }
 

@@ -19,6 +19,64 @@ use super::args::parse_bytes;
 pub enum BenchCommand {
     /// From-scratch nv21 of a snapshot: the engine and/or the typed reference path.
     Nv21(Nv21Args),
+    /// Build an AMT of N ~200-byte values into a discarding store (one
+    /// implementation per process, so `/usr/bin/time -v` shows its peak RSS).
+    AmtBuild(AmtBuildArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AmtImpl {
+    /// fil-migrate's bottom-up builder.
+    Ours,
+    /// `fvm_ipld_amt` set loop + flush.
+    Fvm,
+}
+
+#[derive(Debug, Args)]
+pub struct AmtBuildArgs {
+    /// Which builder.
+    #[arg(long = "impl", value_enum)]
+    which: AmtImpl,
+    /// Number of values.
+    #[arg(long, default_value_t = 1_000_000)]
+    entries: u64,
+}
+
+fn amt_build(a: AmtBuildArgs) -> anyhow::Result<()> {
+    use fil_migrate::ipld::amt::AmtBuilder;
+    use fil_migrate::store::Sink;
+    use fvm_ipld_encoding::RawBytes;
+    let value = |i: u64| {
+        let mut v = vec![7u8; 200];
+        v[..8].copy_from_slice(&i.to_be_bytes());
+        RawBytes::new(v)
+    };
+    let sink = Sink::default();
+    let t = Instant::now();
+    let root = match a.which {
+        AmtImpl::Ours => {
+            let mut b = AmtBuilder::new(&sink, 5)?;
+            for i in 0..a.entries {
+                b.push(i, &fvm_ipld_encoding::to_vec(&value(i))?)?;
+            }
+            b.finish()?
+        }
+        AmtImpl::Fvm => {
+            let mut amt = fvm_ipld_amt::Amt::new_with_bit_width(&sink, 5);
+            for i in 0..a.entries {
+                amt.set(i, value(i))?;
+            }
+            amt.flush()?
+        }
+    };
+    let (blocks, bytes) = sink.totals();
+    println!(
+        "{:?}: {root} in {:.3}s, {blocks} blocks / {bytes} bytes written, peak RSS {} MiB",
+        a.which,
+        t.elapsed().as_secs_f64(),
+        peak_rss_bytes() >> 20
+    );
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -50,6 +108,7 @@ pub struct Nv21Args {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Nv21(a) => nv21(a),
+        BenchCommand::AmtBuild(a) => amt_build(a),
     }
 }
 

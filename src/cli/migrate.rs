@@ -8,10 +8,13 @@ use cid::Cid;
 use clap::Args;
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::resolve_state_root;
+use fil_migrate::migration::runner::RetainInputs;
 use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{
-    default_memory_budget, migrate_state, MemoryCache, MigrationOptions, UpgradeSpec,
+    default_memory_budget, migrate_state, MemoryCache, MigrationCache, MigrationOptions,
+    StoreCache, UpgradeSpec,
 };
+use fil_migrate::store::copy::copy_dag;
 use fil_migrate::store::{
     export_car, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, ExportOptions, Overlay,
 };
@@ -32,7 +35,9 @@ pub struct MigrateArgs {
     /// State root to migrate (default: the CAR root, or its block header's ParentStateRoot).
     #[arg(long)]
     state_root: Option<String>,
-    /// Store directory for the output (default: a temporary one, removed at exit).
+    /// Store directory: receives the output blocks and keeps the migration cache
+    /// (a premigration's results are reused by the next run on the same store).
+    /// Default: a temporary one, removed at exit.
     #[arg(long)]
     store: Option<PathBuf>,
     /// Also write the migrated state as a snapshot CAR (`.zst` compresses).
@@ -50,12 +55,28 @@ pub struct MigrateArgs {
     /// Write a JSON report here.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Seconds between cache checkpoints (finished work made durable for resume).
+    #[arg(long, default_value_t = 10.0)]
+    checkpoint_every: f64,
     /// Skip hash verification of blocks read from the snapshot.
     #[arg(long)]
     no_verify_reads: bool,
 }
 
 pub fn run(a: MigrateArgs) -> anyhow::Result<()> {
+    run_migration(a, false)
+}
+
+/// `premigrate`: the same run, into a store whose cache the final migration reuses.
+pub fn run_premigrate(a: MigrateArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        a.store.is_some(),
+        "premigrate needs --store DIR to keep its results"
+    );
+    run_migration(a, true)
+}
+
+fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     let car = CarSource::open(
         &a.snapshot,
         CarSourceOptions {
@@ -87,13 +108,46 @@ pub fn run(a: MigrateArgs) -> anyhow::Result<()> {
         threads: a.threads,
         memory_budget: a.memory_budget.unwrap_or_else(default_memory_budget),
         progress: true,
+        checkpoint_every: std::time::Duration::from_secs_f64(a.checkpoint_every.max(0.0)),
         ..Default::default()
     };
-    let cache = MemoryCache::default();
+    // With a store directory the cache persists there (premigration work
+    // survives the process) and each miner's input sectors tree is kept so
+    // the next run can diff against it.
+    let memory_cache = MemoryCache::default();
+    let store_cache = match &a.store {
+        Some(_) => Some(StoreCache::open(&disk, &spec.name, spec.network)?),
+        None => None,
+    };
+    let cache: &dyn MigrationCache = match &store_cache {
+        Some(c) => c,
+        None => &memory_cache,
+    };
+    let mut opts = opts;
+    if store_cache.is_some() {
+        let car_ref = std::sync::Arc::new(CarSource::open(
+            &a.snapshot,
+            CarSourceOptions {
+                verify_hashes: !a.no_verify_reads,
+                ..Default::default()
+            },
+        )?);
+        let disk_ref = disk.clone();
+        opts.retain_inputs = Some(RetainInputs(std::sync::Arc::new(move |root: &Cid| {
+            copy_dag(&*car_ref, &disk_ref, root).map(|_| ())
+        })));
+    }
     let t = Instant::now();
-    let outcome = migrate_state(&backing, &input_root, &spec, &cache, &opts)?;
+    let outcome = migrate_state(&backing, &input_root, &spec, cache, &opts)?;
     disk.sync()?;
     let mut report = outcome.report;
+    if let Some(c) = &store_cache {
+        report.notes.push(format!(
+            "store cache: {} entries made durable, {} entries ignored because their blocks were missing (recomputed)",
+            c.committed(),
+            c.fallbacks()
+        ));
+    }
     tracing::info!("migrated {} actors in {:.2?}", report.actors, t.elapsed());
     if a.verify {
         let t = Instant::now();
@@ -139,6 +193,12 @@ pub fn run(a: MigrateArgs) -> anyhow::Result<()> {
         report.peak_rss_bytes >> 20,
         report.phases.last().map_or(0.0, |p| p.1)
     );
+    if premigration {
+        eprintln!(
+            "premigration done: its results are cached in {}",
+            store_dir.display()
+        );
+    }
     println!("{}", outcome.state_root);
     Ok(())
 }

@@ -8,6 +8,7 @@ mod demo;
 mod gen;
 mod inspect;
 mod migrate;
+mod status;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,10 @@ enum Command {
     Gen(gen::GenArgs),
     /// Migrate a state snapshot offline (prints the new state root).
     Migrate(migrate::MigrateArgs),
+    /// Premigrate an earlier snapshot into a store, whose cache `migrate --store` then reuses.
+    Premigrate(migrate::MigrateArgs),
+    /// What a store holds: its upgrade, cached results, disk space.
+    Status(status::StatusArgs),
     /// Summarize a state snapshot: actors by type, miners, sectors, blocks, bytes.
     Inspect(inspect::InspectArgs),
     /// Benchmarks comparing the engine with baselines.
@@ -56,5 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gen(g) => gen::run(g),
         Command::Inspect(i) => inspect::run(i),
         Command::Migrate(m) => migrate::run(m),
+        Command::Premigrate(m) => migrate::run_premigrate(m),
+        Command::Status(s) => status::run(s),
     }
 }

@@ -43,6 +43,13 @@ pub trait MigrationCache: Send + Sync {
     /// Writes an entry. Callers only put roots every block of which is
     /// readable from the store the migration writes to.
     fn put(&self, key: &str, value: Cid) -> Result<()>;
+
+    /// Makes the entries put so far durable, if this cache persists:
+    /// `flush` writes a root's blocks out of the migration's write buffer.
+    /// The runner calls it periodically and at the end of a run.
+    fn checkpoint(&self, _flush: &dyn Fn(&Cid) -> Result<()>) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A cache in memory (what the reference node has; lost on exit).

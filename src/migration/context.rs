@@ -81,6 +81,8 @@ pub struct MigrationCtx<'a, B> {
     pub cancel: &'a CancelToken,
     /// Address prefix for display and cache keys ('f' mainnet, 't' calibnet).
     pub address_prefix: char,
+    /// Keeps input sectors trees durable for later diffs, if set.
+    pub retain_inputs: Option<&'a super::runner::RetainInputs>,
 }
 
 impl<B: Blockstore> MigrationCtx<'_, B> {

@@ -8,6 +8,7 @@ pub mod reference;
 pub mod report;
 pub mod runner;
 pub mod spec;
+pub mod store_cache;
 pub mod verify;
 
 pub use cache::{MemoryCache, MigrationCache, NoCache, ScratchCache};
@@ -15,3 +16,4 @@ pub use context::CancelToken;
 pub use report::MigrationReport;
 pub use runner::{default_memory_budget, migrate_state, MigrationOptions, MigrationOutcome};
 pub use spec::UpgradeSpec;
+pub use store_cache::StoreCache;

@@ -31,6 +31,18 @@ use crate::error::{Error, Result};
 use crate::ipld::hamt::{for_each_entry, HamtBuilder, DEFAULT_BIT_WIDTH};
 use crate::store::{BufferOptions, BufferedBlockstore};
 
+/// Copies an input tree (given its root) into durable storage. An offline
+/// premigration keeps each miner's input sectors AMT this way, so that the
+/// final migration can diff against it although the earlier snapshot is gone.
+#[derive(Clone)]
+pub struct RetainInputs(pub Arc<dyn Fn(&Cid) -> Result<()> + Send + Sync>);
+
+impl std::fmt::Debug for RetainInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RetainInputs(..)")
+    }
+}
+
 /// How to run a migration.
 #[derive(Debug, Clone)]
 pub struct MigrationOptions {
@@ -42,6 +54,11 @@ pub struct MigrationOptions {
     pub cancel: CancelToken,
     /// Show progress (spinner on a terminal, log lines otherwise).
     pub progress: bool,
+    /// How often the cache is checkpointed during the run (a persisted cache
+    /// makes finished work durable, so a killed run resumes from it).
+    pub checkpoint_every: std::time::Duration,
+    /// Keep migrated miners' input sectors trees (see [`RetainInputs`]).
+    pub retain_inputs: Option<RetainInputs>,
 }
 
 impl Default for MigrationOptions {
@@ -51,6 +68,8 @@ impl Default for MigrationOptions {
             memory_budget: default_memory_budget(),
             cancel: CancelToken::new(),
             progress: false,
+            checkpoint_every: std::time::Duration::from_secs(10),
+            retain_inputs: None,
         }
     }
 }
@@ -201,6 +220,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
         } else {
             't'
         },
+        retain_inputs: opts.retain_inputs.as_ref(),
     };
     let deferred: Mutex<Vec<Job>> = Mutex::new(Vec::new());
     let run_job = |job: &Job| -> Result<(Vec<u8>, Vec<u8>)> {
@@ -314,7 +334,15 @@ pub fn migrate_state<B: Blockstore + Sync>(
         drop(job_rx);
         drop(done_tx);
         // Writer: re-sequence and build the output tree in hash order.
+        let mut last_checkpoint = Instant::now();
         for msg in done_rx.iter() {
+            if first_error.is_none() && last_checkpoint.elapsed() >= opts.checkpoint_every {
+                if let Err(e) = cache.checkpoint(&|c: &Cid| buf.flush(c)) {
+                    cancel.cancel();
+                    first_error = Some(e);
+                }
+                last_checkpoint = Instant::now();
+            }
             match msg {
                 Ok(Done::Actor(seq, k, v)) => {
                     pending.insert(seq, Some((k, v)));
@@ -380,6 +408,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
     }
     .store(&buf)?;
     buf.flush(&new_root)?;
+    cache.checkpoint(&|c: &Cid| buf.flush(c))?;
     report
         .phases
         .push(("flush".into(), t.elapsed().as_secs_f64()));

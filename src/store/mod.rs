@@ -8,6 +8,7 @@ pub mod car_export;
 pub mod car_format;
 pub mod car_index;
 pub mod car_source;
+pub mod copy;
 pub mod disk;
 pub mod memory;
 pub mod overlay;

@@ -148,13 +148,18 @@ pub fn migrate_sectors<B: Blockstore + Sync>(
             let prev_in = ctx.cache.get(&prev_sectors_in_key(miner))?;
             let prev_out = ctx.cache.get(&prev_sectors_out_key(miner))?;
             let out = match (prev_in, prev_out) {
-                (Some(pi), Some(po)) => patch_from_diff(ctx, &pi, in_root, &po)?,
+                (Some(pi), Some(po)) if readable(ctx, &pi)? => {
+                    patch_from_diff(ctx, &pi, in_root, &po)?
+                }
                 _ => from_scratch(ctx, in_root)?,
             };
             ctx.cache.put(&key, out)?;
             out
         }
     };
+    if let Some(retain) = ctx.retain_inputs {
+        (retain.0)(in_root)?;
+    }
     ctx.cache.put(&prev_sectors_in_key(miner), *in_root)?;
     ctx.cache.put(&prev_sectors_out_key(miner), out)?;
     Ok(out)
@@ -175,11 +180,20 @@ pub fn migrate_snapshot<B: Blockstore + Sync>(
     let cur_in = ctx.cache.get(&prev_sectors_in_key(miner))?;
     let cur_out = ctx.cache.get(&prev_sectors_out_key(miner))?;
     let out = match (cur_in, cur_out) {
-        (Some(ci), Some(co)) => patch_from_diff(ctx, &ci, snap_in, &co)?,
+        (Some(ci), Some(co)) if readable(ctx, &ci)? => patch_from_diff(ctx, &ci, snap_in, &co)?,
         _ => from_scratch(ctx, snap_in)?,
     };
     ctx.cache.put(&key, out)?;
     Ok(out)
+}
+
+/// Whether a diff base can be read (an earlier snapshot's tree may be gone).
+fn readable<B: Blockstore>(ctx: &MigrationCtx<'_, B>, root: &Cid) -> Result<bool> {
+    let ok = ctx.store.has(root).map_err(Error::from_blockstore)?;
+    if !ok {
+        tracing::warn!("diff base {root} is not readable: migrating from scratch");
+    }
+    Ok(ok)
 }
 
 /// Counts a cache hit; only a miner's own sectors count as sectors (deadline

@@ -1,0 +1,47 @@
+//! `fil-migrate status`: what a store holds.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use fil_migrate::migration::StoreCache;
+use fil_migrate::store::{DiskStore, DiskStoreOptions};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Store directory.
+    #[arg(long)]
+    store: PathBuf,
+}
+
+pub fn run(a: StatusArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        a.store.is_dir(),
+        "{} is not a store directory",
+        a.store.display()
+    );
+    let disk = DiskStore::open(&a.store, DiskStoreOptions::default())?;
+    let scope = StoreCache::scope_of(&disk)?;
+    let entries = StoreCache::durable_entries(&disk)?;
+    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
+    for (k, _) in &entries {
+        let kind = if k.starts_with("sectorsAmt-") {
+            "migrated sectors AMTs (sectorsAmt-)"
+        } else if k.starts_with("prevSectorsIn-") {
+            "miners with a diff base (prevSectorsIn-)"
+        } else if k.starts_with("prevSectorsOut-") {
+            "miners with a previous output (prevSectorsOut-)"
+        } else {
+            "other"
+        };
+        *kinds.entry(kind).or_default() += 1;
+    }
+    println!("store:       {}", a.store.display());
+    println!("migration:   {}", scope.as_deref().unwrap_or("(none yet)"));
+    println!("cache:       {} entries", entries.len());
+    for (k, n) in kinds {
+        println!("  {k:<50} {n}");
+    }
+    println!("disk space:  {} bytes", disk.disk_space()?);
+    Ok(())
+}

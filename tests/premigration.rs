@@ -1,0 +1,294 @@
+//! Premigration with a persisted cache: reuse across processes, wrong-store
+//! and damaged-store handling, cancellation, and kill -9 at random moments.
+
+#![allow(clippy::result_large_err)]
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use cid::Cid;
+use common::states::{generate, small_config};
+use fil_migrate::actors::manifest::Network;
+use fil_migrate::migration::{
+    migrate_state, CancelToken, MigrationOptions, NoCache, StoreCache, UpgradeSpec,
+};
+use fil_migrate::store::{
+    BufferOptions, BufferedBlockstore, DiskStore, DiskStoreOptions, MemStore, Overlay,
+};
+use fil_migrate::synth::churn::{churn_state, ChurnConfig};
+use fvm_ipld_blockstore::Blockstore;
+
+fn opts() -> MigrationOptions {
+    MigrationOptions {
+        threads: 2,
+        memory_budget: 256 << 10,
+        checkpoint_every: Duration::ZERO,
+        ..Default::default()
+    }
+}
+
+fn successor(store: &MemStore, s0: &Cid) -> Cid {
+    let buf = BufferedBlockstore::new(store, BufferOptions::default());
+    let (s1, _) = churn_state(
+        &buf,
+        s0,
+        &ChurnConfig {
+            change_fraction: Some(0.01),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    buf.flush(&s1).unwrap();
+    s1
+}
+
+/// Every durable cache entry's root must be fully readable.
+fn assert_entries_complete(disk: &DiskStore, input: &MemStore) {
+    let both = Overlay {
+        upper: disk,
+        lower: input,
+    };
+    for (k, root) in StoreCache::durable_entries(disk).unwrap() {
+        if k.starts_with("prevSectorsIn-") {
+            continue; // an input root: it lives in the snapshot
+        }
+        common::reachable(&both, &root);
+    }
+}
+
+#[test]
+fn a_premigration_in_one_process_is_reused_by_the_next() {
+    let (input, s0) = generate(&small_config(Network::Mainnet, 3, 5_000, 21));
+    let s1 = successor(&input, &s0);
+    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let expected = migrate_state(&input, &s1, &spec, &NoCache, &opts())
+        .unwrap()
+        .state_root;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+        let cache = StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
+        migrate_state(
+            &Overlay {
+                upper: &disk,
+                lower: &input,
+            },
+            &s0,
+            &spec,
+            &cache,
+            &opts(),
+        )
+        .unwrap();
+        assert!(cache.committed() > 0);
+    }
+    let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+    assert_entries_complete(&disk, &input);
+    let cache = StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
+    let out = migrate_state(
+        &Overlay {
+            upper: &disk,
+            lower: &input,
+        },
+        &s1,
+        &spec,
+        &cache,
+        &opts(),
+    )
+    .unwrap();
+    assert_eq!(out.state_root, expected);
+    assert!(out.report.sectors_via_diff > 0);
+    assert!(
+        out.report.sectors_from_scratch < 1_000,
+        "only the new miner from scratch: {}",
+        out.report.sectors_from_scratch
+    );
+}
+
+#[test]
+fn a_store_of_another_upgrade_or_network_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+    StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
+    let err = StoreCache::open(&disk, "nv21", Network::Calibnet)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("nv21/mainnet") && err.contains("nv21/calibnet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_cache_entry_naming_a_missing_block_falls_back_to_recomputation() {
+    let (input, s0) = generate(&small_config(Network::Mainnet, 2, 2_000, 22));
+    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let expected = migrate_state(&input, &s0, &spec, &NoCache, &opts())
+        .unwrap()
+        .state_root;
+    let dir = tempfile::tempdir().unwrap();
+    let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+    let cache = StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
+    // Damage: point every miner's sectors entry at a block the store never had.
+    let bogus = fil_migrate::ipld::cids::cbor_cid(b"never stored");
+    let sr: fil_migrate::actors::state_tree::StateRoot =
+        fil_migrate::actors::state_tree::get_cbor(&input, &s0, "root").unwrap();
+    fil_migrate::ipld::hamt::for_each_entry(&input, &sr.actors, 5, |_, v| {
+        let a: fil_migrate::actors::state_tree::ActorState =
+            fvm_ipld_encoding::from_slice(v).unwrap();
+        if let Ok(st) = fil_migrate::actors::state_tree::get_cbor::<
+            _,
+            fil_actor_miner_state::v11::State,
+        >(&input, &a.head, "m")
+        {
+            disk.put_meta(
+                format!("cache/sectorsAmt-{}", st.sectors).as_bytes(),
+                &bogus.to_bytes(),
+            )
+            .unwrap();
+        }
+        Ok(())
+    })
+    .unwrap();
+    let out = migrate_state(
+        &Overlay {
+            upper: &disk,
+            lower: &input,
+        },
+        &s0,
+        &spec,
+        &cache,
+        &opts(),
+    )
+    .unwrap();
+    assert_eq!(out.state_root, expected);
+    assert!(cache.fallbacks() >= 2, "fallbacks: {}", cache.fallbacks());
+}
+
+#[test]
+fn a_cancelled_premigration_leaves_a_consistent_cache_and_the_next_run_finishes_it() {
+    let (input, s0) = generate(&small_config(Network::Mainnet, 6, 20_000, 23));
+    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let expected = migrate_state(&input, &s0, &spec, &NoCache, &opts())
+        .unwrap()
+        .state_root;
+    let dir = tempfile::tempdir().unwrap();
+    for delay_ms in [5u64, 40, 120] {
+        let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+        let cache = StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
+        let o = MigrationOptions {
+            cancel: CancelToken::new(),
+            ..opts()
+        };
+        let cancel = o.cancel.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            cancel.cancel();
+        });
+        let _ = migrate_state(
+            &Overlay {
+                upper: &disk,
+                lower: &input,
+            },
+            &s0,
+            &spec,
+            &cache,
+            &o,
+        );
+        t.join().unwrap();
+        assert_entries_complete(&disk, &input);
+    }
+    let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+    let cache = StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
+    let out = migrate_state(
+        &Overlay {
+            upper: &disk,
+            lower: &input,
+        },
+        &s0,
+        &spec,
+        &cache,
+        &opts(),
+    )
+    .unwrap();
+    assert_eq!(out.state_root, expected);
+}
+
+/// kill -9 the CLI at pseudo-random moments of a premigration, many times;
+/// every durable entry stays complete and the last run ends with the same root.
+#[test]
+fn kill_9_at_random_moments_then_resume_gives_the_same_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let car = dir.path().join("s0.car");
+    let cfg = small_config(Network::Mainnet, 6, 25_000, 24);
+    fil_migrate::synth::generate_car(&car, &cfg, 64 << 20).unwrap();
+    let bin = env!("CARGO_BIN_EXE_fil-migrate");
+    let expected = Command::new(bin)
+        .args(["migrate", "--snapshot"])
+        .arg(&car)
+        .output()
+        .unwrap();
+    assert!(expected.status.success());
+    let expected = String::from_utf8_lossy(&expected.stdout).trim().to_string();
+    let store = dir.path().join("store");
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut killed = 0;
+    for _ in 0..8 {
+        seed = fil_migrate::synth::sector_gen::mix(&[seed]);
+        let delay = Duration::from_millis(50 + seed % 1200);
+        let mut child = Command::new(bin)
+            .args([
+                "premigrate",
+                "--checkpoint-every",
+                "0.05",
+                "--memory-budget",
+                "1MiB",
+                "--snapshot",
+            ])
+            .arg(&car)
+            .arg("--store")
+            .arg(&store)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        child.wait().unwrap();
+        let disk = DiskStore::open(&store, DiskStoreOptions::default()).unwrap();
+        let src = fil_migrate::store::CarSource::open(&car, Default::default()).unwrap();
+        for (k, root) in StoreCache::durable_entries(&disk).unwrap() {
+            if !k.starts_with("prevSectorsIn-") {
+                common::reachable(
+                    &Overlay {
+                        upper: &disk,
+                        lower: &src,
+                    },
+                    &root,
+                );
+            } else {
+                common::reachable(&disk, &root); // retained input trees are durable too
+            }
+        }
+    }
+    assert!(killed > 0, "no run was killed: make the state larger");
+    let out = Command::new(bin)
+        .args(["migrate", "--verify", "--snapshot"])
+        .arg(&car)
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
+    let _ = MemStore::new().has(&Cid::default());
+}
