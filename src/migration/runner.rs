@@ -35,7 +35,10 @@ use crate::store::{BufferOptions, BufferedBlockstore};
 /// premigration keeps each miner's input sectors AMT this way, so that the
 /// final migration can diff against it although the earlier snapshot is gone.
 #[derive(Clone)]
-pub struct RetainInputs(pub Arc<dyn Fn(&Cid) -> Result<()> + Send + Sync>);
+pub struct RetainInputs(pub Arc<RetainFn>);
+
+/// The callback behind [`RetainInputs`].
+pub type RetainFn = dyn Fn(&Cid) -> Result<()> + Send + Sync;
 
 impl std::fmt::Debug for RetainInputs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
