@@ -30,8 +30,14 @@ impl Progress {
             });
             let start = Instant::now();
             let mut last_log = Instant::now();
+            let mut last_update = Instant::now();
             while !s.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(200));
+                // Short naps so that stopping (end of a run) never waits long.
+                std::thread::sleep(Duration::from_millis(10));
+                if last_update.elapsed() < Duration::from_millis(200) {
+                    continue;
+                }
+                last_update = Instant::now();
                 let secs = start.elapsed().as_secs_f64().max(1e-3);
                 let actors = counters.actors.load(Ordering::Relaxed);
                 let sectors = counters.sectors_from_scratch.load(Ordering::Relaxed)
