@@ -237,7 +237,7 @@ fn kill_9_at_random_moments_then_resume_gives_the_same_root() {
     let mut killed = 0;
     for _ in 0..8 {
         seed = fil_migrate::synth::sector_gen::mix(&[seed]);
-        let delay = Duration::from_millis(50 + seed % 1200);
+        let delay = Duration::from_millis(full / 20 + seed % (full / 2).max(1));
         let mut child = Command::new(bin)
             .args([
                 "premigrate",
