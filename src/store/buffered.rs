@@ -51,7 +51,7 @@ impl Default for BufferOptions {
     fn default() -> Self {
         BufferOptions {
             budget_bytes: 256 << 20,
-            read_cache_bytes: 32 << 20,
+            read_cache_bytes: 8 << 20,
             batch_bytes: 8 << 20,
             check_boundary: true,
         }

@@ -31,8 +31,8 @@ pub struct DiskStoreOptions {
 impl Default for DiskStoreOptions {
     fn default() -> Self {
         DiskStoreOptions {
-            cache_bytes: 32 << 20,
-            write_buffer_bytes: 64 << 20,
+            cache_bytes: 8 << 20,
+            write_buffer_bytes: 16 << 20,
         }
     }
 }
