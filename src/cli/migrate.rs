@@ -77,13 +77,13 @@ pub fn run_premigrate(a: MigrateArgs) -> anyhow::Result<()> {
 }
 
 fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
-    let car = CarSource::open(
+    let car = std::sync::Arc::new(CarSource::open(
         &a.snapshot,
         CarSourceOptions {
             verify_hashes: !a.no_verify_reads,
             ..Default::default()
         },
-    )?;
+    )?);
     let input_root = match &a.state_root {
         Some(s) => {
             Cid::try_from(s.as_str()).with_context(|| format!("invalid --state-root {s:?}"))?
@@ -93,7 +93,7 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
                 .roots()
                 .first()
                 .context("the snapshot CAR has no root")?;
-            resolve_state_root(&car, &root)?
+            resolve_state_root(&*car, &root)?
         }
     };
     let spec = UpgradeSpec::load(&a.upgrade, a.network)?;
@@ -102,7 +102,7 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     let disk = DiskStore::open(&store_dir, DiskStoreOptions::default())?;
     let backing = Overlay {
         upper: disk.clone(),
-        lower: &car,
+        lower: &*car,
     };
     let opts = MigrationOptions {
         threads: a.threads,
@@ -125,13 +125,7 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     };
     let mut opts = opts;
     if store_cache.is_some() {
-        let car_ref = std::sync::Arc::new(CarSource::open(
-            &a.snapshot,
-            CarSourceOptions {
-                verify_hashes: !a.no_verify_reads,
-                ..Default::default()
-            },
-        )?);
+        let car_ref = car.clone();
         let disk_ref = disk.clone();
         opts.retain_inputs = Some(RetainInputs(std::sync::Arc::new(move |root: &Cid| {
             copy_dag(&*car_ref, &disk_ref, root).map(|_| ())

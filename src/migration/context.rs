@@ -79,8 +79,6 @@ pub struct MigrationCtx<'a, B> {
     pub counters: &'a Counters,
     /// Cancellation.
     pub cancel: &'a CancelToken,
-    /// Address prefix for display and cache keys ('f' mainnet, 't' calibnet).
-    pub address_prefix: char,
     /// Keeps input sectors trees durable for later diffs, if set.
     pub retain_inputs: Option<&'a super::runner::RetainInputs>,
 }

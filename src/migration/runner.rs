@@ -218,11 +218,6 @@ pub fn migrate_state<B: Blockstore + Sync>(
         spec,
         counters: &counters,
         cancel: &opts.cancel,
-        address_prefix: if spec.network == Network::Mainnet {
-            'f'
-        } else {
-            't'
-        },
         retain_inputs: opts.retain_inputs.as_ref(),
     };
     let deferred: Mutex<Vec<Job>> = Mutex::new(Vec::new());

@@ -205,11 +205,7 @@ impl Blockstore for DiskStore {
         D: AsRef<[u8]>,
         I: IntoIterator<Item = (Cid, D)>,
     {
-        let mut batch = self.db.batch();
-        for (cid, data) in blocks {
-            batch.insert(&self.blocks, cid.to_bytes(), data.as_ref());
-        }
-        batch.commit().map_err(|e| self.wrap(e))?;
-        Ok(())
+        let blocks: Vec<(Cid, D)> = blocks.into_iter().collect();
+        Ok(self.put_batch(blocks.iter().map(|(c, d)| (c, d.as_ref())))?)
     }
 }

@@ -40,20 +40,9 @@ fn scratch_dir(out: &Path) -> PathBuf {
 /// Generates the state of `cfg` and writes it to the CAR `out`, keeping at
 /// most `budget_bytes` of unflushed blocks in memory.
 pub fn generate_car(out: &Path, cfg: &GenConfig, budget_bytes: u64) -> Result<GenSummary> {
-    let dir = scratch_dir(out);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    }
-    let result = (|| {
-        let disk = DiskStore::open(
-            &dir,
-            DiskStoreOptions {
-                cache_bytes: 16 << 20,
-                ..Default::default()
-            },
-        )?;
+    with_scratch_store(out, |disk| {
         let buf = BufferedBlockstore::new(
-            &disk,
+            disk,
             BufferOptions {
                 budget_bytes,
                 ..Default::default()
@@ -64,7 +53,7 @@ pub fn generate_car(out: &Path, cfg: &GenConfig, budget_bytes: u64) -> Result<Ge
         buf.flush(&root)?;
         let build_secs = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let e = export_car(&disk, &[root], out, &ExportOptions::default())?;
+        let e = export_car(disk, &[root], out, &ExportOptions::default())?;
         Ok(GenSummary {
             state_root: root,
             stats,
@@ -73,7 +62,24 @@ pub fn generate_car(out: &Path, cfg: &GenConfig, budget_bytes: u64) -> Result<Ge
             build_secs,
             export_secs: t.elapsed().as_secs_f64(),
         })
-    })();
+    })
+}
+
+/// Runs `f` on a fresh on-disk store beside `out` (the blocks being built)
+/// and removes the store afterwards, whether `f` succeeded or not.
+fn with_scratch_store<T>(out: &Path, f: impl FnOnce(&DiskStore) -> Result<T>) -> Result<T> {
+    let dir = scratch_dir(out);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    }
+    let result = DiskStore::open(
+        &dir,
+        DiskStoreOptions {
+            cache_bytes: 16 << 20,
+            ..Default::default()
+        },
+    )
+    .and_then(|disk| f(&disk));
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -108,20 +114,9 @@ pub fn churn_car(
         .first()
         .ok_or_else(|| Error::Invalid(format!("{} has no root", from.display())))?;
     let state_root = resolve_state_root(&car, &root)?;
-    let dir = scratch_dir(out);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    }
-    let result = (|| {
-        let disk = DiskStore::open(
-            &dir,
-            DiskStoreOptions {
-                cache_bytes: 16 << 20,
-                ..Default::default()
-            },
-        )?;
+    with_scratch_store(out, |disk| {
         let overlay = Overlay {
-            upper: &disk,
+            upper: disk,
             lower: &car,
         };
         let buf = BufferedBlockstore::new(
@@ -142,9 +137,7 @@ pub fn churn_car(
             new_blocks,
             car_bytes: e.car_bytes,
         })
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    })
 }
 
 /// Blocks reachable from `root` that `old` does not hold.

@@ -35,6 +35,8 @@ impl Patch<'_> {
 }
 
 struct Open {
+    /// The block the node was loaded from (None: new, or the inline root).
+    cid: Option<Cid>,
     node: Node,
     level: u32,
     offset: u64,
@@ -83,6 +85,7 @@ impl<'s, S: Blockstore> AmtPatcher<'s, S> {
             height: r.height,
             count: r.count,
             path: vec![Open {
+                cid: original,
                 node: r.node,
                 level: r.height,
                 offset: 0,
@@ -147,16 +150,19 @@ impl<'s, S: Blockstore> AmtPatcher<'s, S> {
             let slot = ((u128::from(index) - u128::from(top.offset)) / span) as usize;
             let child_offset = (u128::from(top.offset) + span * slot as u128) as u64;
             let level = top.level - 1;
-            let node = match &top.node.slots[slot] {
+            let parent = top.cid;
+            let (node, loaded_from) = match &top.node.slots[slot] {
                 Slot::Link(cid) => {
-                    let parent = self.original_cid_hint();
                     let cid = *cid;
                     self.nodes_read += 1;
-                    load_node(self.store, &cid, self.bit_width, level, parent)?
+                    (
+                        load_node(self.store, &cid, self.bit_width, level, parent)?,
+                        Some(cid),
+                    )
                 }
                 Slot::Empty => match patch {
                     Patch::Delete(_) => return Ok(()),
-                    Patch::Set(..) => Node::empty(self.bit_width),
+                    Patch::Set(..) => (Node::empty(self.bit_width), None),
                 },
                 _ => {
                     return Err(Error::Invalid(format!(
@@ -166,6 +172,7 @@ impl<'s, S: Blockstore> AmtPatcher<'s, S> {
                 }
             };
             self.path.push(Open {
+                cid: loaded_from,
                 node,
                 level,
                 offset: child_offset,
@@ -191,10 +198,6 @@ impl<'s, S: Blockstore> AmtPatcher<'s, S> {
             Patch::Delete(_) => {}
         }
         Ok(())
-    }
-
-    fn original_cid_hint(&self) -> Option<Cid> {
-        self.original
     }
 
     fn top_contains(&self, index: u64) -> bool {
@@ -247,6 +250,7 @@ impl<'s, S: Blockstore> AmtPatcher<'s, S> {
             self.height += 1;
             self.touched = true;
             self.path.push(Open {
+                cid: None,
                 node: new_root,
                 level: self.height,
                 offset: 0,
