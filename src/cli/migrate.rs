@@ -133,7 +133,11 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     }
     let t = Instant::now();
     let outcome = migrate_state(&backing, &input_root, &spec, cache, &opts)?;
-    disk.sync()?;
+    if a.store.is_some() {
+        // A kept store is left settled so the next run opens it without
+        // replaying this run's journal.
+        disk.settle()?;
+    }
     let mut report = outcome.report;
     if let Some(c) = &store_cache {
         report.notes.push(format!(
