@@ -61,6 +61,10 @@ pub struct MigrateArgs {
     /// Skip hash verification of blocks read from the snapshot.
     #[arg(long)]
     no_verify_reads: bool,
+    /// With --store: also keep each miner's input sectors tree, so a later
+    /// run on this store can diff against it (premigrate always does).
+    #[arg(long)]
+    keep_inputs: bool,
 }
 
 pub fn run(a: MigrateArgs) -> anyhow::Result<()> {
@@ -124,7 +128,9 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
         None => &memory_cache,
     };
     let mut opts = opts;
-    if store_cache.is_some() {
+    // Inputs are kept for a later run: a premigration's always, the final
+    // migration's only on request (they would double the store's size).
+    if store_cache.is_some() && (premigration || a.keep_inputs) {
         let car_ref = car.clone();
         let disk_ref = disk.clone();
         opts.retain_inputs = Some(RetainInputs(std::sync::Arc::new(move |root: &Cid| {

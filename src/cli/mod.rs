@@ -5,6 +5,7 @@ mod args;
 mod bench;
 mod car;
 mod demo;
+mod gc;
 mod gen;
 mod inspect;
 mod migrate;
@@ -33,6 +34,8 @@ enum Command {
     Premigrate(migrate::MigrateArgs),
     /// What a store holds: its upgrade, cached results, disk space.
     Status(status::StatusArgs),
+    /// Remove from a store what the kept state roots no longer need.
+    Gc(gc::GcArgs),
     /// Summarize a state snapshot: actors by type, miners, sectors, blocks, bytes.
     Inspect(inspect::InspectArgs),
     /// Benchmarks comparing the engine with baselines.
@@ -63,5 +66,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(m) => migrate::run(m),
         Command::Premigrate(m) => migrate::run_premigrate(m),
         Command::Status(s) => status::run(s),
+        Command::Gc(g) => gc::run(g),
     }
 }

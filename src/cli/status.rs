@@ -42,6 +42,10 @@ pub fn run(a: StatusArgs) -> anyhow::Result<()> {
     for (k, n) in kinds {
         println!("  {k:<50} {n}");
     }
-    println!("disk space:  {} bytes", disk.disk_space()?);
+    drop(disk);
+    println!(
+        "disk space:  {} bytes",
+        fil_migrate::store::replace::disk_usage(&a.store)?
+    );
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod context;
+pub mod gc;
 pub mod migrators;
 pub mod progress;
 pub mod reference;
@@ -13,6 +14,7 @@ pub mod verify;
 
 pub use cache::{MemoryCache, MigrationCache, NoCache, ScratchCache};
 pub use context::CancelToken;
+pub use gc::{collect_garbage, GcReport};
 pub use report::MigrationReport;
 pub use runner::{default_memory_budget, migrate_state, MigrationOptions, MigrationOutcome};
 pub use spec::UpgradeSpec;

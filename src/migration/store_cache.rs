@@ -25,7 +25,8 @@ use crate::error::{Error, Result};
 use crate::store::DiskStore;
 
 const SCOPE_KEY: &[u8] = b"store/scope";
-const ENTRY_PREFIX: &str = "cache/";
+/// Prefix of cache entries in the store's meta keyspace.
+pub(crate) const ENTRY_PREFIX: &str = "cache/";
 
 /// The persisted cache of one store directory.
 pub struct StoreCache {

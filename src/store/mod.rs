@@ -12,6 +12,7 @@ pub mod copy;
 pub mod disk;
 pub mod memory;
 pub mod overlay;
+pub mod replace;
 pub mod seen_set;
 pub mod sink;
 pub mod zstd_car;

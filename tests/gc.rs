@@ -1,0 +1,243 @@
+//! Garbage collection of a store: after premigrate + migrate + gc the store
+//! holds the live output only (≤ 1.1× its bytes), keeps the cache entries and
+//! diff bases a later run needs, refuses roots it does not hold, and the CLI
+//! does the same.
+
+#![allow(clippy::result_large_err)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cid::Cid;
+use common::states::{generate, small_config};
+use fil_migrate::actors::manifest::Network;
+use fil_migrate::migration::runner::RetainInputs;
+use fil_migrate::migration::{
+    collect_garbage, migrate_state, MigrationOptions, MigrationOutcome, NoCache, StoreCache,
+    UpgradeSpec,
+};
+use fil_migrate::store::copy::copy_dag;
+use fil_migrate::store::{
+    BufferOptions, BufferedBlockstore, DiskStore, DiskStoreOptions, MemStore, Overlay,
+};
+use fil_migrate::synth::churn::{churn_state, ChurnConfig};
+
+fn successor(store: &MemStore, s: &Cid, seed: u64) -> Cid {
+    let buf = BufferedBlockstore::new(store, BufferOptions::default());
+    let (next, _) = churn_state(
+        &buf,
+        s,
+        &ChurnConfig {
+            change_fraction: Some(0.01),
+            seed,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    buf.flush(&next).unwrap();
+    next
+}
+
+/// One run on the store in `dir`, keeping each miner's input tree if `retain`.
+fn run(dir: &std::path::Path, input: &Arc<MemStore>, root: &Cid, retain: bool) -> MigrationOutcome {
+    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let disk = DiskStore::open(dir, DiskStoreOptions::default()).unwrap();
+    let cache = StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
+    let mut opts = MigrationOptions {
+        threads: 2,
+        memory_budget: 256 << 10,
+        checkpoint_every: Duration::ZERO,
+        ..Default::default()
+    };
+    if retain {
+        let (from, to) = (input.clone(), disk.clone());
+        opts.retain_inputs = Some(RetainInputs(Arc::new(move |r: &Cid| {
+            copy_dag(&*from, &to, r).map(|_| ())
+        })));
+    }
+    let backing = Overlay {
+        upper: &disk,
+        lower: &**input,
+    };
+    let out = migrate_state(&backing, root, &spec, &cache, &opts).unwrap();
+    disk.settle().unwrap();
+    out
+}
+
+fn uncached(input: &MemStore, root: &Cid) -> Cid {
+    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let opts = MigrationOptions {
+        threads: 2,
+        ..Default::default()
+    };
+    migrate_state(input, root, &spec, &NoCache, &opts)
+        .unwrap()
+        .state_root
+}
+
+fn stored_blocks(disk: &DiskStore) -> HashSet<Cid> {
+    let mut all = HashSet::new();
+    disk.for_each_cid(|c| {
+        all.insert(c);
+        Ok(())
+    })
+    .unwrap();
+    all
+}
+
+#[test]
+fn after_premigrate_migrate_and_gc_the_store_is_the_live_output_and_still_serves_it() {
+    let (input, s0) = generate(&small_config(Network::Mainnet, 3, 30_000, 31));
+    let s1 = successor(&input, &s0, 1);
+    let input = Arc::new(input);
+    let expected = uncached(&input, &s1);
+    let dir = tempfile::tempdir().unwrap();
+    run(dir.path(), &input, &s0, true);
+    let r1 = run(dir.path(), &input, &s1, false).state_root;
+    assert_eq!(r1, expected);
+
+    let report = collect_garbage(dir.path(), &[r1], DiskStoreOptions::default()).unwrap();
+    assert!(report.reclaimed_bytes() > 0, "{report:?}");
+    assert_eq!(report.diff_base_blocks, 0, "the final run kept no inputs");
+    assert!(
+        report.disk_bytes_after as f64 <= 1.1 * report.live_bytes as f64,
+        "store {} bytes for {} live bytes",
+        report.disk_bytes_after,
+        report.live_bytes
+    );
+
+    // Exactly the blocks of the migrated state that the store held remain.
+    let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+    let all = stored_blocks(&disk);
+    assert_eq!(all.len() as u64, report.live_blocks);
+    let both = Overlay {
+        upper: &disk,
+        lower: &*input,
+    };
+    let live: HashSet<Cid> = common::reachable(&both, &r1).into_iter().collect();
+    assert!(all.is_subset(&live));
+    for (k, root) in StoreCache::durable_entries(&disk).unwrap() {
+        assert!(k.starts_with("sectorsAmt-"), "superseded entry kept: {k}");
+        common::reachable(&both, &root);
+    }
+    drop(disk);
+
+    // The kept entries still answer the same migration.
+    let again = run(dir.path(), &input, &s1, false);
+    assert_eq!(again.state_root, expected);
+    assert_eq!(again.report.sectors_from_scratch, 0);
+    assert_eq!(again.report.sectors_via_diff, 0);
+    assert!(again.report.sectors_from_cache > 0);
+}
+
+#[test]
+fn gc_keeps_one_diff_base_per_miner_for_the_next_premigration() {
+    let (input, s0) = generate(&small_config(Network::Mainnet, 3, 20_000, 32));
+    let s1 = successor(&input, &s0, 2);
+    let s2 = successor(&input, &s1, 3);
+    let input = Arc::new(input);
+    let expected = uncached(&input, &s2);
+    let dir = tempfile::tempdir().unwrap();
+    run(dir.path(), &input, &s0, true);
+    let r1 = run(dir.path(), &input, &s1, true).state_root;
+    let before = {
+        let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+        stored_blocks(&disk).len() as u64
+    };
+
+    let report = collect_garbage(dir.path(), &[r1], DiskStoreOptions::default()).unwrap();
+    assert!(report.diff_base_blocks > 0, "{report:?}");
+    assert!(report.entries_dropped > 0, "s0's results are superseded");
+    let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+    let after = stored_blocks(&disk).len() as u64;
+    assert_eq!(after, report.live_blocks + report.diff_base_blocks);
+    assert!(after < before, "s0's trees are gone: {after} of {before}");
+    let bases: Vec<_> = StoreCache::durable_entries(&disk)
+        .unwrap()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("prevSectorsIn-"))
+        .collect();
+    assert!(bases.len() >= 3, "one diff base per miner: {bases:?}");
+    for (_, root) in &bases {
+        common::reachable(&disk, root);
+    }
+    drop(disk);
+
+    let out = run(dir.path(), &input, &s2, false);
+    assert_eq!(out.state_root, expected);
+    assert!(out.report.sectors_via_diff > 0);
+}
+
+#[test]
+fn gc_refuses_a_root_the_store_does_not_hold_and_changes_nothing() {
+    let (input, s0) = generate(&small_config(Network::Mainnet, 1, 2_000, 33));
+    let input = Arc::new(input);
+    let dir = tempfile::tempdir().unwrap();
+    let r0 = run(dir.path(), &input, &s0, true).state_root;
+    let (blocks, entries) = {
+        let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+        (
+            stored_blocks(&disk),
+            StoreCache::durable_entries(&disk).unwrap(),
+        )
+    };
+    let absent = fil_migrate::ipld::cids::cbor_cid(b"not in this store");
+    let err = collect_garbage(dir.path(), &[r0, absent], DiskStoreOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&absent.to_string()), "{err}");
+    let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+    assert_eq!(stored_blocks(&disk), blocks);
+    assert_eq!(StoreCache::durable_entries(&disk).unwrap(), entries);
+}
+
+#[test]
+fn cli_premigrate_migrate_gc_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s0, s1) = (dir.path().join("s0.car"), dir.path().join("s1.car"));
+    let cfg = small_config(Network::Mainnet, 2, 8_000, 34);
+    fil_migrate::synth::generate_car(&s0, &cfg, 64 << 20).unwrap();
+    let bin = env!("CARGO_BIN_EXE_fil-migrate");
+    let cli = |args: &[&str]| {
+        let out = Command::new(bin).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let p = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let store = p(&dir.path().join("store"));
+    cli(&[
+        "gen",
+        "--from",
+        &p(&s0),
+        "--change-fraction",
+        "0.01",
+        "--out",
+        &p(&s1),
+    ]);
+    cli(&["premigrate", "--snapshot", &p(&s0), "--store", &store]);
+    let root = cli(&["migrate", "--snapshot", &p(&s1), "--store", &store]);
+    let gc = cli(&["gc", "--store", &store, "--keep", &root]);
+    assert!(gc.contains("reclaimed"), "{gc}");
+    let status = cli(&["status", "--store", &store]);
+    assert!(status.contains("sectorsAmt-"), "{status}");
+    assert!(!status.contains("prevSectorsIn-"), "{status}");
+    // A bad root is an error naming it, with a non-zero exit.
+    let out = Command::new(bin)
+        .args(["gc", "--store", &store, "--keep", "not-a-cid"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not-a-cid"));
+    assert_eq!(
+        cli(&["migrate", "--snapshot", &p(&s1), "--store", &store]),
+        root
+    );
+}
