@@ -107,7 +107,12 @@ pub struct BufferedBlockstore<B> {
     cache: Mutex<ReadCache>,
     opts: BufferOptions,
     counters: Counters,
+    known_present: Mutex<HashSet<Cid>>,
 }
+
+/// Bound on [`BufferedBlockstore::vouch`]'s set (~50 MB); past it, links are
+/// checked against the backing store as usual.
+const MAX_VOUCHED: usize = 1 << 20;
 
 impl<B: Blockstore> BufferedBlockstore<B> {
     /// Wraps `backing`.
@@ -122,6 +127,18 @@ impl<B: Blockstore> BufferedBlockstore<B> {
             }),
             opts,
             counters: Counters::default(),
+            known_present: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Records that blocks the caller read from this store link to `links`,
+    /// so their targets are readable (from the buffer or the backing store)
+    /// and a flush need not look each one up in the backing store again.
+    /// Callers vouch only for links found in blocks they read here.
+    pub fn vouch(&self, links: &[Cid]) {
+        let mut set = self.known_present.lock();
+        if set.len() + links.len() <= MAX_VOUCHED {
+            set.extend(links.iter().copied());
         }
     }
 
@@ -255,6 +272,7 @@ impl<B: Blockstore> BufferedBlockstore<B> {
 
     /// Drops every buffered block without writing it (abandoned work).
     pub fn discard_all(&self) {
+        self.known_present.lock().clear();
         for s in &self.shards {
             let mut s = s.lock();
             let bytes: u64 = s.values().map(|d| d.len() as u64).sum();
@@ -310,6 +328,7 @@ impl<B: Blockstore> FlushWalk<'_, B> {
             }));
         }
         if self.store.opts.check_boundary
+            && !self.store.known_present.lock().contains(&cid)
             && !self
                 .store
                 .backing

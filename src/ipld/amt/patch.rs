@@ -47,6 +47,21 @@ struct Open {
 /// flush it from a write buffer when over budget.
 pub type SubtreeHook<'h> = Box<dyn FnMut(&Cid) -> Result<()> + 'h>;
 
+/// Called with the child links of every interior node read from the store:
+/// links the patched tree may keep, whose targets the store already holds
+/// (so a write buffer need not look each up again when it flushes).
+pub type LinksHook<'h> = Box<dyn FnMut(&[Cid]) + 'h>;
+
+fn links_of_node(node: &Node) -> Vec<Cid> {
+    node.slots
+        .iter()
+        .filter_map(|s| match s {
+            Slot::Link(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Applies ordered changes to an AMT. See the module docs.
 pub struct AmtPatcher<'s, S> {
     store: &'s S,
@@ -58,6 +73,7 @@ pub struct AmtPatcher<'s, S> {
     last: Option<u64>,
     touched: bool,
     hook: Option<SubtreeHook<'s>>,
+    links_hook: Option<LinksHook<'s>>,
     /// Nodes read from the store.
     pub nodes_read: u64,
     /// Nodes written to the store (excluding the root block).
@@ -94,8 +110,27 @@ impl<'s, S: Blockstore> AmtPatcher<'s, S> {
             last: None,
             touched: false,
             hook: None,
+            links_hook: None,
             nodes_read: 0,
             nodes_written: 0,
+        }
+    }
+
+    /// Installs a hook called with the links of each interior node read from
+    /// the store (starting with the root's, at once).
+    pub fn with_links_hook(mut self, mut hook: LinksHook<'s>) -> Self {
+        if self.original.is_some() && self.height > 0 {
+            hook(&links_of_node(&self.path[0].node));
+        }
+        self.links_hook = Some(hook);
+        self
+    }
+
+    fn note_loaded(&mut self, node: &Node, level: u32) {
+        if level > 0 {
+            if let Some(h) = self.links_hook.as_mut() {
+                h(&links_of_node(node));
+            }
         }
     }
 
@@ -155,10 +190,9 @@ impl<'s, S: Blockstore> AmtPatcher<'s, S> {
                 Slot::Link(cid) => {
                     let cid = *cid;
                     self.nodes_read += 1;
-                    (
-                        load_node(self.store, &cid, self.bit_width, level, parent)?,
-                        Some(cid),
-                    )
+                    let node = load_node(self.store, &cid, self.bit_width, level, parent)?;
+                    self.note_loaded(&node, level);
+                    (node, Some(cid))
                 }
                 Slot::Empty => match patch {
                     Patch::Delete(_) => return Ok(()),
@@ -282,6 +316,7 @@ impl<'s, S: Blockstore> AmtPatcher<'s, S> {
             {
                 let child = root.link(0).expect("checked");
                 root = load_node(self.store, &child, self.bit_width, height - 1, None)?;
+                self.note_loaded(&root, height - 1);
                 self.nodes_read += 1;
                 height -= 1;
             }

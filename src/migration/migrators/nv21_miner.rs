@@ -268,7 +268,8 @@ pub fn patch_from_diff<B: Blockstore>(
     base_out: &Cid,
 ) -> Result<Cid> {
     let mut patcher = AmtPatcher::open(ctx.store, base_out)?
-        .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)));
+        .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)))
+        .with_links_hook(Box::new(|links: &[Cid]| ctx.store.vouch(links)));
     let mut out = Vec::with_capacity(512);
     let mut n = 0u64;
     diff(ctx.store, base_in, in_root, |c| {
