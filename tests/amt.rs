@@ -295,13 +295,16 @@ fn parallel_map_equals_a_rebuild_and_refuses_non_canonical_input() {
     let store = fil_migrate::store::MemStore::new();
     let items: BTreeMap<u64, Vec<u8>> = (0..5_000u64).map(|i| (i * 7, payload(i, 1))).collect();
     let root = built_root(&store, 5, &items);
+    // `v` runs on to the leaf's next values: the mapper takes one.
     let f = |_: u64, v: &[u8], out: &mut Vec<u8>| {
-        let mut rb: RawBytes = fvm_ipld_encoding::from_slice(v).unwrap();
+        let one = fil_migrate::ipld::cbor::Cursor::new(v).skip().unwrap();
+        let len = one.end;
+        let mut rb: RawBytes = fvm_ipld_encoding::from_slice(&v[one]).unwrap();
         let mut b = rb.to_vec();
         b.push(0xaa);
         rb = RawBytes::new(b);
         out.extend_from_slice(&fvm_ipld_encoding::to_vec(&rb).unwrap());
-        Ok(())
+        Ok(len)
     };
     let mapped = map_values(&store, &root, 5, &f, &|_| Ok(()))
         .unwrap()

@@ -59,7 +59,19 @@ fn write_int(out: &mut Vec<u8>, v: i64) {
 
 /// Appends the v12 encoding of the v11 sector info `v11` to `out`.
 pub fn transcode(v11: &[u8], out: &mut Vec<u8>) -> Result<(), TranscodeError> {
-    let mut c = Cursor::new(v11);
+    let used = transcode_prefix(v11, out)?;
+    if used != v11.len() {
+        return Err(err(used, "trailing bytes after the sector info"));
+    }
+    Ok(())
+}
+
+/// Transcodes the sector info at the start of `input` (which may continue
+/// with more values) and returns its length: an AMT leaf's values are mapped
+/// straight from the block without first being split into slices, so each
+/// is parsed once.
+pub fn transcode_prefix(input: &[u8], out: &mut Vec<u8>) -> Result<usize, TranscodeError> {
+    let mut c = Cursor::new(input);
     let n = c.array().map_err(|e| err(e.offset, e.reason))?;
     if n != 15 {
         return Err(err(
@@ -71,9 +83,7 @@ pub fn transcode(v11: &[u8], out: &mut Vec<u8>) -> Result<(), TranscodeError> {
     for slot in f.iter_mut() {
         *slot = c.skip().map_err(|e| err(e.offset, e.reason))?;
     }
-    if !c.at_end() {
-        return Err(err(c.pos(), "trailing bytes after the sector info"));
-    }
+    let v11 = &input[..c.pos()];
     let activation = read_int(v11, &f[4], "activation")?;
     let replaced_age = read_int(v11, &f[11], "replaced_sector_age")?;
     let has_key = match v11[f[13].start] {
@@ -101,7 +111,7 @@ pub fn transcode(v11: &[u8], out: &mut Vec<u8>) -> Result<(), TranscodeError> {
     out.extend_from_slice(&v11[f[4].clone()]); // power_base_epoch = old activation
     out.extend_from_slice(&v11[f[12].start..f[13].end]);
     write_header(out, major::UINT, flags);
-    Ok(())
+    Ok(v11.len())
 }
 
 /// The reference path: decode with the v11 type, build the v12 type field by

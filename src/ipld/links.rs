@@ -11,7 +11,32 @@ use crate::error::{Error, Result};
 /// `data`, in document order. Raw blocks and identity-hashed blocks have no
 /// links; any codec other than DAG-CBOR or raw is an error rather than a
 /// silent "no links", because silently skipping would lose blocks.
-pub fn scan_links(cid: &Cid, data: &[u8], mut visit: impl FnMut(Cid)) -> Result<()> {
+pub fn scan_links(cid: &Cid, data: &[u8], visit: impl FnMut(Cid)) -> Result<()> {
+    scan(cid, data, false, visit)
+}
+
+/// [`scan_links`] reporting only walkable links (DAG-CBOR, real hash; see
+/// [`super::cids::is_walkable`]), which is all a DAG walker follows. Other
+/// links are recognised from their first bytes and skipped without being
+/// parsed: in sector AMT leaves they are the 2–3 commitment CIDs of every
+/// sector, and parsing them was a sixth of a from-scratch migration's time.
+pub fn scan_walkable_links(cid: &Cid, data: &[u8], visit: impl FnMut(Cid)) -> Result<()> {
+    scan(cid, data, true, visit)
+}
+
+/// Collects the walkable links of a block.
+pub fn walkable_links_of(cid: &Cid, data: &[u8]) -> Result<Vec<Cid>> {
+    let mut v = Vec::new();
+    scan_walkable_links(cid, data, |c| v.push(c))?;
+    Ok(v)
+}
+
+/// A CIDv1 whose codec is DAG-CBOR starts `0x01 0x71` (both one-byte varints).
+fn may_be_walkable(cid_bytes: &[u8]) -> bool {
+    cid_bytes.len() > 2 && cid_bytes[0] == 0x01 && u64::from(cid_bytes[1]) == DAG_CBOR
+}
+
+fn scan(cid: &Cid, data: &[u8], walkable_only: bool, mut visit: impl FnMut(Cid)) -> Result<()> {
     match cid.codec() {
         RAW => return Ok(()),
         DAG_CBOR => {}
@@ -47,11 +72,14 @@ pub fn scan_links(cid: &Cid, data: &[u8], mut visit: impl FnMut(Cid)) -> Result<
             major::TAG if arg == CID_TAG => {
                 let b = cur.bytes().map_err(|e| bad(e.offset, e.reason))?;
                 let link = match b.split_first() {
+                    Some((0, rest)) if walkable_only && !may_be_walkable(rest) => continue,
                     Some((0, rest)) => Cid::try_from(rest)
                         .map_err(|e| bad(at, &format!("invalid CID in link: {e}")))?,
                     _ => return Err(bad(at, "CID link without the 0x00 multibase prefix")),
                 };
-                visit(link);
+                if !walkable_only || link.hash().code() != IDENTITY {
+                    visit(link);
+                }
             }
             major::TAG => return Err(bad(at, "only tag 42 (CID) is allowed in DAG-CBOR")),
             _ => {}
@@ -68,4 +96,31 @@ pub fn links_of(cid: &Cid, data: &[u8]) -> Result<Vec<Cid>> {
     let mut v = Vec::new();
     scan_links(cid, data, |c| v.push(c))?;
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipld::cids::{cbor_cid, is_walkable};
+    use multihash_codetable::{Code, MultihashDigest};
+
+    #[test]
+    fn walkable_scan_reports_exactly_the_walkable_links_of_a_full_scan() {
+        let dag = cbor_cid(b"child");
+        let raw = Cid::new_v1(RAW, Code::Blake2b256.digest(b"code"));
+        let mh = |code: u64, d: &[u8]| cid::multihash::Multihash::<64>::wrap(code, d).unwrap();
+        let inline = Cid::new_v1(DAG_CBOR, mh(IDENTITY, b"inline"));
+        let sealed = Cid::new_v1(0xf102, mh(0xb401, &[7; 32])); // poseidon commR
+        let unsealed = Cid::new_v1(0xf101, mh(0x1012, &[9; 32])); // sha2-trunc254 commD
+        let v0 = Cid::new_v0(Code::Sha2_256.digest(b"pb")).unwrap();
+        let links = vec![sealed, dag, raw, inline, unsealed, v0, dag];
+        let block = fvm_ipld_encoding::to_vec(&(1u8, &links, "x")).unwrap();
+        let me = cbor_cid(&block);
+        let mut all = Vec::new();
+        scan_links(&me, &block, |c| all.push(c)).unwrap();
+        assert_eq!(all, links);
+        let expected: Vec<Cid> = all.into_iter().filter(is_walkable).collect();
+        assert_eq!(walkable_links_of(&me, &block).unwrap(), expected);
+        assert_eq!(expected, vec![dag, dag]);
+    }
 }

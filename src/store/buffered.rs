@@ -30,7 +30,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::ipld::cids::is_walkable;
-use crate::ipld::links::links_of;
+use crate::ipld::links::walkable_links_of;
 
 const SHARDS: usize = 32;
 
@@ -252,7 +252,11 @@ impl<B: Blockstore> BufferedBlockstore<B> {
             batch_bytes: 0,
         };
         walk.run(root)?;
-        walk.write_batch()
+        walk.write_batch()?;
+        // A flushed root is in the backing store with all below it: a later
+        // flush of a parent need not look it up there again.
+        self.vouch(std::slice::from_ref(root));
+        Ok(())
     }
 
     /// Flushes every buffered block.
@@ -319,7 +323,7 @@ impl<B: Blockstore> FlushWalk<'_, B> {
             return Ok(None);
         }
         if let Some(data) = self.store.buffered(&cid) {
-            let children = links_of(&cid, &data)?;
+            let children = walkable_links_of(&cid, &data)?;
             return Ok(Some(Frame {
                 cid,
                 data,

@@ -16,7 +16,7 @@ use super::car_format::{write_header, write_section};
 use super::seen_set::{SeenSet, DEFAULT_MEMORY_ENTRIES};
 use crate::error::{Error, Result};
 use crate::ipld::cids::is_walkable;
-use crate::ipld::links::links_of;
+use crate::ipld::links::walkable_links_of;
 
 /// Options for [`export_car`].
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ fn write_dag(
             .ok_or(Error::MissingBlock { cid, parent })?;
         car_bytes += write_section(w, &cid, &data).map_err(io)?;
         blocks += 1;
-        let links = links_of(&cid, &data)?;
+        let links = walkable_links_of(&cid, &data)?;
         stack.extend(links.into_iter().rev().map(|l| (l, Some(cid))));
     }
     Ok(ExportSummary {

@@ -10,7 +10,7 @@ use fvm_ipld_blockstore::Blockstore;
 use super::disk::DiskStore;
 use crate::error::{Error, Result};
 use crate::ipld::cids::is_walkable;
-use crate::ipld::links::links_of;
+use crate::ipld::links::walkable_links_of;
 
 /// What a copy does with a link to a block the source does not hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub fn copy_dag_with(
             None if missing == Missing::Skip => return Ok(None),
             None => return Err(Error::MissingBlock { cid, parent }),
         };
-        let children = links_of(&cid, &data)?;
+        let children = walkable_links_of(&cid, &data)?;
         Ok(Some(Frame {
             cid,
             data,

@@ -15,11 +15,17 @@ use rayon::prelude::*;
 
 use super::node::{Node, Slot};
 use super::root::{load_node, store_node, AmtRoot};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::ipld::cbor::{self, major, Cursor};
+use crate::ipld::cids::cbor_cid;
 
-/// Maps every value of the AMT `root` through `f(index, value, out)`; returns
-/// the new root, or `None` if the input is not canonical or not of `bit_width`.
-/// `hook` is called with each finished internal subtree (for budget flushes).
+/// Maps every value of the AMT `root` through `f(index, input, out)`, which
+/// appends the new value to `out` and returns how many bytes of `input` the
+/// old value took: `input` starts at the value and may run on into the next
+/// ones, so a leaf block is mapped in one pass without first being split into
+/// values. Returns the new root, or `None` if the input is not canonical or
+/// not of `bit_width`. `hook` is called with each finished internal subtree
+/// (for budget flushes).
 pub fn map_values<S, F, H>(
     store: &S,
     root: &Cid,
@@ -29,7 +35,7 @@ pub fn map_values<S, F, H>(
 ) -> Result<Option<Cid>>
 where
     S: Blockstore + Sync,
-    F: Fn(u64, &[u8], &mut Vec<u8>) -> Result<()> + Sync,
+    F: Fn(u64, &[u8], &mut Vec<u8>) -> Result<usize> + Sync,
     H: Fn(&Cid) -> Result<()> + Sync,
 {
     let r = AmtRoot::load(store, root)?;
@@ -70,7 +76,7 @@ struct Mapper<'a, S, F, H> {
 impl<S, F, H> Mapper<'_, S, F, H>
 where
     S: Blockstore + Sync,
-    F: Fn(u64, &[u8], &mut Vec<u8>) -> Result<()> + Sync,
+    F: Fn(u64, &[u8], &mut Vec<u8>) -> Result<usize> + Sync,
     H: Fn(&Cid) -> Result<()> + Sync,
 {
     /// Maps one node; returns the new node and its value count, or `None` if non-canonical.
@@ -89,7 +95,10 @@ where
             for i in 0..node.slots.len() {
                 if let Some(v) = node.value(i) {
                     buf.clear();
-                    (self.f)(offset + i as u64, v, &mut buf)?;
+                    let used = (self.f)(offset + i as u64, v, &mut buf)?;
+                    if used != v.len() {
+                        return Err(malformed(cid, "a value is followed by trailing bytes"));
+                    }
                     out.slots[i] = Slot::Owned(std::mem::take(&mut buf));
                     count += 1;
                 }
@@ -102,11 +111,16 @@ where
         let mapped: Vec<Result<Option<(usize, Cid, u64)>>> = links
             .par_iter()
             .map(|&(i, link)| {
+                let child_offset = (u128::from(offset) + span * i as u128) as u64;
+                if height == 1 {
+                    return Ok(self
+                        .map_leaf(&link, child_offset, cid)?
+                        .map(|(c, n)| (i, c, n)));
+                }
                 let child = load_node(self.store, &link, self.bit_width, height - 1, Some(*cid))?;
                 if child.is_empty() {
                     return Ok(None); // empty non-root node: not canonical
                 }
-                let child_offset = (u128::from(offset) + span * i as u128) as u64;
                 let Some((new_child, n)) =
                     self.map_node(&child, height - 1, child_offset, &link)?
                 else {
@@ -130,5 +144,69 @@ where
             }
         }
         Ok(Some((out, count)))
+    }
+
+    /// Maps a leaf block straight into its new block: the node's header is
+    /// checked as [`Node::decode_block`] checks it, then each value is mapped
+    /// where it lies. `None` for an empty leaf (not canonical).
+    fn map_leaf(&self, cid: &Cid, offset: u64, parent: &Cid) -> Result<Option<(Cid, u64)>> {
+        let data = super::load_block(self.store, cid, Some(*parent))?;
+        let cbor_err = |e: cbor::CborError| Error::Cbor {
+            cid: *cid,
+            offset: e.offset,
+            reason: format!("AMT leaf: {}", e.reason),
+        };
+        let mut cur = Cursor::new(&data);
+        if cur.array().map_err(cbor_err)? != 3 {
+            return Err(malformed(cid, "AMT node is not a 3-element array"));
+        }
+        let bmap = cur.bytes().map_err(cbor_err)?;
+        if bmap.len() != super::bmap_len(self.bit_width) {
+            return Err(malformed(cid, "bitmap length does not match the bit width"));
+        }
+        let set: Vec<usize> = (0..bmap.len() * 8)
+            .filter(|i| bmap[i / 8] & (1 << (i % 8)) != 0)
+            .collect();
+        if set
+            .last()
+            .is_some_and(|&i| i >= super::width(self.bit_width))
+        {
+            return Err(malformed(cid, "bitmap has bits set beyond the node width"));
+        }
+        if cur.array().map_err(cbor_err)? != 0 {
+            return Err(malformed(cid, "AMT leaf (height 0) holds links"));
+        }
+        let nvals = cur.array().map_err(cbor_err)? as usize;
+        if nvals != set.len() {
+            return Err(malformed(cid, "bitmap and value count disagree"));
+        }
+        if nvals == 0 {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(data.len() + data.len() / 16);
+        cbor::write_header(&mut out, major::ARRAY, 3);
+        cbor::write_bytes(&mut out, bmap);
+        cbor::write_header(&mut out, major::ARRAY, 0);
+        cbor::write_header(&mut out, major::ARRAY, nvals as u64);
+        let mut pos = cur.pos();
+        for &slot in &set {
+            pos += (self.f)(offset + slot as u64, &data[pos..], &mut out)?;
+        }
+        if pos != data.len() {
+            return Err(malformed(cid, "trailing bytes after the AMT node"));
+        }
+        let new = cbor_cid(&out);
+        self.store
+            .put_keyed(&new, &out)
+            .map_err(Error::from_blockstore)?;
+        Ok(Some((new, nvals as u64)))
+    }
+}
+
+fn malformed(cid: &Cid, reason: &str) -> Error {
+    Error::Malformed {
+        what: "AMT node",
+        cid: *cid,
+        reason: reason.to_string(),
     }
 }

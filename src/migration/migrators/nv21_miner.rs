@@ -15,7 +15,7 @@ use fil_actors_shared::v11::runtime::Policy;
 use fvm_ipld_blockstore::Blockstore;
 
 use super::ActorMigrator;
-use crate::actors::sector_v11_v12::transcode;
+use crate::actors::sector_v11_v12::{transcode, transcode_prefix};
 use crate::actors::state_tree::put_cbor;
 use crate::actors::tuple;
 use crate::error::{Error, Result};
@@ -214,19 +214,20 @@ fn sector_error(amt: &Cid, index: u64, e: impl std::fmt::Display) -> Error {
 /// Migrates every sector of `in_root`: a parallel structure-preserving map
 /// when the input is canonical, else a bottom-up rebuild.
 pub fn from_scratch<B: Blockstore + Sync>(ctx: &MigrationCtx<'_, B>, in_root: &Cid) -> Result<Cid> {
-    let done = std::sync::atomic::AtomicU64::new(0);
-    let f = |i: u64, v: &[u8], out: &mut Vec<u8>| -> Result<()> {
-        transcode(v, out).map_err(|e| sector_error(in_root, i, e))?;
-        if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4096 == 4095 {
-            ctx.cancel.check()?;
-        }
-        Ok(())
+    // Per value only a relaxed load (cancellation): a shared counter bumped
+    // by every worker per sector would bounce its cache line between cores.
+    let f = |i: u64, v: &[u8], out: &mut Vec<u8>| -> Result<usize> {
+        ctx.cancel.check()?;
+        transcode_prefix(v, out).map_err(|e| sector_error(in_root, i, e))
     };
-    let hook = |c: &Cid| ctx.flush_if_over_budget(c);
+    // Each finished subtree (≥ 32 leaves) is written out at once by the
+    // worker that built it: the writes are spread over the workers instead of
+    // left to one final flush, and the buffer stays small.
+    let hook = |c: &Cid| ctx.store.flush(c);
     let mapped = map_values(ctx.store, in_root, SECTORS_AMT_BITWIDTH, &f, &hook)?;
     match mapped {
         Some(root) => {
-            let n = done.load(std::sync::atomic::Ordering::Relaxed);
+            let n = AmtRoot::load(ctx.store, &root)?.count;
             Counters::add(&ctx.counters.sectors_from_scratch, n);
             Counters::add(&ctx.counters.amts_by_path[0], 1);
             Ok(root)
