@@ -22,6 +22,11 @@ pub enum BenchCommand {
     /// Build an AMT of N ~200-byte values into a discarding store (one
     /// implementation per process, so `/usr/bin/time -v` shows its peak RSS).
     AmtBuild(AmtBuildArgs),
+    /// Generate the standard states and run the standard scenarios (from
+    /// scratch vs reference, a 10M-sector miner under 256 MiB, premigration at
+    /// several churn rates, a mainnet-shaped state, 1 vs all threads) with a
+    /// lower bound; prints a table and writes JSON.
+    Suite(super::bench_suite::SuiteArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -103,12 +108,16 @@ pub struct Nv21Args {
     /// Engine memory budget.
     #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
     memory_budget: u64,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Nv21(a) => nv21(a),
         BenchCommand::AmtBuild(a) => amt_build(a),
+        BenchCommand::Suite(a) => super::bench_suite::run(a),
     }
 }
 
@@ -123,6 +132,7 @@ fn nv21(a: Nv21Args) -> anyhow::Result<()> {
     let root = resolve_state_root(&car, car.roots().first().context("no root")?)?;
     let spec = UpgradeSpec::load("nv21", a.network)?;
     let mut engine = None;
+    let mut json = serde_json::Map::new();
     if a.which != Which::Reference {
         let store = Overlay {
             upper: MemStore::new(),
@@ -149,6 +159,17 @@ fn nv21(a: Nv21Args) -> anyhow::Result<()> {
             out.report.threads
         );
         engine = Some((out.state_root, secs));
+        json.insert(
+            "engine".into(),
+            serde_json::json!({
+                "root": out.state_root.to_string(),
+                "secs": secs,
+                "sectors": sectors,
+                "threads": out.report.threads,
+                "bytes_read": out.report.bytes_read,
+                "bytes_written": out.report.bytes_written,
+            }),
+        );
     }
     if a.which != Which::Engine {
         let store = Overlay {
@@ -159,6 +180,10 @@ fn nv21(a: Nv21Args) -> anyhow::Result<()> {
         let r = reference_nv21(&store, &root, a.network)?;
         let secs = t.elapsed().as_secs_f64();
         println!("reference: {r} in {secs:.3}s (typed v11/v12 + fvm_ipld_amt/hamt, one thread)");
+        json.insert(
+            "reference".into(),
+            serde_json::json!({ "root": r.to_string(), "secs": secs }),
+        );
         if let Some((e, esecs)) = engine {
             anyhow::ensure!(e == r, "engine and reference disagree: {e} vs {r}");
             println!(
@@ -168,5 +193,10 @@ fn nv21(a: Nv21Args) -> anyhow::Result<()> {
         }
     }
     println!("peak RSS:  {} MiB", peak_rss_bytes() >> 20);
+    if let Some(p) = &a.json {
+        json.insert("peak_rss_bytes".into(), peak_rss_bytes().into());
+        std::fs::write(p, serde_json::to_vec_pretty(&json)?)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
     Ok(())
 }
