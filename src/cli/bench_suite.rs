@@ -422,8 +422,8 @@ pub fn run(a: SuiteArgs) -> anyhow::Result<()> {
 
 fn print_table(rows: &[Row]) {
     println!(
-        "{:<72} {:>9} {:>9} {:>8}  {}",
-        "scenario", "time (s)", "peak MiB", "x bound", "rate / note"
+        "{:<72} {:>9} {:>9} {:>8}  rate / note",
+        "scenario", "time (s)", "peak MiB", "x bound"
     );
     for r in rows {
         println!(
