@@ -66,11 +66,11 @@ where
     Ok(Some(out.store(store)?))
 }
 
-struct Mapper<'a, S, F, H> {
-    store: &'a S,
-    bit_width: u32,
-    f: &'a F,
-    hook: &'a H,
+pub(super) struct Mapper<'a, S, F, H> {
+    pub(super) store: &'a S,
+    pub(super) bit_width: u32,
+    pub(super) f: &'a F,
+    pub(super) hook: &'a H,
 }
 
 impl<S, F, H> Mapper<'_, S, F, H>
@@ -80,7 +80,7 @@ where
     H: Fn(&Cid) -> Result<()> + Sync,
 {
     /// Maps one node; returns the new node and its value count, or `None` if non-canonical.
-    fn map_node(
+    pub(super) fn map_node(
         &self,
         node: &Node,
         height: u32,
@@ -149,7 +149,12 @@ where
     /// Maps a leaf block straight into its new block: the node's header is
     /// checked as [`Node::decode_block`] checks it, then each value is mapped
     /// where it lies. `None` for an empty leaf (not canonical).
-    fn map_leaf(&self, cid: &Cid, offset: u64, parent: &Cid) -> Result<Option<(Cid, u64)>> {
+    pub(super) fn map_leaf(
+        &self,
+        cid: &Cid,
+        offset: u64,
+        parent: &Cid,
+    ) -> Result<Option<(Cid, u64)>> {
         let data = super::load_block(self.store, cid, Some(*parent))?;
         let cbor_err = |e: cbor::CborError| Error::Cbor {
             cid: *cid,
@@ -203,7 +208,7 @@ where
     }
 }
 
-fn malformed(cid: &Cid, reason: &str) -> Error {
+pub(super) fn malformed(cid: &Cid, reason: &str) -> Error {
     Error::Malformed {
         what: "AMT node",
         cid: *cid,

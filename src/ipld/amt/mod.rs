@@ -15,6 +15,7 @@ pub mod diff;
 pub mod map;
 pub mod node;
 pub mod patch;
+pub mod remap;
 pub mod root;
 pub mod walk;
 

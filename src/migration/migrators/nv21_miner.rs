@@ -20,6 +20,7 @@ use crate::actors::state_tree::put_cbor;
 use crate::actors::tuple;
 use crate::error::{Error, Result};
 use crate::ipld::amt::map::map_values;
+use crate::ipld::amt::remap::remap_changed;
 use crate::ipld::amt::{diff, for_each_value, AmtBuilder, AmtPatcher, AmtRoot, ChangeKind, Patch};
 use crate::migration::cache::{prev_sectors_in_key, prev_sectors_out_key, sectors_amt_key};
 use crate::migration::context::{ActorInput, Counters, MigrationCtx};
@@ -148,9 +149,7 @@ pub fn migrate_sectors<B: Blockstore + Sync>(
             let prev_in = ctx.cache.get(&prev_sectors_in_key(miner))?;
             let prev_out = ctx.cache.get(&prev_sectors_out_key(miner))?;
             let out = match (prev_in, prev_out) {
-                (Some(pi), Some(po)) if readable(ctx, &pi)? => {
-                    patch_from_diff(ctx, &pi, in_root, &po)?
-                }
+                (Some(pi), Some(po)) if readable(ctx, &pi)? => incremental(ctx, &pi, in_root, &po)?,
                 _ => from_scratch(ctx, in_root)?,
             };
             ctx.cache.put(&key, out)?;
@@ -180,7 +179,7 @@ pub fn migrate_snapshot<B: Blockstore + Sync>(
     let cur_in = ctx.cache.get(&prev_sectors_in_key(miner))?;
     let cur_out = ctx.cache.get(&prev_sectors_out_key(miner))?;
     let out = match (cur_in, cur_out) {
-        (Some(ci), Some(co)) if readable(ctx, &ci)? => patch_from_diff(ctx, &ci, snap_in, &co)?,
+        (Some(ci), Some(co)) if readable(ctx, &ci)? => incremental(ctx, &ci, snap_in, &co)?,
         _ => from_scratch(ctx, snap_in)?,
     };
     ctx.cache.put(&key, out)?;
@@ -259,6 +258,42 @@ pub fn rebuild<B: Blockstore>(ctx: &MigrationCtx<'_, B>, in_root: &Cid) -> Resul
     Counters::add(&ctx.counters.sectors_from_scratch, n % 4096);
     Counters::add(&ctx.counters.amts_by_path[0], 1);
     builder.finish()
+}
+
+/// Migrates `in_root` from `base_out`, the migration of `base_in`: the
+/// changed leaves are mapped whole in parallel (`remap_changed`) when the
+/// trees line up, else the differences are applied one by one. Counted
+/// "via diff": the sector infos transformed (all those of changed leaves).
+pub fn incremental<B: Blockstore + Sync>(
+    ctx: &MigrationCtx<'_, B>,
+    base_in: &Cid,
+    in_root: &Cid,
+    base_out: &Cid,
+) -> Result<Cid> {
+    let f = |i: u64, v: &[u8], out: &mut Vec<u8>| -> Result<usize> {
+        ctx.cancel.check()?;
+        transcode_prefix(v, out).map_err(|e| sector_error(in_root, i, e))
+    };
+    let hook = |c: &Cid| ctx.flush_if_over_budget(c);
+    let vouch = |links: &[Cid]| ctx.store.vouch(links);
+    let remapped = remap_changed(
+        ctx.store,
+        in_root,
+        base_in,
+        base_out,
+        SECTORS_AMT_BITWIDTH,
+        &f,
+        &hook,
+        &vouch,
+    )?;
+    match remapped {
+        Some(r) => {
+            Counters::add(&ctx.counters.sectors_via_diff, r.values_mapped);
+            Counters::add(&ctx.counters.amts_by_path[1], 1);
+            Ok(r.root)
+        }
+        None => patch_from_diff(ctx, base_in, in_root, base_out),
+    }
 }
 
 /// Applies the difference `base_in → in_root`, transformed, to `base_out`.
