@@ -107,12 +107,23 @@ pub struct BufferedBlockstore<B> {
     cache: Mutex<ReadCache>,
     opts: BufferOptions,
     counters: Counters,
-    known_present: Mutex<HashSet<Cid>>,
+    known_present: Mutex<HashSet<u128>>,
 }
 
-/// Bound on [`BufferedBlockstore::vouch`]'s set (~50 MB); past it, links are
-/// checked against the backing store as usual.
-const MAX_VOUCHED: usize = 1 << 20;
+/// Bound on [`BufferedBlockstore::vouch`]'s set (~8 MB). When it fills it
+/// starts over: forgotten links are looked up in the backing store as usual.
+const MAX_VOUCHED: usize = 1 << 18;
+
+/// A compact key for a vouched link: 16 bytes of its digest (a cryptographic
+/// hash for every walkable link) mixed with its codec and hash function.
+fn vouch_key(cid: &Cid) -> u128 {
+    let d = cid.hash().digest();
+    if d.len() < 16 {
+        return crate::ipld::cids::fingerprint(cid);
+    }
+    let head = u128::from_le_bytes(d[..16].try_into().expect("16 bytes"));
+    head ^ (u128::from(cid.codec()) << 64 | u128::from(cid.hash().code()))
+}
 
 impl<B: Blockstore> BufferedBlockstore<B> {
     /// Wraps `backing`.
@@ -137,9 +148,10 @@ impl<B: Blockstore> BufferedBlockstore<B> {
     /// Callers vouch only for links found in blocks they read here.
     pub fn vouch(&self, links: &[Cid]) {
         let mut set = self.known_present.lock();
-        if set.len() + links.len() <= MAX_VOUCHED {
-            set.extend(links.iter().copied());
+        if set.len() + links.len() > MAX_VOUCHED {
+            set.clear();
         }
+        set.extend(links.iter().map(vouch_key));
     }
 
     /// The backing store.
@@ -332,7 +344,7 @@ impl<B: Blockstore> FlushWalk<'_, B> {
             }));
         }
         if self.store.opts.check_boundary
-            && !self.store.known_present.lock().contains(&cid)
+            && !self.store.known_present.lock().contains(&vouch_key(&cid))
             && !self
                 .store
                 .backing
