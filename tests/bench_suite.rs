@@ -2,23 +2,20 @@
 //! scenario runs, the engine, the reference, the cached and the uncached
 //! paths agree (the suite fails otherwise), and the JSON holds every figure.
 
+mod common;
+
 use std::process::Command;
 
 #[test]
 fn the_tiny_suite_runs_every_scenario_and_writes_its_figures() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("suite.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
-        .args(["bench", "suite", "--scale", "tiny", "--dir"])
-        .arg(dir.path())
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::succeed(
+        Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+            .args(["bench", "suite", "--scale", "tiny", "--dir"])
+            .arg(dir.path())
+            .arg("--json")
+            .arg(&json),
     );
     let table = String::from_utf8_lossy(&out.stdout);
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();

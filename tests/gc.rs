@@ -203,12 +203,7 @@ fn cli_premigrate_migrate_gc_status() {
     fil_migrate::synth::generate_car(&s0, &cfg, 64 << 20).unwrap();
     let bin = env!("CARGO_BIN_EXE_fil-migrate");
     let cli = |args: &[&str]| {
-        let out = Command::new(bin).args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = common::succeed(Command::new(bin).args(args));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let p = |p: &std::path::Path| p.to_str().unwrap().to_string();

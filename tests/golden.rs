@@ -4,6 +4,8 @@
 
 #![allow(clippy::result_large_err)]
 
+mod common;
+
 use std::process::Command;
 
 use cid::Cid;
@@ -72,16 +74,11 @@ fn bin() -> Command {
 fn gen_reproduces_the_fixture_and_the_cli_migrates_verifies_and_exports_it() {
     let dir = tempfile::tempdir().unwrap();
     let regenerated = dir.path().join("regen.car");
-    let out = bin()
-        .args(["gen", "--out"])
-        .arg(&regenerated)
-        .args(GEN_ARGS)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::succeed(
+        bin()
+            .args(["gen", "--out"])
+            .arg(&regenerated)
+            .args(GEN_ARGS),
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(INPUT_ROOT));
     assert_eq!(
@@ -92,26 +89,21 @@ fn gen_reproduces_the_fixture_and_the_cli_migrates_verifies_and_exports_it() {
 
     let migrated = dir.path().join("migrated.car.zst");
     let report = dir.path().join("report.json");
-    let out = bin()
-        .args(["migrate", "--snapshot"])
-        .arg(&regenerated)
-        .args([
-            "--verify",
-            "--threads",
-            "2",
-            "--memory-budget",
-            "64KiB",
-            "--out",
-        ])
-        .arg(&migrated)
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::succeed(
+        bin()
+            .args(["migrate", "--snapshot"])
+            .arg(&regenerated)
+            .args([
+                "--verify",
+                "--threads",
+                "2",
+                "--memory-budget",
+                "64KiB",
+                "--out",
+            ])
+            .arg(&migrated)
+            .arg("--report")
+            .arg(&report),
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), OUTPUT_ROOT);
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();

@@ -281,17 +281,12 @@ fn kill_9_at_random_moments_then_resume_gives_the_same_root() {
         }
     }
     assert!(killed > 0, "no run was killed: make the state larger");
-    let out = Command::new(bin)
-        .args(["migrate", "--verify", "--snapshot"])
-        .arg(&car)
-        .arg("--store")
-        .arg(&store)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::succeed(
+        Command::new(bin)
+            .args(["migrate", "--verify", "--snapshot"])
+            .arg(&car)
+            .arg("--store")
+            .arg(&store),
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
     let _ = MemStore::new().has(&Cid::default());

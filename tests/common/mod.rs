@@ -34,3 +34,14 @@ pub fn reachable(store: &impl Blockstore, root: &Cid) -> Vec<Cid> {
 }
 
 pub mod states;
+
+/// Runs a command that must succeed; on failure the panic shows its stderr.
+pub fn succeed(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd.output().expect("run the command");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

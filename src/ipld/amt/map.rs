@@ -13,10 +13,10 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use rayon::prelude::*;
 
-use super::node::{Node, Slot};
+use super::node::{LeafHeader, Node, Slot};
 use super::root::{load_node, store_node, AmtRoot};
 use crate::error::{Error, Result};
-use crate::ipld::cbor::{self, major, Cursor};
+use crate::ipld::cbor::{self, major};
 use crate::ipld::cids::cbor_cid;
 
 /// Maps every value of the AMT `root` through `f(index, input, out)`, which
@@ -156,45 +156,18 @@ where
         parent: &Cid,
     ) -> Result<Option<(Cid, u64)>> {
         let data = super::load_block(self.store, cid, Some(*parent))?;
-        let cbor_err = |e: cbor::CborError| Error::Cbor {
-            cid: *cid,
-            offset: e.offset,
-            reason: format!("AMT leaf: {}", e.reason),
-        };
-        let mut cur = Cursor::new(&data);
-        if cur.array().map_err(cbor_err)? != 3 {
-            return Err(malformed(cid, "AMT node is not a 3-element array"));
-        }
-        let bmap = cur.bytes().map_err(cbor_err)?;
-        if bmap.len() != super::bmap_len(self.bit_width) {
-            return Err(malformed(cid, "bitmap length does not match the bit width"));
-        }
-        let set: Vec<usize> = (0..bmap.len() * 8)
-            .filter(|i| bmap[i / 8] & (1 << (i % 8)) != 0)
-            .collect();
-        if set
-            .last()
-            .is_some_and(|&i| i >= super::width(self.bit_width))
-        {
-            return Err(malformed(cid, "bitmap has bits set beyond the node width"));
-        }
-        if cur.array().map_err(cbor_err)? != 0 {
-            return Err(malformed(cid, "AMT leaf (height 0) holds links"));
-        }
-        let nvals = cur.array().map_err(cbor_err)? as usize;
-        if nvals != set.len() {
-            return Err(malformed(cid, "bitmap and value count disagree"));
-        }
+        let header = LeafHeader::read(&data, self.bit_width, cid)?;
+        let nvals = header.slots.len();
         if nvals == 0 {
             return Ok(None);
         }
         let mut out = Vec::with_capacity(data.len() + data.len() / 16);
         cbor::write_header(&mut out, major::ARRAY, 3);
-        cbor::write_bytes(&mut out, bmap);
+        cbor::write_bytes(&mut out, header.bitmap);
         cbor::write_header(&mut out, major::ARRAY, 0);
         cbor::write_header(&mut out, major::ARRAY, nvals as u64);
-        let mut pos = cur.pos();
-        for &slot in &set {
+        let mut pos = header.values_at;
+        for &slot in &header.slots {
             pos += (self.f)(offset + slot as u64, &data[pos..], &mut out)?;
         }
         if pos != data.len() {
@@ -208,7 +181,7 @@ where
     }
 }
 
-pub(super) fn malformed(cid: &Cid, reason: &str) -> Error {
+fn malformed(cid: &Cid, reason: &str) -> Error {
     Error::Malformed {
         what: "AMT node",
         cid: *cid,

@@ -183,6 +183,54 @@ impl Node {
     }
 }
 
+/// The header of a leaf block, up to its first value: what a pass that maps
+/// values straight from the block (without building a [`Node`]) needs, with
+/// the checks [`Node::decode_block`] makes.
+pub struct LeafHeader<'a> {
+    /// The bitmap bytes.
+    pub bitmap: &'a [u8],
+    /// The occupied slots, ascending.
+    pub slots: Vec<usize>,
+    /// Where the first value starts.
+    pub values_at: usize,
+}
+
+impl<'a> LeafHeader<'a> {
+    /// Reads the header of the leaf block `data` (`cid` names it in errors).
+    pub fn read(data: &'a [u8], bit_width: u32, cid: &Cid) -> Result<Self> {
+        let c = |e: cbor::CborError| Error::Cbor {
+            cid: *cid,
+            offset: e.offset,
+            reason: format!("AMT leaf: {}", e.reason),
+        };
+        let mut cur = Cursor::new(data);
+        if cur.array().map_err(c)? != 3 {
+            return Err(malformed(cid, "AMT node is not a 3-element array"));
+        }
+        let bitmap = cur.bytes().map_err(c)?;
+        if bitmap.len() != bmap_len(bit_width) {
+            return Err(malformed(cid, "bitmap length does not match the bit width"));
+        }
+        let slots: Vec<usize> = (0..bitmap.len() * 8)
+            .filter(|i| bitmap[i / 8] & (1 << (i % 8)) != 0)
+            .collect();
+        if slots.last().is_some_and(|&i| i >= width(bit_width)) {
+            return Err(malformed(cid, "bitmap has bits set beyond the node width"));
+        }
+        if cur.array().map_err(c)? != 0 {
+            return Err(malformed(cid, "AMT leaf (height 0) holds links"));
+        }
+        if cur.array().map_err(c)? != slots.len() as u64 {
+            return Err(malformed(cid, "bitmap and value count disagree"));
+        }
+        Ok(LeafHeader {
+            bitmap,
+            slots,
+            values_at: cur.pos(),
+        })
+    }
+}
+
 fn malformed(cid: &Cid, reason: &str) -> Error {
     Error::Malformed {
         what: "AMT node",

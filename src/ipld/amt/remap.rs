@@ -20,11 +20,10 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use rayon::prelude::*;
 
-use super::map::{malformed, Mapper};
-use super::node::{Node, Slot};
+use super::map::Mapper;
+use super::node::{LeafHeader, Node, Slot};
 use super::root::{load_node, store_node, AmtRoot};
-use crate::error::{Error, Result};
-use crate::ipld::cbor::Cursor;
+use crate::error::Result;
 
 /// What an incremental map did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -232,16 +231,8 @@ where
             return Ok(n);
         }
         let data = super::load_block(store, link, Some(*parent))?;
-        let mut cur = Cursor::new(&data);
-        let bad = |e: crate::ipld::cbor::CborError| Error::Cbor {
-            cid: *link,
-            offset: e.offset,
-            reason: format!("AMT leaf: {}", e.reason),
-        };
-        if cur.array().map_err(bad)? != 3 {
-            return Err(malformed(link, "AMT node is not a 3-element array"));
-        }
-        let bmap = cur.bytes().map_err(bad)?;
-        Ok(bmap.iter().map(|b| u64::from(b.count_ones())).sum())
+        Ok(LeafHeader::read(&data, self.mapper.bit_width, link)?
+            .slots
+            .len() as u64)
     }
 }
