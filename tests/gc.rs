@@ -46,7 +46,9 @@ fn successor(store: &MemStore, s: &Cid, seed: u64) -> Cid {
 fn run(dir: &std::path::Path, input: &Arc<MemStore>, root: &Cid, retain: bool) -> MigrationOutcome {
     let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
     let disk = DiskStore::open(dir, DiskStoreOptions::default()).unwrap();
-    let cache = StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
+    let cache = StoreCache::open(&disk, "nv21", Network::Mainnet)
+        .unwrap()
+        .keep_diff_bases(retain);
     let mut opts = MigrationOptions {
         threads: 2,
         memory_budget: 256 << 10,
@@ -235,4 +237,37 @@ fn cli_premigrate_migrate_gc_status() {
         cli(&["migrate", "--snapshot", &p(&s1), "--store", &store]),
         root
     );
+}
+
+#[test]
+fn a_final_run_that_keeps_no_inputs_leaves_only_durable_entries() {
+    let (input, s0) = generate(&small_config(Network::Mainnet, 2, 6_000, 35));
+    let s1 = successor(&input, &s0, 4);
+    let input = Arc::new(input);
+    let dir = tempfile::tempdir().unwrap();
+    run(dir.path(), &input, &s0, true);
+    let pairs = |dir: &std::path::Path| {
+        let disk = DiskStore::open(dir, DiskStoreOptions::default()).unwrap();
+        let e: Vec<(String, Cid)> = StoreCache::durable_entries(&disk)
+            .unwrap()
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("prevSectors"))
+            .collect();
+        for (k, root) in &e {
+            assert!(
+                disk.has_block(root).unwrap(),
+                "{k} names {root}, not in the store"
+            );
+        }
+        e
+    };
+    let before = pairs(dir.path());
+    assert_eq!(before.len(), 4, "two miners, an in/out pair each");
+    let out = run(dir.path(), &input, &s1, false);
+    assert_eq!(out.state_root, uncached(&input, &s1));
+    let mut after = pairs(dir.path());
+    let mut before = before;
+    after.sort();
+    before.sort();
+    assert_eq!(after, before, "the premigration's durable pairs stay");
 }

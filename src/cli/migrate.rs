@@ -120,7 +120,10 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     // the next run can diff against it.
     let memory_cache = MemoryCache::default();
     let store_cache = match &a.store {
-        Some(_) => Some(StoreCache::open(&disk, &spec.name, spec.network)?),
+        Some(_) => Some(
+            StoreCache::open(&disk, &spec.name, spec.network)?
+                .keep_diff_bases(premigration || a.keep_inputs),
+        ),
         None => None,
     };
     let cache: &dyn MigrationCache = match &store_cache {

@@ -35,6 +35,7 @@ pub struct StoreCache {
     checkpoint_lock: Mutex<()>,
     fallbacks: AtomicU64,
     committed: AtomicU64,
+    keep_diff_bases: bool,
 }
 
 impl StoreCache {
@@ -62,7 +63,21 @@ impl StoreCache {
             checkpoint_lock: Mutex::new(()),
             fallbacks: AtomicU64::new(0),
             committed: AtomicU64::new(0),
+            keep_diff_bases: true,
         })
+    }
+
+    /// Whether the `prevSectorsIn/Out` pairs (the base of the next run's
+    /// diff) are made durable; on by default. Their input roots live outside
+    /// this store (in the node's blockstore, or in the snapshot when the run
+    /// also copies them here). A run whose input trees will be gone
+    /// afterwards (a final migration from a snapshot that keeps no copy)
+    /// turns it off, so no durable entry names a root that will not be
+    /// there; its pairs then serve only the run itself, and the store keeps
+    /// the previous durable pair.
+    pub fn keep_diff_bases(mut self, keep: bool) -> Self {
+        self.keep_diff_bases = keep;
+        self
     }
 
     /// The scope (`upgrade/network`) recorded in a store, if any.
@@ -107,6 +122,7 @@ impl StoreCache {
             .staged
             .read()
             .iter()
+            .filter(|(k, _)| self.keep_diff_bases || !k.starts_with("prevSectors"))
             .map(|(k, v)| (k.clone(), *v))
             .collect();
         if batch.is_empty() {
