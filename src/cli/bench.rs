@@ -27,6 +27,90 @@ pub enum BenchCommand {
     /// several churn rates, a mainnet-shaped state, 1 vs all threads) with a
     /// lower bound; prints a table and writes JSON.
     Suite(super::bench_suite::SuiteArgs),
+    /// Premigration then final migration in one process, as a node embedding
+    /// the library runs them: in-memory blockstore and cache, against an
+    /// uncached migration of the same state.
+    Final(FinalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FinalArgs {
+    /// The earlier snapshot (premigrated).
+    #[arg(long)]
+    before: PathBuf,
+    /// The later snapshot (migrated at the "upgrade").
+    #[arg(long)]
+    after: PathBuf,
+    #[arg(long, default_value = "mainnet")]
+    network: Network,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// A node-like run: the node's blockstore is in memory over both snapshots.
+fn final_in_process(a: FinalArgs) -> anyhow::Result<()> {
+    use fil_migrate::migration::MemoryCache;
+    let open = |p: &PathBuf| {
+        CarSource::open(
+            p,
+            CarSourceOptions {
+                verify_hashes: false,
+                ..Default::default()
+            },
+        )
+    };
+    let (car0, car1) = (open(&a.before)?, open(&a.after)?);
+    let r0 = resolve_state_root(&car0, car0.roots().first().context("no root")?)?;
+    let r1 = resolve_state_root(&car1, car1.roots().first().context("no root")?)?;
+    let spec = UpgradeSpec::load("nv21", a.network)?;
+    let opts = MigrationOptions::default();
+    let node_store = || Overlay {
+        upper: MemStore::new(),
+        lower: Overlay {
+            upper: &car1,
+            lower: &car0,
+        },
+    };
+    let secs = |t: Instant| t.elapsed().as_secs_f64();
+    let (store, cache) = (node_store(), MemoryCache::default());
+    let t = Instant::now();
+    migrate_state(&store, &r0, &spec, &cache, &opts)?;
+    let pre = secs(t);
+    let t = Instant::now();
+    let fin = migrate_state(&store, &r1, &spec, &cache, &opts)?;
+    let fin_secs = secs(t);
+    let t = Instant::now();
+    let unc = migrate_state(&node_store(), &r1, &spec, &MemoryCache::default(), &opts)?;
+    let unc_secs = secs(t);
+    anyhow::ensure!(
+        fin.state_root == unc.state_root,
+        "final {} differs from uncached {}",
+        fin.state_root,
+        unc.state_root
+    );
+    let phases: Vec<String> = fin
+        .report
+        .phases
+        .iter()
+        .map(|(p, s)| format!("{p} {s:.4}"))
+        .collect();
+    println!(
+        "premigration {pre:.3}s; final {fin_secs:.4}s ({}; {} sectors via diff); uncached {unc_secs:.3}s; {:.1}x; roots agree: {}",
+        phases.join(", "),
+        fin.report.sectors_via_diff,
+        unc_secs / fin_secs,
+        fin.state_root
+    );
+    if let Some(p) = &a.json {
+        let j = serde_json::json!({
+            "premigration_secs": pre, "final_secs": fin_secs, "uncached_secs": unc_secs,
+            "ratio": unc_secs / fin_secs, "root": fin.state_root.to_string(),
+            "sectors_via_diff": fin.report.sectors_via_diff,
+        });
+        std::fs::write(p, serde_json::to_vec_pretty(&j)?)?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,6 +202,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Nv21(a) => nv21(a),
         BenchCommand::AmtBuild(a) => amt_build(a),
         BenchCommand::Suite(a) => super::bench_suite::run(a),
+        BenchCommand::Final(a) => final_in_process(a),
     }
 }
 
