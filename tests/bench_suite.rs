@@ -55,4 +55,18 @@ fn the_tiny_suite_runs_every_scenario_and_writes_its_figures() {
         d["uncached"]["output_state_root"]
     );
     assert!(d["final"]["sectors_via_diff"].as_u64().unwrap() > 0);
+
+    // The node-like in-process comparison on the suite's states.
+    let out = common::succeed(
+        Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+            .args(["bench", "final", "--before"])
+            .arg(dir.path().join("one-miner-3000.car"))
+            .arg("--after")
+            .arg(dir.path().join("one-miner-3000-churn-0.1.car")),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(d["uncached"]["output_state_root"].as_str().unwrap()),
+        "{text}"
+    );
 }
