@@ -139,6 +139,9 @@ where
                         kept.push(c);
                     }
                 }
+                // An image with values where the old input had none: the
+                // pair does not describe one migration (a damaged cache).
+                (None, None) if old_out.link(i).is_some() => return Ok(None),
                 (None, None) => {}
                 (None, Some(b)) => delta -= i128::from(self.count(&b, height - 1, cid)?),
                 (Some(a), b) => work.push((i, a, b, old_out.link(i))),
@@ -183,6 +186,9 @@ where
             })
         };
         if level == 0 {
+            if old_link.is_none() && out_link.is_some() {
+                return Ok(None); // as above: the pair does not line up
+            }
             let Some((c, n)) = self.mapper.map_leaf(&new_link, offset, parent)? else {
                 return Ok(None);
             };
