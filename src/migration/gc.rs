@@ -30,7 +30,6 @@ use super::store_cache::{StoreCache, ENTRY_PREFIX};
 use crate::error::{Error, Result};
 use crate::ipld::cids::is_walkable;
 use crate::ipld::links::scan_links;
-use crate::store::copy::Missing;
 use crate::store::{replace, DiskStore, DiskStoreOptions};
 
 /// What a collection kept and gave back.
@@ -146,6 +145,16 @@ pub fn collect_garbage(dir: &Path, keep: &[Cid], opts: DiskStoreOptions) -> Resu
     replace::swap_in(dir)?;
     report.disk_bytes_after = replace::disk_usage(dir)?;
     Ok(report)
+}
+
+/// What marking does with a link to a block the store does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// Fail, naming the block and its parent: the store must hold the whole DAG.
+    Error,
+    /// Skip it: the store holds only the blocks a migration wrote, while the
+    /// unchanged rest lives in the snapshot.
+    Skip,
 }
 
 /// Adds to `live` every block of `store` reachable from `root` (following
