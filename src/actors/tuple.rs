@@ -72,7 +72,7 @@ pub fn cid_at(
         offset: range.start + e.offset,
         reason: format!("{what}: {}", e.reason),
     })?;
-    Cid::try_from(b).map_err(|e| Error::Malformed {
+    crate::ipld::cids::parse_link(b).map_err(|e| Error::Malformed {
         what,
         cid: *cid,
         reason: format!("bad CID: {e}"),

@@ -46,11 +46,22 @@ pub struct FinalArgs {
     /// Also write the figures as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Run the final and the uncached migration this many times each (every
+    /// final starts from the premigration's cache) and compare medians: a
+    /// final takes tens of milliseconds, within this machine's noise.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+}
+
+/// Median and minimum of some timings.
+fn median_min(mut secs: Vec<f64>) -> (f64, f64) {
+    secs.sort_by(f64::total_cmp);
+    (secs[secs.len() / 2], secs[0])
 }
 
 /// A node-like run: the node's blockstore is in memory over both snapshots.
 fn final_in_process(a: FinalArgs) -> anyhow::Result<()> {
-    use fil_migrate::migration::MemoryCache;
+    use fil_migrate::migration::{MemoryCache, MigrationCache};
     let open = |p: &PathBuf| {
         CarSource::open(
             p,
@@ -77,26 +88,52 @@ fn final_in_process(a: FinalArgs) -> anyhow::Result<()> {
     let t = Instant::now();
     migrate_state(&store, &r0, &spec, &cache, &opts)?;
     let pre = secs(t);
-    let t = Instant::now();
-    let fin = migrate_state(&store, &r1, &spec, &cache, &opts)?;
-    let fin_secs = secs(t);
-    let t = Instant::now();
-    let unc = migrate_state(&node_store(), &r1, &spec, &MemoryCache::default(), &opts)?;
-    let unc_secs = secs(t);
-    anyhow::ensure!(
-        fin.state_root == unc.state_root,
-        "final {} differs from uncached {}",
-        fin.state_root,
-        unc.state_root
-    );
+    let premigrated = cache.entries();
+    let (mut fins, mut finals) = (Vec::new(), Vec::new());
+    for _ in 0..a.repeat {
+        let cache = MemoryCache::default();
+        for (k, v) in &premigrated {
+            cache.put(k, *v)?;
+        }
+        let t = Instant::now();
+        fins.push(migrate_state(&store, &r1, &spec, &cache, &opts)?);
+        finals.push(secs(t));
+    }
+    let fin = fins.swap_remove(0);
+    let (mut uncached, mut unc_report) = (Vec::new(), Default::default());
+    for _ in 0..a.repeat {
+        let t = Instant::now();
+        let unc = migrate_state(&node_store(), &r1, &spec, &MemoryCache::default(), &opts)?;
+        uncached.push(secs(t));
+        unc_report = unc.report;
+        anyhow::ensure!(
+            unc.state_root == fin.state_root,
+            "final {} differs from uncached {}",
+            fin.state_root,
+            unc.state_root
+        );
+    }
+    let ((fin_secs, fin_min), (unc_secs, unc_min)) = (median_min(finals), median_min(uncached));
     let phases: Vec<String> = fin
         .report
         .phases
         .iter()
         .map(|(p, s)| format!("{p} {s:.4}"))
         .collect();
+    let transformed = |r: &fil_migrate::migration::MigrationReport| {
+        (r.sectors_via_diff + r.sectors_from_scratch) as f64
+    };
+    let work_ratio = transformed(&unc_report) / transformed(&fin.report).max(1.0);
+    let runs = if a.repeat > 1 {
+        format!(
+            " (medians of {} runs; minimums {fin_min:.4}s and {unc_min:.3}s)",
+            a.repeat
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "premigration {pre:.3}s; final {fin_secs:.4}s ({}; {} sectors via diff); uncached {unc_secs:.3}s; {:.1}x; roots agree: {}",
+        "premigration {pre:.3}s; final {fin_secs:.4}s ({}; {} sectors via diff); uncached {unc_secs:.3}s, which transforms {work_ratio:.1}x the sector infos; {:.1}x{runs}; roots agree: {}",
         phases.join(", "),
         fin.report.sectors_via_diff,
         unc_secs / fin_secs,
@@ -106,6 +143,7 @@ fn final_in_process(a: FinalArgs) -> anyhow::Result<()> {
         let j = serde_json::json!({
             "premigration_secs": pre, "final_secs": fin_secs, "uncached_secs": unc_secs,
             "ratio": unc_secs / fin_secs, "root": fin.state_root.to_string(),
+            "repeat": a.repeat, "work_ratio": work_ratio, "final_min_secs": fin_min, "uncached_min_secs": unc_min,
             "sectors_via_diff": fin.report.sectors_via_diff,
         });
         std::fs::write(p, serde_json::to_vec_pretty(&j)?)?;

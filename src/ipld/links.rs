@@ -73,7 +73,7 @@ fn scan(cid: &Cid, data: &[u8], walkable_only: bool, mut visit: impl FnMut(Cid))
                 let b = cur.bytes().map_err(|e| bad(e.offset, e.reason))?;
                 let link = match b.split_first() {
                     Some((0, rest)) if walkable_only && !may_be_walkable(rest) => continue,
-                    Some((0, rest)) => Cid::try_from(rest)
+                    Some((0, rest)) => crate::ipld::cids::parse_link(rest)
                         .map_err(|e| bad(at, &format!("invalid CID in link: {e}")))?,
                     _ => return Err(bad(at, "CID link without the 0x00 multibase prefix")),
                 };

@@ -18,7 +18,6 @@
 //!
 //! [`over_budget`]: BufferedBlockstore::over_budget
 
-use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,6 +26,7 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use lru::LruCache;
 use parking_lot::Mutex;
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
 use crate::ipld::cids::is_walkable;
@@ -95,19 +95,18 @@ struct Counters {
 }
 
 struct ReadCache {
-    lru: LruCache<Cid, Arc<[u8]>>,
+    lru: LruCache<Cid, Arc<[u8]>, FxBuildHasher>,
     bytes: u64,
 }
 
 /// A write buffer with a byte budget over a backing blockstore. See the module docs.
 pub struct BufferedBlockstore<B> {
     backing: B,
-    shards: Vec<Mutex<HashMap<Cid, Arc<[u8]>>>>,
-    hasher: std::collections::hash_map::RandomState,
+    shards: Vec<Mutex<FxHashMap<Cid, Arc<[u8]>>>>,
     cache: Mutex<ReadCache>,
     opts: BufferOptions,
     counters: Counters,
-    known_present: Mutex<HashSet<u128>>,
+    known_present: Mutex<FxHashSet<u128>>,
 }
 
 /// Bound on [`BufferedBlockstore::vouch`]'s set (~8 MB). When it fills it
@@ -130,15 +129,14 @@ impl<B: Blockstore> BufferedBlockstore<B> {
     pub fn new(backing: B, opts: BufferOptions) -> Self {
         BufferedBlockstore {
             backing,
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: Default::default(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             cache: Mutex::new(ReadCache {
-                lru: LruCache::unbounded(),
+                lru: LruCache::unbounded_with_hasher(FxBuildHasher),
                 bytes: 0,
             }),
             opts,
             counters: Counters::default(),
-            known_present: Mutex::new(HashSet::new()),
+            known_present: Mutex::default(),
         }
     }
 
@@ -164,8 +162,9 @@ impl<B: Blockstore> BufferedBlockstore<B> {
         self.opts.budget_bytes
     }
 
-    fn shard(&self, cid: &Cid) -> &Mutex<HashMap<Cid, Arc<[u8]>>> {
-        let h = self.hasher.hash_one(cid.hash().digest());
+    fn shard(&self, cid: &Cid) -> &Mutex<FxHashMap<Cid, Arc<[u8]>>> {
+        // The digest's high bits pick the shard; the map hashes its low bits.
+        let h = FxBuildHasher.hash_one(cid.hash().digest()) >> 32;
         &self.shards[(h as usize) % SHARDS]
     }
 
@@ -259,7 +258,7 @@ impl<B: Blockstore> BufferedBlockstore<B> {
     pub fn flush(&self, root: &Cid) -> Result<()> {
         let mut walk = FlushWalk {
             store: self,
-            visited: HashSet::new(),
+            visited: FxHashSet::default(),
             batch: Vec::new(),
             batch_bytes: 0,
         };
@@ -322,7 +321,7 @@ struct Frame {
 
 struct FlushWalk<'a, B> {
     store: &'a BufferedBlockstore<B>,
-    visited: HashSet<Cid>,
+    visited: FxHashSet<Cid>,
     batch: Vec<(Cid, Arc<[u8]>)>,
     batch_bytes: usize,
 }

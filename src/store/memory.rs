@@ -2,16 +2,15 @@
 //! `MemoryBlockstore` is not `Sync`, and the runner shares its store across
 //! workers). For tests, benchmarks and small embedded uses.
 
-use std::collections::HashMap;
-
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use parking_lot::RwLock;
+use rustc_hash::FxHashMap;
 
 /// Blocks in a hash map behind a lock.
 #[derive(Debug, Default)]
 pub struct MemStore {
-    blocks: RwLock<HashMap<Cid, Vec<u8>>>,
+    blocks: RwLock<FxHashMap<Cid, Vec<u8>>>,
 }
 
 impl MemStore {

@@ -119,8 +119,8 @@ impl Node {
             }
             for &i in &set {
                 let b = cur.cid_bytes().map_err(c)?;
-                let link =
-                    Cid::try_from(b).map_err(|e| malformed(cid, &format!("bad link CID: {e}")))?;
+                let link = crate::ipld::cids::parse_link(b)
+                    .map_err(|e| malformed(cid, &format!("bad link CID: {e}")))?;
                 slots[i] = Slot::Link(link);
             }
         }

@@ -80,7 +80,8 @@ impl HamtNode {
                 major::TAG => {
                     let b = cur.cid_bytes().map_err(c)?;
                     Pointer::Link(
-                        Cid::try_from(b).map_err(|e| bad(format!("bad link at byte {at}: {e}")))?,
+                        crate::ipld::cids::parse_link(b)
+                            .map_err(|e| bad(format!("bad link at byte {at}: {e}")))?,
                     )
                 }
                 major::ARRAY => {

@@ -274,7 +274,8 @@ pub fn incremental<B: Blockstore + Sync>(
         ctx.cancel.check()?;
         transcode_prefix(v, out).map_err(|e| sector_error(in_root, i, e))
     };
-    let hook = |c: &Cid| ctx.flush_if_over_budget(c);
+    // As in `from_scratch`: each changed subtree is written by its worker.
+    let hook = |c: &Cid| ctx.store.flush(c);
     let vouch = |links: &[Cid]| ctx.store.vouch(links);
     let remapped = remap_changed(
         ctx.store,
