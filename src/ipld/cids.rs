@@ -73,6 +73,14 @@ pub fn verify(cid: &Cid, data: &[u8], offset: Option<u64>) -> Result<()> {
     }
 }
 
+/// A 128-bit fingerprint of a CID, for compact seen-sets. Collisions need
+/// 2^64 CIDs to become likely.
+pub fn fingerprint(cid: &Cid) -> u128 {
+    let bytes = cid.to_bytes();
+    let h = blake2b_simd::Params::new().hash_length(16).hash(&bytes);
+    u128::from_le_bytes(h.as_bytes().try_into().expect("16-byte hash"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,12 +98,4 @@ mod tests {
         let b = state.to_bytes();
         assert!(parse_link(&b[..b.len() - 1]).is_err());
     }
-}
-
-/// A 128-bit fingerprint of a CID, for compact seen-sets. Collisions need
-/// 2^64 CIDs to become likely.
-pub fn fingerprint(cid: &Cid) -> u128 {
-    let bytes = cid.to_bytes();
-    let h = blake2b_simd::Params::new().hash_length(16).hash(&bytes);
-    u128::from_le_bytes(h.as_bytes().try_into().expect("16-byte hash"))
 }
