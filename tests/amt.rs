@@ -309,6 +309,8 @@ fn parallel_map_equals_a_rebuild_and_refuses_non_canonical_input() {
     let mapped = map_values(&store, &root, 5, &f, &|_| Ok(()))
         .unwrap()
         .unwrap();
+    assert_eq!(mapped.values_mapped, items.len() as u64);
+    let mapped = mapped.root;
     let expected: BTreeMap<u64, Vec<u8>> = items
         .iter()
         .map(|(k, v)| {
@@ -386,6 +388,7 @@ proptest! {
         let Some(out_a) = map_values(&store, &ra, bw, &grow_one, &|_| Ok(())).unwrap() else {
             return Ok(()); // the empty tree
         };
+        let out_a = out_a.root;
         let vouched = std::sync::Mutex::new(0usize);
         let vouch = |l: &[Cid]| *vouched.lock().unwrap() += l.len();
         let got = remap_changed(&store, &rb, &ra, &out_a, bw, &grow_one, &|_| Ok(()), &vouch).unwrap();
@@ -410,7 +413,8 @@ fn incremental_map_of_1m_entries_maps_only_the_changed_leaves() {
     let ra = built_root(&store, 5, &items);
     let out_a = map_values(&store, &ra, 5, &grow_one, &|_| Ok(()))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .root;
     // 100 scattered edits and a removed run of 40,000 (whole subtrees).
     for k in 0..100u64 {
         items.insert(k * 9_973, payload(k, 2));

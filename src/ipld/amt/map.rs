@@ -19,32 +19,38 @@ use crate::error::{Error, Result};
 use crate::ipld::cbor::{self, major};
 use crate::ipld::cids::cbor_cid;
 
+/// What a structure-preserving map produced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mapped {
+    /// The new root.
+    pub root: Cid,
+    /// Values mapped (all of them for [`map_values`]; those of the changed
+    /// leaves for [`super::remap::remap_changed`]).
+    pub values_mapped: u64,
+}
+
 /// Maps every value of the AMT `root` through `f(index, input, out)`, which
 /// appends the new value to `out` and returns how many bytes of `input` the
 /// old value took: `input` starts at the value and may run on into the next
 /// ones, so a leaf block is mapped in one pass without first being split into
-/// values. Returns the new root, or `None` if the input is not canonical or
-/// not of `bit_width`. `hook` is called with each finished internal subtree
-/// (for budget flushes).
+/// values. Returns the new root and its count, or `None` if the input is not
+/// canonical or not of `bit_width`. `hook` is called with each finished
+/// internal subtree (for budget flushes).
 pub fn map_values<S, F, H>(
     store: &S,
     root: &Cid,
     bit_width: u32,
     f: &F,
     hook: &H,
-) -> Result<Option<Cid>>
+) -> Result<Option<Mapped>>
 where
     S: Blockstore + Sync,
     F: Fn(u64, &[u8], &mut Vec<u8>) -> Result<usize> + Sync,
     H: Fn(&Cid) -> Result<()> + Sync,
 {
-    let r = AmtRoot::load(store, root)?;
-    if r.bit_width != bit_width {
+    let Some(r) = load_mappable_root(store, root, bit_width)? else {
         return Ok(None);
-    }
-    if r.height > 0 && r.node.slots[1..].iter().all(|s| matches!(s, Slot::Empty)) {
-        return Ok(None); // excess height: a canonical root would have collapsed
-    }
+    };
     let m = Mapper {
         store,
         bit_width,
@@ -63,7 +69,28 @@ where
         count,
         node,
     };
-    Ok(Some(out.store(store)?))
+    Ok(Some(Mapped {
+        root: out.store(store)?,
+        values_mapped: count,
+    }))
+}
+
+/// Loads a root the structure-preserving maps can start from: of
+/// `bit_width`, and not of excess height (a root above height 0 holding only
+/// its first child would have collapsed in a canonical AMT). `None` otherwise.
+pub(super) fn load_mappable_root<S: Blockstore>(
+    store: &S,
+    root: &Cid,
+    bit_width: u32,
+) -> Result<Option<AmtRoot>> {
+    let r = AmtRoot::load(store, root)?;
+    let ok = r.bit_width == bit_width && !excess_height(&r.node, r.height);
+    Ok(ok.then_some(r))
+}
+
+/// Whether a node at `height` above 0 holds nothing but its first child.
+pub(super) fn excess_height(node: &Node, height: u32) -> bool {
+    height > 0 && node.slots[1..].iter().all(|s| matches!(s, Slot::Empty))
 }
 
 pub(super) struct Mapper<'a, S, F, H> {

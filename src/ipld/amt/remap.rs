@@ -20,19 +20,10 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use rayon::prelude::*;
 
-use super::map::Mapper;
+use super::map::{excess_height, load_mappable_root, Mapped, Mapper};
 use super::node::{LeafHeader, Node, Slot};
 use super::root::{load_node, store_node, AmtRoot};
 use crate::error::Result;
-
-/// What an incremental map did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Remapped {
-    /// The image of `new_in`.
-    pub root: Cid,
-    /// Values mapped (those of the changed leaves).
-    pub values_mapped: u64,
-}
 
 /// Maps `new_in` through `f` reusing `old_out`, the image of `old_in` (see
 /// the module docs; `f` and `hook` as for [`super::map::map_values`]).
@@ -48,21 +39,21 @@ pub fn remap_changed<S, F, H>(
     f: &F,
     hook: &H,
     vouch: &(dyn Fn(&[Cid]) + Sync),
-) -> Result<Option<Remapped>>
+) -> Result<Option<Mapped>>
 where
     S: Blockstore + Sync,
     F: Fn(u64, &[u8], &mut Vec<u8>) -> Result<usize> + Sync,
     H: Fn(&Cid) -> Result<()> + Sync,
 {
-    let n = AmtRoot::load(store, new_in)?;
-    let oi = AmtRoot::load(store, old_in)?;
-    let oo = AmtRoot::load(store, old_out)?;
-    if [n.bit_width, oi.bit_width, oo.bit_width] != [bit_width; 3]
-        || n.height != oi.height
-        || n.height != oo.height
-        || n.height == 0
-        || excess_height(&n.node)
-    {
+    let roots = (
+        load_mappable_root(store, new_in, bit_width)?,
+        load_mappable_root(store, old_in, bit_width)?,
+        load_mappable_root(store, old_out, bit_width)?,
+    );
+    let (Some(n), Some(oi), Some(oo)) = roots else {
+        return Ok(None);
+    };
+    if n.height != oi.height || n.height != oo.height || n.height == 0 {
         return Ok(None);
     }
     let r = Remapper {
@@ -79,7 +70,7 @@ where
         return Ok(None);
     };
     let count = i128::from(oo.count) + delta;
-    if count <= 0 || excess_height(&node) {
+    if count <= 0 || excess_height(&node, n.height) {
         return Ok(None);
     }
     let out = AmtRoot {
@@ -88,15 +79,10 @@ where
         count: count as u64,
         node,
     };
-    Ok(Some(Remapped {
+    Ok(Some(Mapped {
         root: out.store(store)?,
         values_mapped: mapped,
     }))
-}
-
-/// A root above height 0 holding only its first child would have collapsed.
-fn excess_height(root: &Node) -> bool {
-    root.slots[1..].iter().all(|s| matches!(s, Slot::Empty))
 }
 
 struct Remapper<'a, S, F, H> {

@@ -225,11 +225,10 @@ pub fn from_scratch<B: Blockstore + Sync>(ctx: &MigrationCtx<'_, B>, in_root: &C
     let hook = |c: &Cid| ctx.store.flush(c);
     let mapped = map_values(ctx.store, in_root, SECTORS_AMT_BITWIDTH, &f, &hook)?;
     match mapped {
-        Some(root) => {
-            let n = AmtRoot::load(ctx.store, &root)?.count;
-            Counters::add(&ctx.counters.sectors_from_scratch, n);
+        Some(m) => {
+            Counters::add(&ctx.counters.sectors_from_scratch, m.values_mapped);
             Counters::add(&ctx.counters.amts_by_path[0], 1);
-            Ok(root)
+            Ok(m.root)
         }
         None => {
             tracing::debug!("sectors AMT {in_root} is not canonical: rebuilding it bottom-up");
