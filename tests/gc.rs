@@ -10,75 +10,29 @@ mod common;
 use std::collections::HashSet;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use cid::Cid;
-use common::states::{generate, small_config};
+use common::states::{generate, small_config, successor};
+use common::store_runs::{opts, uncached_root as uncached, StoreRun};
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::migration::runner::RetainInputs;
-use fil_migrate::migration::{
-    collect_garbage, migrate_state, MigrationOptions, MigrationOutcome, NoCache, StoreCache,
-    UpgradeSpec,
-};
+use fil_migrate::migration::{collect_garbage, MigrationOutcome, StoreCache};
 use fil_migrate::store::copy::copy_dag;
-use fil_migrate::store::{
-    BufferOptions, BufferedBlockstore, DiskStore, DiskStoreOptions, MemStore, Overlay,
-};
-use fil_migrate::synth::churn::{churn_state, ChurnConfig};
-
-fn successor(store: &MemStore, s: &Cid, seed: u64) -> Cid {
-    let buf = BufferedBlockstore::new(store, BufferOptions::default());
-    let (next, _) = churn_state(
-        &buf,
-        s,
-        &ChurnConfig {
-            change_fraction: Some(0.01),
-            seed,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    buf.flush(&next).unwrap();
-    next
-}
+use fil_migrate::store::{DiskStore, DiskStoreOptions, MemStore, Overlay};
 
 /// One run on the store in `dir`, keeping each miner's input tree if `retain`.
 fn run(dir: &std::path::Path, input: &Arc<MemStore>, root: &Cid, retain: bool) -> MigrationOutcome {
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
-    let disk = DiskStore::open(dir, DiskStoreOptions::default()).unwrap();
-    let cache = StoreCache::open(&disk, "nv21", Network::Mainnet)
-        .unwrap()
-        .keep_diff_bases(retain);
-    let mut opts = MigrationOptions {
-        threads: 2,
-        memory_budget: 256 << 10,
-        checkpoint_every: Duration::ZERO,
-        ..Default::default()
-    };
+    let store = StoreRun::open(dir, retain);
+    let mut opts = opts();
     if retain {
-        let (from, to) = (input.clone(), disk.clone());
+        let (from, to) = (input.clone(), store.disk.clone());
         opts.retain_inputs = Some(RetainInputs(Arc::new(move |r: &Cid| {
             copy_dag(&*from, &to, r).map(|_| ())
         })));
     }
-    let backing = Overlay {
-        upper: &disk,
-        lower: &**input,
-    };
-    let out = migrate_state(&backing, root, &spec, &cache, &opts).unwrap();
-    disk.settle().unwrap();
+    let out = store.migrate(input, root, &opts).unwrap();
+    store.disk.settle().unwrap();
     out
-}
-
-fn uncached(input: &MemStore, root: &Cid) -> Cid {
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
-    let opts = MigrationOptions {
-        threads: 2,
-        ..Default::default()
-    };
-    migrate_state(input, root, &spec, &NoCache, &opts)
-        .unwrap()
-        .state_root
 }
 
 fn stored_blocks(disk: &DiskStore) -> HashSet<Cid> {

@@ -8,41 +8,11 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use cid::Cid;
-use common::states::{generate, small_config};
+use common::states::{generate, small_config, successor};
+use common::store_runs::{opts, uncached_root, StoreRun};
 use fil_migrate::actors::manifest::Network;
-use fil_migrate::migration::{
-    migrate_state, CancelToken, MigrationOptions, NoCache, StoreCache, UpgradeSpec,
-};
-use fil_migrate::store::{
-    BufferOptions, BufferedBlockstore, DiskStore, DiskStoreOptions, MemStore, Overlay,
-};
-use fil_migrate::synth::churn::{churn_state, ChurnConfig};
-use fvm_ipld_blockstore::Blockstore;
-
-fn opts() -> MigrationOptions {
-    MigrationOptions {
-        threads: 2,
-        memory_budget: 256 << 10,
-        checkpoint_every: Duration::ZERO,
-        ..Default::default()
-    }
-}
-
-fn successor(store: &MemStore, s0: &Cid) -> Cid {
-    let buf = BufferedBlockstore::new(store, BufferOptions::default());
-    let (s1, _) = churn_state(
-        &buf,
-        s0,
-        &ChurnConfig {
-            change_fraction: Some(0.01),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    buf.flush(&s1).unwrap();
-    s1
-}
+use fil_migrate::migration::{CancelToken, MigrationOptions, StoreCache};
+use fil_migrate::store::{DiskStore, DiskStoreOptions, MemStore, Overlay};
 
 /// Every durable cache entry's root must be fully readable.
 fn assert_entries_complete(disk: &DiskStore, input: &MemStore) {
@@ -61,42 +31,17 @@ fn assert_entries_complete(disk: &DiskStore, input: &MemStore) {
 #[test]
 fn a_premigration_in_one_process_is_reused_by_the_next() {
     let (input, s0) = generate(&small_config(Network::Mainnet, 3, 5_000, 21));
-    let s1 = successor(&input, &s0);
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
-    let expected = migrate_state(&input, &s1, &spec, &NoCache, &opts())
-        .unwrap()
-        .state_root;
+    let s1 = successor(&input, &s0, 2);
+    let expected = uncached_root(&input, &s1);
     let dir = tempfile::tempdir().unwrap();
     {
-        let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
-        let cache = StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
-        migrate_state(
-            &Overlay {
-                upper: &disk,
-                lower: &input,
-            },
-            &s0,
-            &spec,
-            &cache,
-            &opts(),
-        )
-        .unwrap();
-        assert!(cache.committed() > 0);
+        let pre = StoreRun::open(dir.path(), true);
+        pre.migrate(&input, &s0, &opts()).unwrap();
+        assert!(pre.cache.committed() > 0);
     }
-    let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
-    assert_entries_complete(&disk, &input);
-    let cache = StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
-    let out = migrate_state(
-        &Overlay {
-            upper: &disk,
-            lower: &input,
-        },
-        &s1,
-        &spec,
-        &cache,
-        &opts(),
-    )
-    .unwrap();
+    let next = StoreRun::open(dir.path(), true);
+    assert_entries_complete(&next.disk, &input);
+    let out = next.migrate(&input, &s1, &opts()).unwrap();
     assert_eq!(out.state_root, expected);
     assert!(out.report.sectors_via_diff > 0);
     assert!(
@@ -124,13 +69,9 @@ fn a_store_of_another_upgrade_or_network_is_refused() {
 #[test]
 fn a_cache_entry_naming_a_missing_block_falls_back_to_recomputation() {
     let (input, s0) = generate(&small_config(Network::Mainnet, 2, 2_000, 22));
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
-    let expected = migrate_state(&input, &s0, &spec, &NoCache, &opts())
-        .unwrap()
-        .state_root;
+    let expected = uncached_root(&input, &s0);
     let dir = tempfile::tempdir().unwrap();
-    let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
-    let cache = StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
+    let run = StoreRun::open(dir.path(), true);
     // Damage: point every miner's sectors entry at a block the store never had.
     let bogus = fil_migrate::ipld::cids::cbor_cid(b"never stored");
     let sr: fil_migrate::actors::state_tree::StateRoot =
@@ -143,41 +84,27 @@ fn a_cache_entry_naming_a_missing_block_falls_back_to_recomputation() {
             fil_actor_miner_state::v11::State,
         >(&input, &a.head, "m")
         {
-            disk.put_meta(
-                format!("cache/sectorsAmt-{}", st.sectors).as_bytes(),
-                &bogus.to_bytes(),
-            )
-            .unwrap();
+            let key = format!("cache/sectorsAmt-{}", st.sectors);
+            run.disk
+                .put_meta(key.as_bytes(), &bogus.to_bytes())
+                .unwrap();
         }
         Ok(())
     })
     .unwrap();
-    let out = migrate_state(
-        &Overlay {
-            upper: &disk,
-            lower: &input,
-        },
-        &s0,
-        &spec,
-        &cache,
-        &opts(),
-    )
-    .unwrap();
+    let out = run.migrate(&input, &s0, &opts()).unwrap();
     assert_eq!(out.state_root, expected);
-    assert!(cache.fallbacks() >= 2, "fallbacks: {}", cache.fallbacks());
+    let fallbacks = run.cache.fallbacks();
+    assert!(fallbacks >= 2, "fallbacks: {fallbacks}");
 }
 
 #[test]
 fn a_cancelled_premigration_leaves_a_consistent_cache_and_the_next_run_finishes_it() {
     let (input, s0) = generate(&small_config(Network::Mainnet, 6, 20_000, 23));
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
-    let expected = migrate_state(&input, &s0, &spec, &NoCache, &opts())
-        .unwrap()
-        .state_root;
+    let expected = uncached_root(&input, &s0);
     let dir = tempfile::tempdir().unwrap();
     for delay_ms in [5u64, 40, 120] {
-        let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
-        let cache = StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
+        let run = StoreRun::open(dir.path(), true);
         let o = MigrationOptions {
             cancel: CancelToken::new(),
             ..opts()
@@ -187,32 +114,13 @@ fn a_cancelled_premigration_leaves_a_consistent_cache_and_the_next_run_finishes_
             std::thread::sleep(Duration::from_millis(delay_ms));
             cancel.cancel();
         });
-        let _ = migrate_state(
-            &Overlay {
-                upper: &disk,
-                lower: &input,
-            },
-            &s0,
-            &spec,
-            &cache,
-            &o,
-        );
+        let _ = run.migrate(&input, &s0, &o);
         t.join().unwrap();
-        assert_entries_complete(&disk, &input);
+        assert_entries_complete(&run.disk, &input);
     }
-    let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
-    let cache = StoreCache::open(&disk, "nv21", Network::Mainnet).unwrap();
-    let out = migrate_state(
-        &Overlay {
-            upper: &disk,
-            lower: &input,
-        },
-        &s0,
-        &spec,
-        &cache,
-        &opts(),
-    )
-    .unwrap();
+    let out = StoreRun::open(dir.path(), true)
+        .migrate(&input, &s0, &opts())
+        .unwrap();
     assert_eq!(out.state_root, expected);
 }
 
@@ -289,5 +197,4 @@ fn kill_9_at_random_moments_then_resume_gives_the_same_root() {
             .arg(&store),
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
-    let _ = MemStore::new().has(&Cid::default());
 }

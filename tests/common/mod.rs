@@ -34,6 +34,7 @@ pub fn reachable(store: &impl Blockstore, root: &Cid) -> Vec<Cid> {
 }
 
 pub mod states;
+pub mod store_runs;
 
 /// Runs a command that must succeed; on failure the panic shows its stderr.
 pub fn succeed(cmd: &mut std::process::Command) -> std::process::Output {

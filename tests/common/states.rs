@@ -38,3 +38,21 @@ pub fn generate(cfg: &GenConfig) -> (MemStore, Cid) {
     };
     (mem, root)
 }
+
+/// A successor of `state` with 1 % of its sectors changed, in `store`.
+pub fn successor(store: &MemStore, state: &Cid, seed: u64) -> Cid {
+    use fil_migrate::synth::churn::{churn_state, ChurnConfig};
+    let buf = BufferedBlockstore::new(store, BufferOptions::default());
+    let (next, _) = churn_state(
+        &buf,
+        state,
+        &ChurnConfig {
+            change_fraction: Some(0.01),
+            seed,
+            ..Default::default()
+        },
+    )
+    .expect("churn");
+    buf.flush(&next).expect("flush");
+    next
+}
