@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::result_large_err)]
 
 use cid::Cid;
 use fil_migrate::ipld::cids::cbor_cid;
