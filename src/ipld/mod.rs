@@ -5,3 +5,4 @@ pub mod cbor;
 pub mod cids;
 pub mod hamt;
 pub mod links;
+pub mod postorder;

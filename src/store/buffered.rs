@@ -29,8 +29,7 @@ use parking_lot::Mutex;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
-use crate::ipld::cids::is_walkable;
-use crate::ipld::links::walkable_links_of;
+use crate::ipld::postorder::children_first;
 
 const SHARDS: usize = 32;
 
@@ -256,17 +255,66 @@ impl<B: Blockstore> BufferedBlockstore<B> {
     /// buffered are checked against the backing store (unless disabled) and a
     /// missing one is an error naming it and its parent.
     pub fn flush(&self, root: &Cid) -> Result<()> {
-        let mut walk = FlushWalk {
-            store: self,
-            visited: FxHashSet::default(),
-            batch: Vec::new(),
-            batch_bytes: 0,
-        };
-        walk.run(root)?;
-        walk.write_batch()?;
+        let mut visited = FxHashSet::default();
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0;
+        children_first(
+            root,
+            |cid, parent| {
+                if !visited.insert(cid) {
+                    return Ok(None);
+                }
+                if let Some(data) = self.buffered(&cid) {
+                    return Ok(Some(data));
+                }
+                self.check_boundary(cid, parent)?;
+                Ok(None)
+            },
+            |cid, data: Arc<[u8]>| {
+                batch_bytes += data.len();
+                batch.push((cid, data));
+                if batch_bytes >= self.opts.batch_bytes {
+                    self.write_batch(&mut batch)?;
+                    batch_bytes = 0;
+                }
+                Ok(())
+            },
+        )?;
+        self.write_batch(&mut batch)?;
         // A flushed root is in the backing store with all below it: a later
         // flush of a parent need not look it up there again.
         self.vouch(std::slice::from_ref(root));
+        Ok(())
+    }
+
+    /// A link leaving the buffer must name a block the backing store holds
+    /// (unless vouched for, or the check is off): else an error naming it.
+    fn check_boundary(&self, cid: Cid, parent: Option<Cid>) -> Result<()> {
+        if !self.opts.check_boundary || self.known_present.lock().contains(&vouch_key(&cid)) {
+            return Ok(());
+        }
+        if self.backing.has(&cid).map_err(Error::from_blockstore)? {
+            return Ok(());
+        }
+        Err(Error::MissingBlock { cid, parent })
+    }
+
+    /// Hands `batch` to the backing store, then evicts its blocks.
+    fn write_batch(&self, batch: &mut Vec<(Cid, Arc<[u8]>)>) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.backing
+            .put_many_keyed(batch.iter().map(|(c, d)| (*c, d.as_ref())))
+            .map_err(Error::from_blockstore)?;
+        let bytes: usize = batch.iter().map(|(_, d)| d.len()).sum();
+        let c = &self.counters;
+        c.flushed_blocks
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        c.flushed_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        for (cid, _) in batch.drain(..) {
+            self.evict(&cid);
+        }
         Ok(())
     }
 
@@ -309,96 +357,6 @@ impl<B: Blockstore> BufferedBlockstore<B> {
             c.buffered_blocks.fetch_sub(1, Ordering::Relaxed);
             c.evicted.fetch_add(1, Ordering::Relaxed);
         }
-    }
-}
-
-struct Frame {
-    cid: Cid,
-    data: Arc<[u8]>,
-    children: Vec<Cid>,
-    next: usize,
-}
-
-struct FlushWalk<'a, B> {
-    store: &'a BufferedBlockstore<B>,
-    visited: FxHashSet<Cid>,
-    batch: Vec<(Cid, Arc<[u8]>)>,
-    batch_bytes: usize,
-}
-
-impl<B: Blockstore> FlushWalk<'_, B> {
-    /// Returns a frame for `cid` if it is buffered and unvisited; checks the
-    /// backing store for it otherwise.
-    fn enter(&mut self, cid: Cid, parent: Option<Cid>) -> Result<Option<Frame>> {
-        if !is_walkable(&cid) || !self.visited.insert(cid) {
-            return Ok(None);
-        }
-        if let Some(data) = self.store.buffered(&cid) {
-            let children = walkable_links_of(&cid, &data)?;
-            return Ok(Some(Frame {
-                cid,
-                data,
-                children,
-                next: 0,
-            }));
-        }
-        if self.store.opts.check_boundary
-            && !self.store.known_present.lock().contains(&vouch_key(&cid))
-            && !self
-                .store
-                .backing
-                .has(&cid)
-                .map_err(Error::from_blockstore)?
-        {
-            return Err(Error::MissingBlock { cid, parent });
-        }
-        Ok(None)
-    }
-
-    fn run(&mut self, root: &Cid) -> Result<()> {
-        let mut stack: Vec<Frame> = Vec::new();
-        if let Some(f) = self.enter(*root, None)? {
-            stack.push(f);
-        }
-        while let Some(top) = stack.last_mut() {
-            if top.next < top.children.len() {
-                let child = top.children[top.next];
-                top.next += 1;
-                let parent = top.cid;
-                if let Some(f) = self.enter(child, Some(parent))? {
-                    stack.push(f);
-                }
-            } else {
-                let done = stack.pop().expect("non-empty stack");
-                self.batch_bytes += done.data.len();
-                self.batch.push((done.cid, done.data));
-                if self.batch_bytes >= self.store.opts.batch_bytes {
-                    self.write_batch()?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn write_batch(&mut self) -> Result<()> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let store = self.store;
-        store
-            .backing
-            .put_many_keyed(self.batch.iter().map(|(c, d)| (*c, d.as_ref())))
-            .map_err(Error::from_blockstore)?;
-        let c = &store.counters;
-        c.flushed_blocks
-            .fetch_add(self.batch.len() as u64, Ordering::Relaxed);
-        c.flushed_bytes
-            .fetch_add(self.batch_bytes as u64, Ordering::Relaxed);
-        for (cid, _) in self.batch.drain(..) {
-            store.evict(&cid);
-        }
-        self.batch_bytes = 0;
-        Ok(())
     }
 }
 

@@ -6,68 +6,46 @@
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
+use rustc_hash::FxHashSet;
 
 use super::disk::DiskStore;
 use crate::error::{Error, Result};
-use crate::ipld::cids::is_walkable;
-use crate::ipld::links::walkable_links_of;
+use crate::ipld::postorder::children_first;
+
+/// Bytes per batch handed to the disk store.
+const BATCH_BYTES: usize = 8 << 20;
 
 /// Copies the DAG under `root` from `from` into `to`; returns blocks written.
 pub fn copy_dag(from: &impl Blockstore, to: &DiskStore, root: &Cid) -> Result<u64> {
-    struct Frame {
-        cid: Cid,
-        data: Vec<u8>,
-        children: Vec<Cid>,
-        next: usize,
-    }
-    let mut seen = std::collections::HashSet::new();
-    let mut stack: Vec<Frame> = Vec::new();
+    let mut seen = FxHashSet::default();
     let mut batch: Vec<(Cid, Vec<u8>)> = Vec::new();
     let mut batch_bytes = 0usize;
     let mut written = 0u64;
-    let enter = |cid: Cid,
-                 parent: Option<Cid>,
-                 seen: &mut std::collections::HashSet<Cid>|
-     -> Result<Option<Frame>> {
-        if !is_walkable(&cid) || !seen.insert(cid) || to.has_block(&cid)? {
-            return Ok(None);
-        }
-        let data = from
-            .get(&cid)
-            .map_err(Error::from_blockstore)?
-            .ok_or(Error::MissingBlock { cid, parent })?;
-        let children = walkable_links_of(&cid, &data)?;
-        Ok(Some(Frame {
-            cid,
-            data,
-            children,
-            next: 0,
-        }))
+    let mut write = |batch: &mut Vec<(Cid, Vec<u8>)>| -> Result<()> {
+        to.put_batch(batch.iter().map(|(c, d)| (c, &d[..])))?;
+        written += batch.len() as u64;
+        batch.clear();
+        Ok(())
     };
-    if let Some(f) = enter(*root, None, &mut seen)? {
-        stack.push(f);
-    }
-    while let Some(top) = stack.last_mut() {
-        if top.next < top.children.len() {
-            let child = top.children[top.next];
-            top.next += 1;
-            let parent = top.cid;
-            if let Some(f) = enter(child, Some(parent), &mut seen)? {
-                stack.push(f);
+    children_first(
+        root,
+        |cid, parent| {
+            if !seen.insert(cid) || to.has_block(&cid)? {
+                return Ok(None);
             }
-            continue;
-        }
-        let done = stack.pop().expect("non-empty");
-        batch_bytes += done.data.len();
-        batch.push((done.cid, done.data));
-        if batch_bytes >= 8 << 20 {
-            to.put_batch(batch.iter().map(|(c, d)| (c, &d[..])))?;
-            written += batch.len() as u64;
-            batch.clear();
-            batch_bytes = 0;
-        }
-    }
-    to.put_batch(batch.iter().map(|(c, d)| (c, &d[..])))?;
-    written += batch.len() as u64;
+            let data = from.get(&cid).map_err(Error::from_blockstore)?;
+            Ok(Some(data.ok_or(Error::MissingBlock { cid, parent })?))
+        },
+        |cid, data| {
+            batch_bytes += data.len();
+            batch.push((cid, data));
+            if batch_bytes >= BATCH_BYTES {
+                write(&mut batch)?;
+                batch_bytes = 0;
+            }
+            Ok(())
+        },
+    )?;
+    write(&mut batch)?;
     Ok(written)
 }
