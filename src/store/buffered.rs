@@ -26,9 +26,11 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use lru::LruCache;
 use parking_lot::Mutex;
+use rayon::prelude::*;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
+use crate::ipld::links::walkable_links_of;
 use crate::ipld::postorder::children_first;
 
 const SHARDS: usize = 32;
@@ -285,6 +287,20 @@ impl<B: Blockstore> BufferedBlockstore<B> {
         // flush of a parent need not look it up there again.
         self.vouch(std::slice::from_ref(root));
         Ok(())
+    }
+
+    /// [`flush`](Self::flush), with the subtrees under `root`'s links written
+    /// in parallel on the current rayon pool: for a large finished tree most
+    /// of which is still buffered.
+    pub fn flush_parallel(&self, root: &Cid) -> Result<()>
+    where
+        B: Sync,
+    {
+        if let Some(data) = self.buffered(root) {
+            let children = walkable_links_of(root, &data)?;
+            children.par_iter().try_for_each(|c| self.flush(c))?;
+        }
+        self.flush(root)
     }
 
     /// A link leaving the buffer must name a block the backing store holds
