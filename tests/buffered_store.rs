@@ -19,15 +19,15 @@ use proptest::prelude::*;
 enum Op {
     /// Put a new node linking to up to 3 earlier nodes (by index modulo count).
     Put { links: Vec<usize>, size: usize },
-    /// Flush the subtree of an earlier node.
-    Flush(usize),
+    /// Flush the subtree of an earlier node (in parallel below it if `true`).
+    Flush(usize, bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (prop::collection::vec(any::<usize>(), 0..3), 0usize..300)
             .prop_map(|(links, size)| Op::Put { links, size }),
-        1 => any::<usize>().prop_map(Op::Flush),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(k, p)| Op::Flush(k, p)),
     ]
 }
 
@@ -36,7 +36,7 @@ proptest! {
 
     #[test]
     fn flush_writes_exactly_the_reachable_buffered_blocks(ops in prop::collection::vec(op(), 1..80)) {
-        let backing = MemoryBlockstore::new();
+        let backing = fil_migrate::store::MemStore::new();
         let buf = BufferedBlockstore::new(&backing, BufferOptions { batch_bytes: 512, ..Default::default() });
         let mut nodes: Vec<(Cid, Vec<u8>)> = Vec::new();
         let mut model_buffered: HashMap<Cid, usize> = HashMap::new();
@@ -53,10 +53,14 @@ proptest! {
                     }
                     nodes.push((cid, data));
                 }
-                Op::Flush(k) if !nodes.is_empty() => {
+                Op::Flush(k, parallel) if !nodes.is_empty() => {
                     let root = nodes[k % nodes.len()].0;
                     let before: HashSet<Cid> = model_buffered.keys().copied().collect();
-                    buf.flush(&root).unwrap();
+                    if parallel {
+                        buf.flush_parallel(&root).unwrap();
+                    } else {
+                        buf.flush(&root).unwrap();
+                    }
                     let reach: HashSet<Cid> = reachable(&backing, &root).into_iter().collect();
                     for c in &reach {
                         prop_assert!(!buf.is_buffered(c), "reachable block {} still buffered", c);
@@ -67,7 +71,7 @@ proptest! {
                         prop_assert!(!backing.has(c).unwrap(), "unrelated block {} was written", c);
                     }
                 }
-                Op::Flush(_) => {}
+                Op::Flush(..) => {}
             }
             let expected: usize = model_buffered.values().sum();
             prop_assert_eq!(buf.stats().buffered_bytes, expected as u64);
