@@ -170,6 +170,24 @@ impl Suite {
     }
 }
 
+/// Final migrations per churn level in scenario 3 (the median is reported).
+const FINAL_RUNS: usize = 3;
+
+/// Copies a store directory (files and subdirectories).
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
 fn total_secs(report: &Value) -> f64 {
     report["phases"]
         .as_array()
@@ -339,7 +357,19 @@ pub fn run(a: SuiteArgs) -> anyhow::Result<()> {
         let store = suite.path(&format!("store-{}", churn.unwrap_or("180ep")));
         let _ = std::fs::remove_dir_all(&store);
         let (pre, pre_r) = suite.migrate("premigrate", &["--snapshot", &one, "--store", &store])?;
-        let (fin, fin_r) = suite.migrate("migrate", &["--snapshot", &next, "--store", &store])?;
+        // A final migration takes tens of milliseconds, within this
+        // machine's noise: it runs FINAL_RUNS times, each on a fresh copy of
+        // the premigrated store, and the median (by report total) is kept.
+        let mut finals = Vec::new();
+        for i in 0..FINAL_RUNS {
+            let copy = suite.path(&format!("store-final-{i}"));
+            let _ = std::fs::remove_dir_all(&copy);
+            copy_dir(Path::new(&store), Path::new(&copy))?;
+            finals.push(suite.migrate("migrate", &["--snapshot", &next, "--store", &copy])?);
+            std::fs::remove_dir_all(&copy)?;
+        }
+        finals.sort_by(|a, b| total_secs(&a.1).total_cmp(&total_secs(&b.1)));
+        let (fin, fin_r) = finals.swap_remove(FINAL_RUNS / 2);
         let (unc, unc_r) = suite.migrate("migrate", &["--snapshot", &next])?;
         if fin.stdout != unc.stdout {
             bail!(
@@ -368,7 +398,7 @@ pub fn run(a: SuiteArgs) -> anyhow::Result<()> {
             peak_rss_mib: mib(&fin_r["peak_rss_bytes"]),
             vs_bound: None,
             note: format!(
-                "{:.1}x faster than uncached ({tu:.3}s), which transforms {work_ratio:.1}x the sector infos; process {:.2}s vs {:.2}s; premigration {:.2}s",
+                "median of {FINAL_RUNS}: {:.1}x faster than uncached ({tu:.3}s), which transforms {work_ratio:.1}x the sector infos; process {:.2}s vs {:.2}s; premigration {:.2}s",
                 tu / tf,
                 fin.secs,
                 unc.secs,

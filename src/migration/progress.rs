@@ -5,39 +5,41 @@ use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::RecvTimeoutError;
+
 use super::context::Counters;
+
+/// How often the rates are refreshed.
+const TICK: Duration = Duration::from_millis(200);
 
 /// Reports progress from a background thread until dropped.
 pub struct Progress {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Dropping it wakes the thread at once: a run's end never waits for a
+    /// tick (a final migration takes tens of milliseconds).
+    stop: Option<crossbeam_channel::Sender<()>>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Progress {
     /// Starts reporting `counters` (which must outlive the returned value's thread: pass an Arc).
     pub fn start(counters: std::sync::Arc<Counters>, enabled: bool) -> Self {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         if !enabled {
-            return Progress { stop, handle: None };
+            return Progress {
+                stop: None,
+                handle: None,
+            };
         }
-        let s = stop.clone();
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
         let handle = std::thread::spawn(move || {
             let tty = std::io::stderr().is_terminal();
             let bar = tty.then(|| {
                 let b = indicatif::ProgressBar::new_spinner();
-                b.enable_steady_tick(Duration::from_millis(200));
+                b.enable_steady_tick(TICK);
                 b
             });
             let start = Instant::now();
             let mut last_log = Instant::now();
-            let mut last_update = Instant::now();
-            while !s.load(Ordering::Relaxed) {
-                // Short naps so that stopping (end of a run) never waits long.
-                std::thread::sleep(Duration::from_millis(10));
-                if last_update.elapsed() < Duration::from_millis(200) {
-                    continue;
-                }
-                last_update = Instant::now();
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
                 let secs = start.elapsed().as_secs_f64().max(1e-3);
                 let actors = counters.actors.load(Ordering::Relaxed);
                 let sectors = counters.sectors_from_scratch.load(Ordering::Relaxed)
@@ -61,7 +63,7 @@ impl Progress {
             }
         });
         Progress {
-            stop,
+            stop: Some(stop),
             handle: Some(handle),
         }
     }
@@ -69,7 +71,7 @@ impl Progress {
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take()); // disconnects: the thread's wait returns at once
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
