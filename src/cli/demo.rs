@@ -13,7 +13,9 @@ use fil_migrate::actors::state_tree::resolve_state_root;
 use fil_migrate::migration::reference::reference_nv21;
 use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, UpgradeSpec};
-use fil_migrate::store::{CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, Overlay};
+use fil_migrate::store::{
+    CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, LowerFirst, Overlay,
+};
 use fil_migrate::synth::churn::ChurnConfig;
 use fil_migrate::synth::{churn_car, default_epoch, generate_car, GenConfig, MinerSizes};
 
@@ -79,10 +81,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let car0 = CarSource::open(&s0, CarSourceOptions::default())?;
     let root0 = resolve_state_root(&car0, &car0.roots()[0])?;
     let pre = migrate_state(
-        &Overlay {
+        &LowerFirst(Overlay {
             upper: &disk,
             lower: &car0,
-        },
+        }),
         &root0,
         &spec,
         &cache,
@@ -97,10 +99,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     );
     let car1 = CarSource::open(&s1, CarSourceOptions::default())?;
     let root1 = resolve_state_root(&car1, &car1.roots()[0])?;
-    let store1 = Overlay {
+    let store1 = LowerFirst(Overlay {
         upper: &disk,
         lower: &car1,
-    };
+    });
     let fin = migrate_state(&store1, &root1, &spec, &cache, &opts)?;
     disk.sync()?;
     let r = &fin.report;

@@ -16,7 +16,8 @@ use fil_migrate::migration::{
 };
 use fil_migrate::store::copy::copy_dag;
 use fil_migrate::store::{
-    export_car, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, ExportOptions, Overlay,
+    export_car, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, ExportOptions,
+    LowerFirst, Overlay,
 };
 
 use super::args::parse_bytes;
@@ -104,10 +105,10 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let store_dir = a.store.clone().unwrap_or_else(|| tmp.path().join("store"));
     let disk = DiskStore::open(&store_dir, DiskStoreOptions::default())?;
-    let backing = Overlay {
+    let backing = LowerFirst(Overlay {
         upper: disk.clone(),
         lower: &*car,
-    };
+    });
     let opts = MigrationOptions {
         threads: a.threads,
         memory_budget: a.memory_budget.unwrap_or_else(default_memory_budget),

@@ -22,5 +22,5 @@ pub use car_export::{export_car, ExportOptions, ExportSummary};
 pub use car_source::{CarSource, CarSourceOptions, IndexOrigin};
 pub use disk::{DiskStore, DiskStoreOptions};
 pub use memory::MemStore;
-pub use overlay::Overlay;
+pub use overlay::{LowerFirst, Overlay};
 pub use sink::Sink;
