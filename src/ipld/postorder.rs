@@ -12,13 +12,19 @@ use crate::error::Result;
 /// Walks the walkable DAG under `root`. `enter(cid, parent)` decides whether
 /// to take a block: it returns the block's data, or `None` to skip the block
 /// and everything below it (already written, already visited, or a boundary
-/// the caller checks itself). `done(cid, data)` receives each taken block
-/// after all the taken blocks below it.
-pub fn children_first<D, E, W>(root: &Cid, mut enter: E, mut done: W) -> Result<()>
+/// the caller checks itself). `write(batch)` receives the taken blocks in
+/// children-first order, in batches of at least `batch_bytes` (the last one
+/// may be smaller), each block after all the taken blocks below it.
+pub fn children_first<D, E, W>(
+    root: &Cid,
+    batch_bytes: usize,
+    mut enter: E,
+    mut write: W,
+) -> Result<()>
 where
     D: AsRef<[u8]>,
     E: FnMut(Cid, Option<Cid>) -> Result<Option<D>>,
-    W: FnMut(Cid, D) -> Result<()>,
+    W: FnMut(&[(Cid, D)]) -> Result<()>,
 {
     struct Frame<D> {
         cid: Cid,
@@ -41,6 +47,8 @@ where
             next: 0,
         }))
     };
+    let mut batch: Vec<(Cid, D)> = Vec::new();
+    let mut pending = 0usize;
     let mut stack: Vec<Frame<D>> = Vec::new();
     stack.extend(take(*root, None)?);
     while let Some(top) = stack.last_mut() {
@@ -51,8 +59,17 @@ where
             stack.extend(take(child, Some(parent))?);
         } else {
             let finished = stack.pop().expect("non-empty stack");
-            done(finished.cid, finished.data)?;
+            pending += finished.data.as_ref().len();
+            batch.push((finished.cid, finished.data));
+            if pending >= batch_bytes {
+                write(&batch)?;
+                batch.clear();
+                pending = 0;
+            }
         }
+    }
+    if !batch.is_empty() {
+        write(&batch)?;
     }
     Ok(())
 }

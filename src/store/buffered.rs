@@ -258,10 +258,9 @@ impl<B: Blockstore> BufferedBlockstore<B> {
     /// missing one is an error naming it and its parent.
     pub fn flush(&self, root: &Cid) -> Result<()> {
         let mut visited = FxHashSet::default();
-        let mut batch = Vec::new();
-        let mut batch_bytes = 0;
         children_first(
             root,
+            self.opts.batch_bytes,
             |cid, parent| {
                 if !visited.insert(cid) {
                     return Ok(None);
@@ -272,17 +271,8 @@ impl<B: Blockstore> BufferedBlockstore<B> {
                 self.check_boundary(cid, parent)?;
                 Ok(None)
             },
-            |cid, data: Arc<[u8]>| {
-                batch_bytes += data.len();
-                batch.push((cid, data));
-                if batch_bytes >= self.opts.batch_bytes {
-                    self.write_batch(&mut batch)?;
-                    batch_bytes = 0;
-                }
-                Ok(())
-            },
+            |batch| self.write_batch(batch),
         )?;
-        self.write_batch(&mut batch)?;
         // A flushed root is in the backing store with all below it: a later
         // flush of a parent need not look it up there again.
         self.vouch(std::slice::from_ref(root));
@@ -316,10 +306,7 @@ impl<B: Blockstore> BufferedBlockstore<B> {
     }
 
     /// Hands `batch` to the backing store, then evicts its blocks.
-    fn write_batch(&self, batch: &mut Vec<(Cid, Arc<[u8]>)>) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
+    fn write_batch(&self, batch: &[(Cid, Arc<[u8]>)]) -> Result<()> {
         self.backing
             .put_many_keyed(batch.iter().map(|(c, d)| (*c, d.as_ref())))
             .map_err(Error::from_blockstore)?;
@@ -328,8 +315,8 @@ impl<B: Blockstore> BufferedBlockstore<B> {
         c.flushed_blocks
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         c.flushed_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
-        for (cid, _) in batch.drain(..) {
-            self.evict(&cid);
+        for (cid, _) in batch {
+            self.evict(cid);
         }
         Ok(())
     }

@@ -18,17 +18,10 @@ const BATCH_BYTES: usize = 8 << 20;
 /// Copies the DAG under `root` from `from` into `to`; returns blocks written.
 pub fn copy_dag(from: &impl Blockstore, to: &DiskStore, root: &Cid) -> Result<u64> {
     let mut seen = FxHashSet::default();
-    let mut batch: Vec<(Cid, Vec<u8>)> = Vec::new();
-    let mut batch_bytes = 0usize;
     let mut written = 0u64;
-    let mut write = |batch: &mut Vec<(Cid, Vec<u8>)>| -> Result<()> {
-        to.put_batch(batch.iter().map(|(c, d)| (c, &d[..])))?;
-        written += batch.len() as u64;
-        batch.clear();
-        Ok(())
-    };
     children_first(
         root,
+        BATCH_BYTES,
         |cid, parent| {
             if !seen.insert(cid) || to.has_block(&cid)? {
                 return Ok(None);
@@ -36,16 +29,11 @@ pub fn copy_dag(from: &impl Blockstore, to: &DiskStore, root: &Cid) -> Result<u6
             let data = from.get(&cid).map_err(Error::from_blockstore)?;
             Ok(Some(data.ok_or(Error::MissingBlock { cid, parent })?))
         },
-        |cid, data| {
-            batch_bytes += data.len();
-            batch.push((cid, data));
-            if batch_bytes >= BATCH_BYTES {
-                write(&mut batch)?;
-                batch_bytes = 0;
-            }
+        |batch: &[(Cid, Vec<u8>)]| {
+            to.put_batch(batch.iter().map(|(c, d)| (c, &d[..])))?;
+            written += batch.len() as u64;
             Ok(())
         },
     )?;
-    write(&mut batch)?;
     Ok(written)
 }

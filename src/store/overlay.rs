@@ -43,9 +43,8 @@ impl<U: Blockstore, L: Blockstore> Blockstore for Overlay<U, L> {
 /// An [`Overlay`] whose reads try the lower store first. For a snapshot CAR
 /// under a disk store: during a migration most reads are of the snapshot, a
 /// miss in the CAR is an in-memory index lookup, and a miss in the disk store
-/// searches its memtable and table filters (reading the CAR first made the
-/// final migration at 0.1 % churn ~25 % faster). Content addressing makes
-/// the order invisible to callers.
+/// searches its memtable and table filters. Content addressing makes the
+/// order invisible to callers.
 #[derive(Debug)]
 pub struct LowerFirst<U, L>(pub Overlay<U, L>);
 

@@ -275,8 +275,7 @@ pub fn incremental<B: Blockstore + Sync>(
     };
     // Written once the whole tree is mapped (below), not subtree by subtree:
     // on a disk store, writes interleaved with the reads of the old trees
-    // make every read also search a growing memtable (measured 25 % slower
-    // at 1 % churn).
+    // make every read also search a growing memtable.
     let hook = |c: &Cid| ctx.flush_if_over_budget(c);
     let vouch = |links: &[Cid]| ctx.store.vouch(links);
     let remapped = remap_changed(
