@@ -257,16 +257,17 @@ impl<B: Blockstore> BufferedBlockstore<B> {
     /// buffered are checked against the backing store (unless disabled) and a
     /// missing one is an error naming it and its parent.
     pub fn flush(&self, root: &Cid) -> Result<()> {
+        // Only buffered blocks enter `visited`: a flush of a changed path
+        // meets many more boundary links (kept from an older tree) than
+        // buffered blocks, and those are remembered in `known_present` once
+        // checked.
         let mut visited = FxHashSet::default();
         children_first(
             root,
             self.opts.batch_bytes,
             |cid, parent| {
-                if !visited.insert(cid) {
-                    return Ok(None);
-                }
                 if let Some(data) = self.buffered(&cid) {
-                    return Ok(Some(data));
+                    return Ok(visited.insert(cid).then_some(data));
                 }
                 self.check_boundary(cid, parent)?;
                 Ok(None)
@@ -300,6 +301,7 @@ impl<B: Blockstore> BufferedBlockstore<B> {
             return Ok(());
         }
         if self.backing.has(&cid).map_err(Error::from_blockstore)? {
+            self.vouch(std::slice::from_ref(&cid));
             return Ok(());
         }
         Err(Error::MissingBlock { cid, parent })
