@@ -122,10 +122,8 @@ fn final_in_process(a: FinalArgs) -> anyhow::Result<()> {
         .iter()
         .map(|(p, s)| format!("{p} {s:.4}"))
         .collect();
-    let transformed = |r: &fil_migrate::migration::MigrationReport| {
-        (r.sectors_via_diff + r.sectors_from_scratch) as f64
-    };
-    let work_ratio = transformed(&unc_report) / transformed(&fin.report).max(1.0);
+    let work_ratio =
+        unc_report.sectors_transformed() as f64 / fin.report.sectors_transformed().max(1) as f64;
     let runs = if a.repeat > 1 {
         format!(
             " (medians of {} runs; minimums {fin_min:.4}s and {unc_min:.3}s)",

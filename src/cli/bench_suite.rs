@@ -380,14 +380,11 @@ pub fn run(a: SuiteArgs) -> anyhow::Result<()> {
         }
         std::fs::remove_dir_all(&store)?;
         let (tf, tu) = (total_secs(&fin_r), total_secs(&unc_r));
-        // Sector infos transformed by each run: every changed AMT leaf is
-        // rewritten whole, so this ratio bounds the speed-up a final
-        // migration can reach at equal cost per sector.
-        let transformed = |r: &serde_json::Value| {
-            r["sectors_via_diff"].as_f64().unwrap_or(0.0)
-                + r["sectors_from_scratch"].as_f64().unwrap_or(0.0)
+        let transformed = |r: &Value| -> anyhow::Result<f64> {
+            let r: fil_migrate::migration::MigrationReport = serde_json::from_value(r.clone())?;
+            Ok(r.sectors_transformed() as f64)
         };
-        let work_ratio = transformed(&unc_r) / transformed(&fin_r).max(1.0);
+        let work_ratio = transformed(&unc_r)? / transformed(&fin_r)?.max(1.0);
         suite.rows.push(Row {
             scenario: format!("3. final migration after {label} churn"),
             secs: tf,

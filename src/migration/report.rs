@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::store::BufferStats;
 
 /// Everything a run measured.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MigrationReport {
     /// Upgrade name.
     pub upgrade: String,
@@ -55,6 +55,14 @@ pub struct MigrationReport {
 }
 
 impl MigrationReport {
+    /// Sector infos this run transformed (from scratch or in changed AMT
+    /// leaves). Every changed leaf is rewritten whole, so the ratio of two
+    /// runs' counts bounds the speed-up of the one transforming fewer, at
+    /// equal cost per sector info.
+    pub fn sectors_transformed(&self) -> u64 {
+        self.sectors_via_diff + self.sectors_from_scratch
+    }
+
     /// Fills the store counters from a buffer's stats.
     pub fn absorb_buffer(&mut self, s: &BufferStats) {
         self.blocks_read = s.backing_reads;
