@@ -198,3 +198,108 @@ fn kill_9_at_random_moments_then_resume_gives_the_same_root() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
 }
+
+/// kill -9 the CLI at pseudo-random moments of the *final* migration (the
+/// successor state, over a premigrated store), many times; every durable
+/// entry stays complete, and the run that finishes gives the uncached root.
+/// A run that finishes before its kill is replaced by the premigrated store
+/// again, so later kills still land in unfinished work.
+#[test]
+fn kill_9_during_the_final_migration_then_resume_gives_the_uncached_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s0, s1) = (dir.path().join("s0.car"), dir.path().join("s1.car"));
+    let cfg = small_config(Network::Mainnet, 6, 25_000, 36);
+    fil_migrate::synth::generate_car(&s0, &cfg, 64 << 20).unwrap();
+    let bin = env!("CARGO_BIN_EXE_fil-migrate");
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    common::succeed(Command::new(bin).args([
+        "gen",
+        "--from",
+        &path(&s0),
+        "--change-fraction",
+        "0.05",
+        "--out",
+        &path(&s1),
+    ]));
+    let expected = common::succeed(Command::new(bin).args(["migrate", "--snapshot", &path(&s1)]));
+    let expected = String::from_utf8_lossy(&expected.stdout).trim().to_string();
+    let store = dir.path().join("store");
+    common::succeed(
+        Command::new(bin)
+            .args(["premigrate", "--snapshot", &path(&s0), "--store"])
+            .arg(&store),
+    );
+    let premigrated = dir.path().join("premigrated");
+    let restore = || {
+        let _ = std::fs::remove_dir_all(&store);
+        common::succeed(Command::new("cp").arg("-r").arg(&premigrated).arg(&store));
+    };
+    common::succeed(Command::new("cp").arg("-r").arg(&store).arg(&premigrated));
+    // Time one final migration, so kill delays are fractions of it whatever
+    // this machine's speed.
+    let t = std::time::Instant::now();
+    common::succeed(
+        Command::new(bin)
+            .args(["migrate", "--snapshot", &path(&s1), "--store"])
+            .arg(&store),
+    );
+    let full = t.elapsed().as_millis() as u64;
+    restore();
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut killed = 0;
+    for _ in 0..8 {
+        seed = fil_migrate::synth::sector_gen::mix(&[seed]);
+        let delay = Duration::from_millis(full / 10 + seed % (full * 4 / 5).max(1));
+        let mut child = Command::new(bin)
+            .args([
+                "migrate",
+                "--checkpoint-every",
+                "0.02",
+                "--memory-budget",
+                "1MiB",
+                "--snapshot",
+                &path(&s1),
+                "--store",
+            ])
+            .arg(&store)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let finished = child.try_wait().unwrap().is_some();
+        if !finished {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        child.wait().unwrap();
+        let disk = DiskStore::open(&store, DiskStoreOptions::default()).unwrap();
+        let open = |p: &std::path::Path| {
+            fil_migrate::store::CarSource::open(p, Default::default()).unwrap()
+        };
+        let (car0, car1) = (open(&s0), open(&s1));
+        let inputs = Overlay {
+            upper: &car1,
+            lower: &car0,
+        };
+        for (_, root) in StoreCache::durable_entries(&disk).unwrap() {
+            common::reachable(
+                &Overlay {
+                    upper: &disk,
+                    lower: &inputs,
+                },
+                &root,
+            );
+        }
+    }
+    assert!(
+        killed > 0,
+        "no final migration was killed: make the state larger"
+    );
+    let out = common::succeed(
+        Command::new(bin)
+            .args(["migrate", "--verify", "--snapshot", &path(&s1), "--store"])
+            .arg(&store),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
+}
