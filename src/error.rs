@@ -81,7 +81,7 @@ pub enum Error {
     },
 
     /// The embedded on-disk store failed.
-    #[error("block store at {path}: {source}")]
+    #[error("block store at {path}: {source}{}", store_hint(source))]
     Store {
         /// The store directory.
         path: PathBuf,
@@ -112,6 +112,25 @@ pub enum Error {
     /// An error returned by a caller-supplied `Blockstore`.
     #[error("blockstore: {0:#}")]
     Blockstore(anyhow::Error),
+}
+
+/// What an operator can do about a storage-engine error: a damaged store
+/// cannot be repaired in place, but it holds only a cache and outputs that
+/// the snapshot can reproduce.
+fn store_hint(e: &fjall::Error) -> &'static str {
+    use fjall::{Error as F, LsmError as L};
+    let damaged = match e {
+        F::Storage(l) => !matches!(l, L::Io(_) | L::Utf8(_)),
+        F::Locked => return " (another process has this store open: one run per store at a time)",
+        F::Io(_) | F::Poisoned | F::KeyspaceDeleted => false,
+        _ => true,
+    };
+    if damaged {
+        " (its files are damaged: it holds only a cache and migrated outputs, so \
+         remove the directory, or pass another --store, and run again from the snapshot)"
+    } else {
+        ""
+    }
 }
 
 fn at_offset(offset: Option<u64>) -> String {

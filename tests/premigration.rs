@@ -303,3 +303,66 @@ fn kill_9_during_the_final_migration_then_resume_gives_the_uncached_root() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
 }
+
+/// A store whose files were damaged on disk is refused with an error naming
+/// it and saying what to do, a non-zero exit and no root on stdout: its
+/// contents cannot be trusted, so neither a cache hit nor a fallback is safe.
+#[test]
+fn a_store_with_damaged_files_is_refused_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (car, next) = (dir.path().join("s0.car"), dir.path().join("s1.car"));
+    let cfg = small_config(Network::Mainnet, 2, 3_000, 37);
+    fil_migrate::synth::generate_car(&car, &cfg, 64 << 20).unwrap();
+    let bin = env!("CARGO_BIN_EXE_fil-migrate");
+    common::succeed(
+        Command::new(bin)
+            .args(["gen", "--change-fraction", "0.05", "--from"])
+            .arg(&car)
+            .arg("--out")
+            .arg(&next),
+    );
+    let store = dir.path().join("store");
+    common::succeed(
+        Command::new(bin)
+            .args(["premigrate", "--snapshot"])
+            .arg(&car)
+            .arg("--store")
+            .arg(&store),
+    );
+    // Flip one byte in every 700 of the blob files (where blocks live),
+    // past their headers, as a failing disk would.
+    let mut damaged = 0;
+    for ks in std::fs::read_dir(store.join("keyspaces")).unwrap() {
+        let blobs = ks.unwrap().path().join("blobs");
+        for f in std::fs::read_dir(&blobs).into_iter().flatten() {
+            let path = f.unwrap().path();
+            let mut data = std::fs::read(&path).unwrap();
+            let end = data.len().saturating_sub(200);
+            for i in (64..end).step_by(700) {
+                data[i] ^= 0x55;
+                damaged += 1;
+            }
+            std::fs::write(&path, data).unwrap();
+        }
+    }
+    assert!(damaged > 0, "no blob file to damage");
+    // The successor's changed sectors are diffed against the stored trees.
+    let out = Command::new(bin)
+        .args(["migrate", "--snapshot"])
+        .arg(&next)
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a damaged store was used: {err}");
+    assert!(
+        out.stdout.is_empty(),
+        "a root was printed: {:?}",
+        out.stdout
+    );
+    assert!(
+        err.contains(store.to_str().unwrap()) && err.contains("damaged"),
+        "{err}"
+    );
+}
