@@ -56,7 +56,7 @@ fn after_premigrate_migrate_and_gc_the_store_is_the_live_output_and_still_serves
     let r1 = run(dir.path(), &input, &s1, false).state_root;
     assert_eq!(r1, expected);
 
-    let report = collect_garbage(dir.path(), &[r1], DiskStoreOptions::default()).unwrap();
+    let report = collect_garbage(dir.path(), &[r1], DiskStoreOptions::default(), false).unwrap();
     assert!(report.reclaimed_bytes() > 0, "{report:?}");
     assert_eq!(report.diff_base_blocks, 0, "the final run kept no inputs");
     assert!(
@@ -105,7 +105,7 @@ fn gc_keeps_one_diff_base_per_miner_for_the_next_premigration() {
         stored_blocks(&disk).len() as u64
     };
 
-    let report = collect_garbage(dir.path(), &[r1], DiskStoreOptions::default()).unwrap();
+    let report = collect_garbage(dir.path(), &[r1], DiskStoreOptions::default(), true).unwrap();
     assert!(report.diff_base_blocks > 0, "{report:?}");
     assert!(report.entries_dropped > 0, "s0's results are superseded");
     let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
@@ -142,7 +142,7 @@ fn gc_refuses_a_root_the_store_does_not_hold_and_changes_nothing() {
         )
     };
     let absent = fil_migrate::ipld::cids::cbor_cid(b"not in this store");
-    let err = collect_garbage(dir.path(), &[r0, absent], DiskStoreOptions::default())
+    let err = collect_garbage(dir.path(), &[r0, absent], DiskStoreOptions::default(), true)
         .unwrap_err()
         .to_string();
     assert!(err.contains(&absent.to_string()), "{err}");
@@ -224,4 +224,37 @@ fn a_final_run_that_keeps_no_inputs_leaves_only_durable_entries() {
     after.sort();
     before.sort();
     assert_eq!(after, before, "the premigration's durable pairs stay");
+}
+
+/// Diff bases are kept only on request: by default the store after gc holds
+/// the live output and nothing else, even where the previous output is still
+/// reachable (here the kept root *is* the premigration's, as a deadline
+/// snapshot equal to the previous sectors AMT makes it on mainnet-like churn).
+#[test]
+fn gc_drops_diff_bases_unless_asked_so_the_store_is_the_live_output() {
+    let (input, s0) = generate(&small_config(Network::Mainnet, 2, 20_000, 38));
+    let input = Arc::new(input);
+    let dir = tempfile::tempdir().unwrap();
+    let r0 = run(dir.path(), &input, &s0, true).state_root;
+    let report = collect_garbage(dir.path(), &[r0], DiskStoreOptions::default(), false).unwrap();
+    assert_eq!(report.diff_base_blocks, 0, "{report:?}");
+    assert!(
+        report.disk_bytes_after as f64 <= 1.1 * report.live_bytes as f64,
+        "store {} bytes for {} live bytes",
+        report.disk_bytes_after,
+        report.live_bytes
+    );
+    let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+    let entries = StoreCache::durable_entries(&disk).unwrap();
+    assert!(
+        entries.iter().all(|(k, _)| !k.starts_with("prevSectors")),
+        "{entries:?}"
+    );
+    drop(disk);
+
+    // The same store collected with diff bases keeps one per miner.
+    let dir = tempfile::tempdir().unwrap();
+    let r0 = run(dir.path(), &input, &s0, true).state_root;
+    let report = collect_garbage(dir.path(), &[r0], DiskStoreOptions::default(), true).unwrap();
+    assert!(report.diff_base_blocks > 0, "{report:?}");
 }

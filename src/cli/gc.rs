@@ -17,6 +17,11 @@ pub struct GcArgs {
     /// they do not reach, and cache entries of older states, are removed.
     #[arg(long, num_args = 1.., required = true)]
     keep: Vec<String>,
+    /// Also keep, per miner, the previous input/output pair and its input
+    /// tree, so a later premigration on this store can diff against it. Only
+    /// worth it between premigrations: it costs about the input trees' size.
+    #[arg(long)]
+    keep_diff_bases: bool,
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -28,7 +33,12 @@ pub fn run(a: GcArgs) -> anyhow::Result<()> {
         .iter()
         .map(|s| Cid::try_from(s.as_str()).with_context(|| format!("invalid --keep {s:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let r = collect_garbage(&a.store, &keep, DiskStoreOptions::default())?;
+    let r = collect_garbage(
+        &a.store,
+        &keep,
+        DiskStoreOptions::default(),
+        a.keep_diff_bases,
+    )?;
     println!(
         "kept {} blocks ({} bytes) reachable from {} root(s), {} diff-base blocks ({} bytes)",
         r.live_blocks,
@@ -42,11 +52,11 @@ pub fn run(a: GcArgs) -> anyhow::Result<()> {
         r.entries_kept, r.entries_dropped
     );
     println!(
-        "disk space: {} -> {} bytes ({} reclaimed; {:.2}x the live blocks)",
+        "disk space: {} -> {} bytes ({} reclaimed; {:.2}x the live output)",
         r.disk_bytes_before,
         r.disk_bytes_after,
         r.reclaimed_bytes(),
-        r.disk_bytes_after as f64 / (r.live_bytes + r.diff_base_bytes).max(1) as f64
+        r.disk_bytes_after as f64 / r.live_bytes.max(1) as f64
     );
     if let Some(p) = &a.report {
         std::fs::write(p, serde_json::to_vec_pretty(&r)?)

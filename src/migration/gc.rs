@@ -14,10 +14,14 @@
 //!   followed);
 //! - each cache entry whose result is one of those blocks (`sectorsAmt-…`,
 //!   actor heads): the rest are superseded results of older states;
-//! - per miner, the `prevSectorsIn/Out` pair (the base of the next diff) when
-//!   its output survives and its input tree is in the store, with that input
-//!   tree; a pair whose input lives only in a snapshot is dropped, as the
-//!   next run could not diff against it anyway.
+//! - only if asked (`keep_diff_bases`), per miner, the `prevSectorsIn/Out`
+//!   pair (the base of the next diff) when its output survives and its input
+//!   tree is in the store, with that input tree; a pair whose input lives
+//!   only in a snapshot is dropped, as the next run could not diff against it
+//!   anyway. By default every pair goes: after the final migration no run
+//!   diffs against them, and an input tree is about as large as the live
+//!   output (a deadline snapshot that is the previous sectors AMT keeps the
+//!   previous output alive, so "its output survives" does not tell).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -60,8 +64,14 @@ impl GcReport {
     }
 }
 
-/// Collects the store in `dir`, keeping what `keep` (state roots) reach.
-pub fn collect_garbage(dir: &Path, keep: &[Cid], opts: DiskStoreOptions) -> Result<GcReport> {
+/// Collects the store in `dir`, keeping what `keep` (state roots) reach,
+/// and with `keep_diff_bases` one diff base per miner (see the module docs).
+pub fn collect_garbage(
+    dir: &Path,
+    keep: &[Cid],
+    opts: DiskStoreOptions,
+    keep_diff_bases: bool,
+) -> Result<GcReport> {
     if !dir.is_dir() {
         return Err(Error::Invalid(format!(
             "{} is not a store directory",
@@ -101,7 +111,7 @@ pub fn collect_garbage(dir: &Path, keep: &[Cid], opts: DiskStoreOptions) -> Resu
         }
     }
     let mut bases = BTreeSet::new();
-    for (miner, pair) in pairs {
+    for (miner, pair) in pairs.into_iter().filter(|_| keep_diff_bases) {
         let (Some(input), Some(output)) = pair else {
             continue;
         };
