@@ -110,8 +110,11 @@ pub fn collect_garbage(
             kept.push((key.clone(), *root));
         }
     }
+    if !keep_diff_bases {
+        pairs.clear(); // their entries are dropped with the other superseded ones
+    }
     let mut bases = BTreeSet::new();
-    for (miner, pair) in pairs.into_iter().filter(|_| keep_diff_bases) {
+    for (miner, pair) in pairs {
         let (Some(input), Some(output)) = pair else {
             continue;
         };
