@@ -174,6 +174,8 @@ impl Suite {
 const FINAL_RUNS: usize = 3;
 
 /// Copies a store directory (files and subdirectories).
+/// Copies a store directory and syncs every file, so the copy's write-back
+/// does not compete with the migration measured on it next.
 fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
@@ -183,6 +185,7 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
             copy_dir(&entry.path(), &target)?;
         } else {
             std::fs::copy(entry.path(), &target)?;
+            std::fs::File::open(&target)?.sync_all()?;
         }
     }
     Ok(())
