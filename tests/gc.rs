@@ -173,7 +173,12 @@ fn cli_premigrate_migrate_gc_status() {
         "--out",
         &p(&s1),
     ]);
-    cli(&["premigrate", "--snapshot", &p(&s0), "--store", &store]);
+    let r0 = cli(&["premigrate", "--snapshot", &p(&s0), "--store", &store]);
+    let r0 = r0.lines().last().unwrap().to_string();
+    // Between premigrations the diff bases can be kept; the final run uses them.
+    cli(&["gc", "--store", &store, "--keep", &r0, "--keep-diff-bases"]);
+    let status = cli(&["status", "--store", &store]);
+    assert!(status.contains("prevSectorsIn-"), "{status}");
     let root = cli(&["migrate", "--snapshot", &p(&s1), "--store", &store]);
     let gc = cli(&["gc", "--store", &store, "--keep", &root]);
     assert!(gc.contains("reclaimed"), "{gc}");
