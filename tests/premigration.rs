@@ -372,3 +372,47 @@ fn a_store_with_damaged_files_is_refused_with_advice() {
         "{err}"
     );
 }
+
+/// A cache entry naming a stored AMT that cannot be its input's migration
+/// (here it holds one sector info, not the input's 2,000) is not trusted:
+/// the result is recomputed and the root is the uncached one.
+#[test]
+fn a_cache_entry_whose_count_disagrees_with_its_input_is_recomputed() {
+    let (input, s0) = generate(&small_config(Network::Mainnet, 2, 2_000, 23));
+    let expected = uncached_root(&input, &s0);
+    let dir = tempfile::tempdir().unwrap();
+    let run = StoreRun::open(dir.path(), true);
+    let mut wrong = fvm_ipld_amt::Amt::new_with_bit_width(&run.disk, 5);
+    wrong
+        .set(7, fvm_ipld_encoding::RawBytes::new(vec![1, 2, 3]))
+        .unwrap();
+    let wrong = wrong.flush().unwrap();
+    run.disk.sync().unwrap();
+    let sr: fil_migrate::actors::state_tree::StateRoot =
+        fil_migrate::actors::state_tree::get_cbor(&input, &s0, "root").unwrap();
+    let mut damaged = 0;
+    fil_migrate::ipld::hamt::for_each_entry(&input, &sr.actors, 5, |_, v| {
+        let a: fil_migrate::actors::state_tree::ActorState =
+            fvm_ipld_encoding::from_slice(v).unwrap();
+        if let Ok(st) = fil_migrate::actors::state_tree::get_cbor::<
+            _,
+            fil_actor_miner_state::v11::State,
+        >(&input, &a.head, "m")
+        {
+            let key = format!("cache/sectorsAmt-{}", st.sectors);
+            run.disk
+                .put_meta(key.as_bytes(), &wrong.to_bytes())
+                .unwrap();
+            damaged += 1;
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert!(damaged >= 2);
+    let out = run.migrate(&input, &s0, &opts()).unwrap();
+    assert_eq!(out.state_root, expected);
+    assert_eq!(
+        out.report.sector_amts_scratch_diff_cache[2], 0,
+        "a wrong entry was used"
+    );
+}

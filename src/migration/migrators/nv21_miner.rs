@@ -140,7 +140,11 @@ pub fn migrate_sectors<B: Blockstore + Sync>(
     in_root: &Cid,
 ) -> Result<Cid> {
     let key = sectors_amt_key(in_root);
-    let out = match ctx.cache.get(&key)? {
+    let hit = match ctx.cache.get(&key)? {
+        Some(out) => trusted_hit(ctx, in_root, out)?,
+        None => None,
+    };
+    let out = match hit {
         Some(out) => {
             cached(ctx, &out, true)?;
             out
@@ -173,8 +177,10 @@ pub fn migrate_snapshot<B: Blockstore + Sync>(
 ) -> Result<Cid> {
     let key = sectors_amt_key(snap_in);
     if let Some(out) = ctx.cache.get(&key)? {
-        cached(ctx, &out, false)?;
-        return Ok(out);
+        if let Some(out) = trusted_hit(ctx, snap_in, out)? {
+            cached(ctx, &out, false)?;
+            return Ok(out);
+        }
     }
     let cur_in = ctx.cache.get(&prev_sectors_in_key(miner))?;
     let cur_out = ctx.cache.get(&prev_sectors_out_key(miner))?;
@@ -184,6 +190,31 @@ pub fn migrate_snapshot<B: Blockstore + Sync>(
     };
     ctx.cache.put(&key, out)?;
     Ok(out)
+}
+
+/// A cached result is used only if it holds as many sector infos as its
+/// input claims: every path maps them one to one, so a count that differs
+/// means a result that cannot be this input's (a damaged or foreign entry),
+/// and it is recomputed instead, with a warning.
+fn trusted_hit<B: Blockstore>(
+    ctx: &MigrationCtx<'_, B>,
+    in_root: &Cid,
+    out: Cid,
+) -> Result<Option<Cid>> {
+    let (n_in, n_out) = (count_of(ctx, in_root)?, count_of(ctx, &out)?);
+    if n_in == n_out {
+        return Ok(Some(out));
+    }
+    tracing::warn!(
+        "cached result {out} of sectors AMT {in_root} holds {n_out} sector infos, \
+         its input {n_in}: ignored and recomputed"
+    );
+    Ok(None)
+}
+
+/// The count an AMT's root claims.
+fn count_of<B: Blockstore>(ctx: &MigrationCtx<'_, B>, root: &Cid) -> Result<u64> {
+    Ok(AmtRoot::load(ctx.store, root)?.count)
 }
 
 /// Whether a diff base can be read (an earlier snapshot's tree may be gone).
@@ -288,15 +319,27 @@ pub fn incremental<B: Blockstore + Sync>(
         &hook,
         &vouch,
     )?;
-    match remapped {
+    let out = match remapped {
         Some(r) => {
             ctx.store.flush_parallel(&r.root)?;
             Counters::add(&ctx.counters.sectors_via_diff, r.values_mapped);
             Counters::add(&ctx.counters.amts_by_path[1], 1);
-            Ok(r.root)
+            r.root
         }
-        None => patch_from_diff(ctx, base_in, in_root, base_out),
+        None => patch_from_diff(ctx, base_in, in_root, base_out)?,
+    };
+    // A diff is only as good as its base: if the result does not hold as
+    // many sector infos as the input claims (a base pair that is not one
+    // migration, or a non-canonical input), the from-scratch path decides.
+    let (n_in, n_out) = (count_of(ctx, in_root)?, count_of(ctx, &out)?);
+    if n_in != n_out {
+        tracing::warn!(
+            "sectors AMT {in_root} ({n_in} sector infos) migrated against base {base_in} \
+             gave {n_out}: migrating it from scratch"
+        );
+        return from_scratch(ctx, in_root);
     }
+    Ok(out)
 }
 
 /// Applies the difference `base_in → in_root`, transformed, to `base_out`.
