@@ -195,6 +195,21 @@ impl DiskStore {
         self.meta.insert(key, value).map_err(|e| self.wrap(e))
     }
 
+    /// Writes many metadata values as one atomic batch: after a crash the
+    /// store holds all of them or none (a cache entry pair such as a diff
+    /// base's input and output must never be half-written). Not durable until
+    /// [`DiskStore::sync`].
+    pub fn put_meta_batch<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Result<()> {
+        let mut batch = self.db.batch();
+        for (k, v) in entries {
+            batch.insert(&self.meta, k, v);
+        }
+        batch.commit().map_err(|e| self.wrap(e))
+    }
+
     /// Removes a metadata value.
     pub fn remove_meta(&self, key: &[u8]) -> Result<()> {
         self.meta.remove(key).map_err(|e| self.wrap(e))
