@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::states::{generate, small_config, successor};
+use common::states::{generate, miner_sectors, small_config, snapshot_cars, successor};
 use common::store_runs::{opts, uncached_root, StoreRun};
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::migration::{CancelToken, MigrationOptions, StoreCache};
@@ -74,24 +74,13 @@ fn a_cache_entry_naming_a_missing_block_falls_back_to_recomputation() {
     let run = StoreRun::open(dir.path(), true);
     // Damage: point every miner's sectors entry at a block the store never had.
     let bogus = fil_migrate::ipld::cids::cbor_cid(b"never stored");
-    let sr: fil_migrate::actors::state_tree::StateRoot =
-        fil_migrate::actors::state_tree::get_cbor(&input, &s0, "root").unwrap();
-    fil_migrate::ipld::hamt::for_each_entry(&input, &sr.actors, 5, |_, v| {
-        let a: fil_migrate::actors::state_tree::ActorState =
-            fvm_ipld_encoding::from_slice(v).unwrap();
-        if let Ok(st) = fil_migrate::actors::state_tree::get_cbor::<
-            _,
-            fil_actor_miner_state::v11::State,
-        >(&input, &a.head, "m")
-        {
-            let key = format!("cache/sectorsAmt-{}", st.sectors);
-            run.disk
-                .put_meta(key.as_bytes(), &bogus.to_bytes())
-                .unwrap();
-        }
-        Ok(())
-    })
-    .unwrap();
+    let miners = miner_sectors(&input, &s0);
+    for sectors in miners {
+        let key = format!("cache/sectorsAmt-{sectors}");
+        run.disk
+            .put_meta(key.as_bytes(), &bogus.to_bytes())
+            .unwrap();
+    }
     let out = run.migrate(&input, &s0, &opts()).unwrap();
     assert_eq!(out.state_root, expected);
     let fallbacks = run.cache.fallbacks();
@@ -205,25 +194,13 @@ fn kill_9_at_random_moments_then_resume_gives_the_same_root() {
 /// A run that ends before its kill is replaced by the premigrated store again
 /// and the delays shrink, so eight kills land in unfinished work however busy
 /// the machine is.
-/// A run that finishes before its kill is replaced by the premigrated store
-/// again, so later kills still land in unfinished work.
 #[test]
 fn kill_9_during_the_final_migration_then_resume_gives_the_uncached_root() {
     let dir = tempfile::tempdir().unwrap();
-    let (s0, s1) = (dir.path().join("s0.car"), dir.path().join("s1.car"));
     let cfg = small_config(Network::Mainnet, 6, 25_000, 36);
-    fil_migrate::synth::generate_car(&s0, &cfg, 64 << 20).unwrap();
+    let (s0, s1) = snapshot_cars(dir.path(), &cfg, "0.05");
     let bin = env!("CARGO_BIN_EXE_fil-migrate");
     let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
-    common::succeed(Command::new(bin).args([
-        "gen",
-        "--from",
-        &path(&s0),
-        "--change-fraction",
-        "0.05",
-        "--out",
-        &path(&s1),
-    ]));
     let expected = common::succeed(Command::new(bin).args(["migrate", "--snapshot", &path(&s1)]));
     let expected = String::from_utf8_lossy(&expected.stdout).trim().to_string();
     let store = dir.path().join("store");
@@ -316,17 +293,9 @@ fn kill_9_during_the_final_migration_then_resume_gives_the_uncached_root() {
 #[test]
 fn a_store_with_damaged_files_is_refused_with_advice() {
     let dir = tempfile::tempdir().unwrap();
-    let (car, next) = (dir.path().join("s0.car"), dir.path().join("s1.car"));
     let cfg = small_config(Network::Mainnet, 2, 3_000, 37);
-    fil_migrate::synth::generate_car(&car, &cfg, 64 << 20).unwrap();
+    let (car, next) = snapshot_cars(dir.path(), &cfg, "0.05");
     let bin = env!("CARGO_BIN_EXE_fil-migrate");
-    common::succeed(
-        Command::new(bin)
-            .args(["gen", "--change-fraction", "0.05", "--from"])
-            .arg(&car)
-            .arg("--out")
-            .arg(&next),
-    );
     let store = dir.path().join("store");
     common::succeed(
         Command::new(bin)
@@ -388,27 +357,14 @@ fn a_cache_entry_whose_count_disagrees_with_its_input_is_recomputed() {
         .unwrap();
     let wrong = wrong.flush().unwrap();
     run.disk.sync().unwrap();
-    let sr: fil_migrate::actors::state_tree::StateRoot =
-        fil_migrate::actors::state_tree::get_cbor(&input, &s0, "root").unwrap();
-    let mut damaged = 0;
-    fil_migrate::ipld::hamt::for_each_entry(&input, &sr.actors, 5, |_, v| {
-        let a: fil_migrate::actors::state_tree::ActorState =
-            fvm_ipld_encoding::from_slice(v).unwrap();
-        if let Ok(st) = fil_migrate::actors::state_tree::get_cbor::<
-            _,
-            fil_actor_miner_state::v11::State,
-        >(&input, &a.head, "m")
-        {
-            let key = format!("cache/sectorsAmt-{}", st.sectors);
-            run.disk
-                .put_meta(key.as_bytes(), &wrong.to_bytes())
-                .unwrap();
-            damaged += 1;
-        }
-        Ok(())
-    })
-    .unwrap();
-    assert!(damaged >= 2);
+    let miners = miner_sectors(&input, &s0);
+    assert!(miners.len() >= 2);
+    for sectors in miners {
+        let key = format!("cache/sectorsAmt-{sectors}");
+        run.disk
+            .put_meta(key.as_bytes(), &wrong.to_bytes())
+            .unwrap();
+    }
     let out = run.migrate(&input, &s0, &opts()).unwrap();
     assert_eq!(out.state_root, expected);
     assert_eq!(

@@ -173,7 +173,6 @@ impl Suite {
 /// Final migrations per churn level in scenario 3 (the median is reported).
 const FINAL_RUNS: usize = 3;
 
-/// Copies a store directory (files and subdirectories).
 /// Copies a store directory and syncs every file, so the copy's write-back
 /// does not compete with the migration measured on it next.
 fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {

@@ -134,12 +134,11 @@ impl StoreCache {
         self.disk.sync()?;
         // One atomic batch: a crash leaves all of a checkpoint's entries or
         // none, never a diff base's input without its output.
-        let rows: Vec<(Vec<u8>, Vec<u8>)> = batch
-            .iter()
-            .map(|(k, v)| (format!("{ENTRY_PREFIX}{k}").into_bytes(), v.to_bytes()))
-            .collect();
-        self.disk
-            .put_meta_batch(rows.iter().map(|(k, v)| (&k[..], &v[..])))?;
+        self.disk.put_meta_batch(
+            batch
+                .iter()
+                .map(|(k, v)| (format!("{ENTRY_PREFIX}{k}"), v.to_bytes())),
+        )?;
         self.disk.sync()?;
         let mut staged = self.staged.write();
         for (k, v) in &batch {

@@ -104,9 +104,21 @@ impl DiskStore {
         &self,
         blocks: impl IntoIterator<Item = (&'a Cid, &'a [u8])>,
     ) -> Result<()> {
+        self.commit_batch(
+            &self.blocks,
+            blocks.into_iter().map(|(c, d)| (c.to_bytes(), d)),
+        )
+    }
+
+    /// Inserts `entries` into `keyspace` as one atomic fjall batch.
+    fn commit_batch<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        keyspace: &Keyspace,
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<()> {
         let mut batch = self.db.batch();
-        for (cid, data) in blocks {
-            batch.insert(&self.blocks, cid.to_bytes(), data);
+        for (k, v) in entries {
+            batch.insert(keyspace, k.as_ref(), v.as_ref());
         }
         batch.commit().map_err(|e| self.wrap(e))
     }
@@ -199,15 +211,11 @@ impl DiskStore {
     /// store holds all of them or none (a cache entry pair such as a diff
     /// base's input and output must never be half-written). Not durable until
     /// [`DiskStore::sync`].
-    pub fn put_meta_batch<'a>(
+    pub fn put_meta_batch<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
-        entries: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        entries: impl IntoIterator<Item = (K, V)>,
     ) -> Result<()> {
-        let mut batch = self.db.batch();
-        for (k, v) in entries {
-            batch.insert(&self.meta, k, v);
-        }
-        batch.commit().map_err(|e| self.wrap(e))
+        self.commit_batch(&self.meta, entries)
     }
 
     /// Removes a metadata value.

@@ -56,3 +56,38 @@ pub fn successor(store: &MemStore, state: &Cid, seed: u64) -> Cid {
     buf.flush(&next).expect("flush");
     next
 }
+
+/// Writes `cfg` as `DIR/s0.car` and, through `fil-migrate gen --from`, its
+/// successor with `change_fraction` of the sectors changed as `DIR/s1.car`.
+pub fn snapshot_cars(
+    dir: &std::path::Path,
+    cfg: &GenConfig,
+    change_fraction: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (s0, s1) = (dir.join("s0.car"), dir.join("s1.car"));
+    fil_migrate::synth::generate_car(&s0, cfg, 64 << 20).expect("generate");
+    super::succeed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+            .args(["gen", "--change-fraction", change_fraction, "--from"])
+            .arg(&s0)
+            .arg("--out")
+            .arg(&s1),
+    );
+    (s0, s1)
+}
+
+/// The `sectors` AMT root of every miner of `state`.
+pub fn miner_sectors(input: &MemStore, state: &Cid) -> Vec<Cid> {
+    use fil_migrate::actors::state_tree::{get_cbor, ActorState, StateRoot};
+    let sr: StateRoot = get_cbor(input, state, "root").expect("state root");
+    let mut out = Vec::new();
+    fil_migrate::ipld::hamt::for_each_entry(input, &sr.actors, 5, |_, v| {
+        let a: ActorState = fvm_ipld_encoding::from_slice(v).expect("actor");
+        if let Ok(st) = get_cbor::<_, fil_actor_miner_state::v11::State>(input, &a.head, "m") {
+            out.push(st.sectors);
+        }
+        Ok(())
+    })
+    .expect("actors");
+    out
+}

@@ -145,8 +145,8 @@ pub fn migrate_sectors<B: Blockstore + Sync>(
         None => None,
     };
     let out = match hit {
-        Some(out) => {
-            cached(ctx, &out, true)?;
+        Some((out, count)) => {
+            cached(ctx, Some(count));
             out
         }
         None => {
@@ -177,8 +177,8 @@ pub fn migrate_snapshot<B: Blockstore + Sync>(
 ) -> Result<Cid> {
     let key = sectors_amt_key(snap_in);
     if let Some(out) = ctx.cache.get(&key)? {
-        if let Some(out) = trusted_hit(ctx, snap_in, out)? {
-            cached(ctx, &out, false)?;
+        if let Some((out, _)) = trusted_hit(ctx, snap_in, out)? {
+            cached(ctx, None);
             return Ok(out);
         }
     }
@@ -193,28 +193,37 @@ pub fn migrate_snapshot<B: Blockstore + Sync>(
 }
 
 /// A cached result is used only if it holds as many sector infos as its
-/// input claims: every path maps them one to one, so a count that differs
-/// means a result that cannot be this input's (a damaged or foreign entry),
-/// and it is recomputed instead, with a warning.
+/// input claims (see [`same_count`]); else it is recomputed, with a warning.
+/// Returns the result and its count.
 fn trusted_hit<B: Blockstore>(
     ctx: &MigrationCtx<'_, B>,
     in_root: &Cid,
     out: Cid,
-) -> Result<Option<Cid>> {
-    let (n_in, n_out) = (count_of(ctx, in_root)?, count_of(ctx, &out)?);
-    if n_in == n_out {
-        return Ok(Some(out));
-    }
-    tracing::warn!(
-        "cached result {out} of sectors AMT {in_root} holds {n_out} sector infos, \
-         its input {n_in}: ignored and recomputed"
-    );
-    Ok(None)
+) -> Result<Option<(Cid, u64)>> {
+    let count = same_count(ctx, in_root, &out, "its cached result")?;
+    Ok(count.map(|n| (out, n)))
 }
 
-/// The count an AMT's root claims.
-fn count_of<B: Blockstore>(ctx: &MigrationCtx<'_, B>, root: &Cid) -> Result<u64> {
-    Ok(AmtRoot::load(ctx.store, root)?.count)
+/// Every path maps sector infos one to one, so a migrated AMT holds as many
+/// as its input claims; a result that does not cannot be this input's (a
+/// damaged or foreign cache entry, a diff base pair that is not one
+/// migration, or a non-canonical input). Returns the count when they agree,
+/// else warns, naming `what` the result is, and returns `None`.
+fn same_count<B: Blockstore>(
+    ctx: &MigrationCtx<'_, B>,
+    in_root: &Cid,
+    out: &Cid,
+    what: &str,
+) -> Result<Option<u64>> {
+    let n_in = AmtRoot::load(ctx.store, in_root)?.count;
+    let n_out = AmtRoot::load(ctx.store, out)?.count;
+    if n_in == n_out {
+        return Ok(Some(n_out));
+    }
+    tracing::warn!(
+        "sectors AMT {in_root} holds {n_in} sector infos but {what} {out} holds {n_out}: recomputing"
+    );
+    Ok(None)
 }
 
 /// Whether a diff base can be read (an earlier snapshot's tree may be gone).
@@ -227,14 +236,12 @@ fn readable<B: Blockstore>(ctx: &MigrationCtx<'_, B>, root: &Cid) -> Result<bool
 }
 
 /// Counts a cache hit; only a miner's own sectors count as sectors (deadline
-/// snapshots mostly repeat them).
-fn cached<B: Blockstore>(ctx: &MigrationCtx<'_, B>, out: &Cid, count_sectors: bool) -> Result<()> {
-    if count_sectors {
-        let count = AmtRoot::load(ctx.store, out)?.count;
-        Counters::add(&ctx.counters.sectors_from_cache, count);
+/// snapshots mostly repeat them), so `sectors` is `None` for a snapshot.
+fn cached<B: Blockstore>(ctx: &MigrationCtx<'_, B>, sectors: Option<u64>) {
+    if let Some(n) = sectors {
+        Counters::add(&ctx.counters.sectors_from_cache, n);
     }
     Counters::add(&ctx.counters.amts_by_path[2], 1);
-    Ok(())
 }
 
 fn sector_error(amt: &Cid, index: u64, e: impl std::fmt::Display) -> Error {
@@ -328,18 +335,12 @@ pub fn incremental<B: Blockstore + Sync>(
         }
         None => patch_from_diff(ctx, base_in, in_root, base_out)?,
     };
-    // A diff is only as good as its base: if the result does not hold as
-    // many sector infos as the input claims (a base pair that is not one
-    // migration, or a non-canonical input), the from-scratch path decides.
-    let (n_in, n_out) = (count_of(ctx, in_root)?, count_of(ctx, &out)?);
-    if n_in != n_out {
-        tracing::warn!(
-            "sectors AMT {in_root} ({n_in} sector infos) migrated against base {base_in} \
-             gave {n_out}: migrating it from scratch"
-        );
-        return from_scratch(ctx, in_root);
+    // A diff is only as good as its base: a result of the wrong size goes
+    // to the from-scratch path, which rebuilds from the values themselves.
+    match same_count(ctx, in_root, &out, "its diff against the previous run")? {
+        Some(_) => Ok(out),
+        None => from_scratch(ctx, in_root),
     }
-    Ok(out)
 }
 
 /// Applies the difference `base_in → in_root`, transformed, to `base_out`.
