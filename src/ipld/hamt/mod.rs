@@ -1,6 +1,8 @@
 //! HAMT (v3 format, as `fvm_ipld_hamt` 0.10) over raw key and value bytes:
-//! a streaming [`walk`] that caches nothing and a [`builder`] that writes a
-//! canonical tree from entries sorted by key hash.
+//! a streaming [`walk`] that caches nothing, a [`builder`] that writes a
+//! canonical tree from entries sorted by key hash, a streaming [`diff`], and
+//! the structure-preserving [`map`] (every value) and [`remap`] (only what
+//! changed since an earlier map) that migrate the actors tree.
 //!
 //! The format: a node is `[bitfield, [pointer…]]`; the bitfield is the
 //! node's 2^bw-bit occupancy map as a big-endian integer with leading zero
@@ -11,11 +13,19 @@
 //! a bucket, otherwise a child node.
 
 pub mod builder;
+pub mod diff;
+pub mod map;
 pub mod node;
+pub mod remap;
+pub mod shape;
 pub mod walk;
 
 pub use builder::HamtBuilder;
+pub use diff::{diff, HamtChange};
+pub use map::map_entries;
 pub use node::{HamtNode, Pointer};
+pub use remap::remap_entries;
+pub use shape::HamtMapped;
 pub use walk::for_each_entry;
 
 /// Bit width of the actors HAMT and every builtin-actor HAMT.

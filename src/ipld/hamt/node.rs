@@ -31,6 +31,21 @@ impl HamtNode {
         &self.data[r.clone()]
     }
 
+    /// Reads and decodes the node `cid` (`parent` names the node linking to
+    /// it, for the error when it is missing).
+    pub fn load<S: fvm_ipld_blockstore::Blockstore>(
+        store: &S,
+        cid: &Cid,
+        parent: Option<Cid>,
+        bit_width: u32,
+    ) -> Result<Self> {
+        let data = store
+            .get(cid)
+            .map_err(Error::from_blockstore)?
+            .ok_or(Error::MissingBlock { cid: *cid, parent })?;
+        Self::decode(data, bit_width, cid)
+    }
+
     /// Decodes a node block.
     pub fn decode(data: Vec<u8>, bit_width: u32, cid: &Cid) -> Result<Self> {
         let data: Arc<[u8]> = Arc::from(data);
