@@ -22,8 +22,11 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 fn main() -> ExitCode {
     // Return freed memory at once: a migration frees its write buffer in large
     // waves, and a delayed purge shows up as peak RSS above the budget.
-    // SAFETY: sets a global allocator option before any thread is started.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    // `MIMALLOC_PURGE_DELAY` (milliseconds), mimalloc's own variable, wins.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets a global allocator option before any thread is started.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    }
     cli::init_logging();
     let args = cli::Cli::parse();
     match cli::run(args) {

@@ -15,9 +15,9 @@ use cid::Cid;
 use common::states::{generate, small_config, successor};
 use common::store_runs::{opts, uncached_root as uncached, StoreRun};
 use fil_migrate::actors::manifest::Network;
-use fil_migrate::migration::runner::RetainInputs;
+use fil_migrate::migration::runner::{InputTree, RetainInputs};
 use fil_migrate::migration::{collect_garbage, MigrationOutcome, StoreCache};
-use fil_migrate::store::copy::copy_dag;
+use fil_migrate::store::copy::{copy_dag, copy_hamt_nodes};
 use fil_migrate::store::{DiskStore, DiskStoreOptions, MemStore, Overlay};
 
 /// One run on the store in `dir`, keeping each miner's input tree if `retain`.
@@ -26,8 +26,9 @@ fn run(dir: &std::path::Path, input: &Arc<MemStore>, root: &Cid, retain: bool) -
     let mut opts = opts();
     if retain {
         let (from, to) = (input.clone(), store.disk.clone());
-        opts.retain_inputs = Some(RetainInputs(Arc::new(move |r: &Cid| {
-            copy_dag(&*from, &to, r).map(|_| ())
+        opts.retain_inputs = Some(RetainInputs(Arc::new(move |r: &Cid, t: InputTree| match t {
+            InputTree::SectorsAmt => copy_dag(&*from, &to, r).map(|_| ()),
+            InputTree::ActorsHamt => copy_hamt_nodes(&*from, &to, r).map(|_| ()),
         })));
     }
     let out = store.migrate(input, root, &opts).unwrap();
@@ -72,7 +73,10 @@ fn after_premigrate_migrate_and_gc_the_store_is_the_live_output_and_still_serves
     let live: HashSet<Cid> = common::reachable(&both, &r1).into_iter().collect();
     assert!(all.is_subset(&live));
     for (k, root) in StoreCache::durable_entries(&disk).unwrap() {
-        assert!(k.starts_with("sectorsAmt-"), "superseded entry kept: {k}");
+        // Content-addressed results of the kept state: its sectors AMTs,
+        // its actors tree, its miners' heads.
+        let current = k.starts_with("sectorsAmt-") || k.starts_with("actorsTree-") || k.contains("-head-");
+        assert!(current, "superseded entry kept: {k}");
         common::reachable(&both, &root);
     }
     drop(disk);

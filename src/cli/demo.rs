@@ -52,6 +52,9 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         multisigs: 10,
         evm_contracts: 10,
         eth_accounts: 10,
+        empty_miners: 0,
+        payment_channels: 0,
+        placeholders: 0,
     };
     let s0 = dir.join("s0.car");
     let g = generate_car(&s0, &cfg, budget)?;

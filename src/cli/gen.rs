@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use clap::Args;
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::synth::churn::ChurnConfig;
-use fil_migrate::synth::{churn_car, default_epoch, generate_car, GenConfig, MinerSizes};
+use fil_migrate::synth::{
+    churn_car, default_epoch, generate_car, mainnet_preset, GenConfig, MinerSizes,
+    MAINNET_PRESET_SECTORS,
+};
 
 use super::args::parse_bytes;
 
@@ -47,6 +50,23 @@ pub struct GenArgs {
     /// Ethereum accounts.
     #[arg(long, default_value_t = 5)]
     eth_accounts: u64,
+    /// Miners with no sectors (each with an owner account and a zero claim).
+    #[arg(long, default_value_t = 0)]
+    empty_miners: u64,
+    /// Payment channels.
+    #[arg(long, default_value_t = 0)]
+    payment_channels: u64,
+    /// Placeholders besides the one every state has.
+    #[arg(long, default_value_t = 0)]
+    placeholders: u64,
+    /// A whole population instead of the counts above: `mainnet` is mainnet's
+    /// actor mix (3.81M actors at --scale 1: 0.7M miners, 4,000 of them with
+    /// the --total-sectors, default 2M × scale, by a power law).
+    #[arg(long, value_parser = ["mainnet"], conflicts_with_all = ["miners", "sectors", "accounts", "multisigs", "evm", "eth_accounts", "empty_miners", "payment_channels", "placeholders"])]
+    preset: Option<String>,
+    /// Scale of --preset (0.01 is a 38k-actor state of the same shape).
+    #[arg(long, default_value_t = 1.0, requires = "preset")]
+    scale: f64,
     /// Churn: write the successor of this snapshot instead of a new state.
     #[arg(long)]
     from: Option<PathBuf>,
@@ -92,6 +112,18 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    if a.preset.is_some() {
+        if !(a.scale > 0.0 && a.scale <= 100.0) {
+            anyhow::bail!("--scale {} is outside (0, 100]", a.scale);
+        }
+        let total = a
+            .total_sectors
+            .unwrap_or((MAINNET_PRESET_SECTORS as f64 * a.scale).round() as u64);
+        let mut cfg = mainnet_preset(a.scale, total, a.seed);
+        cfg.network = a.network;
+        cfg.epoch = a.epoch.unwrap_or_else(|| default_epoch(a.network));
+        return write_state(&a.out, &cfg, a.memory_budget);
+    }
     let miners = match a.total_sectors {
         Some(total) => MinerSizes::PowerLaw {
             miners: a.miners,
@@ -112,8 +144,15 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
         multisigs: a.multisigs,
         evm_contracts: a.evm,
         eth_accounts: a.eth_accounts,
+        empty_miners: a.empty_miners,
+        payment_channels: a.payment_channels,
+        placeholders: a.placeholders,
     };
-    let s = generate_car(&a.out, &cfg, a.memory_budget)?;
+    write_state(&a.out, &cfg, a.memory_budget)
+}
+
+fn write_state(out: &std::path::Path, cfg: &GenConfig, memory_budget: u64) -> anyhow::Result<()> {
+    let s = generate_car(out, cfg, memory_budget)?;
     println!("state root:  {}", s.state_root);
     println!(
         "actors:      {} ({} miners, {} sectors)",
@@ -121,7 +160,7 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
     );
     println!(
         "car:         {} ({} blocks, {} bytes)",
-        a.out.display(),
+        out.display(),
         s.blocks,
         s.car_bytes
     );

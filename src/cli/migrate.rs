@@ -8,13 +8,13 @@ use cid::Cid;
 use clap::Args;
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::resolve_state_root;
-use fil_migrate::migration::runner::RetainInputs;
+use fil_migrate::migration::runner::{InputTree, RetainInputs};
 use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{
     default_memory_budget, migrate_state, MemoryCache, MigrationCache, MigrationOptions,
     StoreCache, UpgradeSpec,
 };
-use fil_migrate::store::copy::copy_dag;
+use fil_migrate::store::copy::{copy_dag, copy_hamt_nodes};
 use fil_migrate::store::{
     export_car, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, ExportOptions,
     LowerFirst, Overlay,
@@ -137,9 +137,12 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     if store_cache.is_some() && (premigration || a.keep_inputs) {
         let car_ref = car.clone();
         let disk_ref = disk.clone();
-        opts.retain_inputs = Some(RetainInputs(std::sync::Arc::new(move |root: &Cid| {
-            copy_dag(&*car_ref, &disk_ref, root).map(|_| ())
-        })));
+        opts.retain_inputs = Some(RetainInputs(std::sync::Arc::new(
+            move |root: &Cid, tree: InputTree| match tree {
+                InputTree::SectorsAmt => copy_dag(&*car_ref, &disk_ref, root).map(|_| ()),
+                InputTree::ActorsHamt => copy_hamt_nodes(&*car_ref, &disk_ref, root).map(|_| ()),
+            },
+        )));
     }
     let t = Instant::now();
     let outcome = migrate_state(&backing, &input_root, &spec, cache, &opts)?;

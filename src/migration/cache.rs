@@ -4,7 +4,10 @@
 //! - `sectorsAmt-<in_root>` → migrated sectors root (content-addressed, shared);
 //! - `prevSectorsIn-<miner>` / `prevSectorsOut-<miner>` → the last sectors
 //!   roots migrated for a miner (the base of the next diff);
-//! - `<addr>-head-<head>` → a whole actor's new head.
+//! - `<addr>-head-<head>` → a whole actor's new head;
+//! - `actorsTree-<in_root>` → migrated actors HAMT (the whole tree at once);
+//! - `prevActorsIn` / `prevActorsOut` → the last actors HAMT roots migrated
+//!   (the base of the next run's remap of the state tree).
 //!
 //! Every value is a root CID that must be readable whenever the entry is
 //! (see [`MigrationCache::put`]).
@@ -34,6 +37,28 @@ pub fn prev_sectors_out_key(miner: &str) -> String {
 /// Key of a whole actor's migrated head.
 pub fn actor_head_key(addr: &str, head: &Cid) -> String {
     format!("{addr}-head-{head}")
+}
+
+/// Key of a migrated actors HAMT.
+pub fn actors_tree_key(in_root: &Cid) -> String {
+    format!("actorsTree-{in_root}")
+}
+
+/// Key of the last migrated input actors HAMT root.
+pub const PREV_ACTORS_IN: &str = "prevActorsIn";
+/// Key of the last migrated output actors HAMT root.
+pub const PREV_ACTORS_OUT: &str = "prevActorsOut";
+
+/// Whether a key names a diff base (a previous input/output pair) rather
+/// than a content-addressed result.
+pub fn is_diff_base(key: &str) -> bool {
+    key.starts_with("prevSectors") || key.starts_with("prevActors")
+}
+
+/// Whether a key's value is an input root (which may live outside the
+/// store the migration writes to, e.g. in the snapshot).
+pub fn names_input(key: &str) -> bool {
+    key.starts_with("prevSectorsIn-") || key == PREV_ACTORS_IN
 }
 
 /// A store of migration results.

@@ -21,7 +21,9 @@
 //!   anyway. By default every pair goes: after the final migration no run
 //!   diffs against them, and an input tree is about as large as the live
 //!   output (a deadline snapshot that is the previous sectors AMT keeps the
-//!   previous output alive, so "its output survives" does not tell).
+//!   previous output alive, so "its output survives" does not tell). The
+//!   same for the state tree's `prevActorsIn/Out` pair, whose input is the
+//!   previous actors HAMT's nodes (kept without the states they name).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -29,10 +31,11 @@ use std::path::Path;
 use cid::Cid;
 use serde::Serialize;
 
-use super::cache::{prev_sectors_in_key, prev_sectors_out_key};
+use super::cache::{prev_sectors_in_key, prev_sectors_out_key, PREV_ACTORS_IN, PREV_ACTORS_OUT};
 use super::store_cache::{StoreCache, ENTRY_PREFIX};
 use crate::error::{Error, Result};
 use crate::ipld::cids::is_walkable;
+use crate::ipld::hamt::{HamtNode, Pointer, DEFAULT_BIT_WIDTH};
 use crate::ipld::links::scan_links;
 use crate::store::{replace, DiskStore, DiskStoreOptions};
 
@@ -101,17 +104,24 @@ pub fn collect_garbage(
     let entries = StoreCache::durable_entries(&old)?;
     let mut pairs: BTreeMap<&str, (Option<Cid>, Option<Cid>)> = BTreeMap::new();
     let mut kept: Vec<(String, Cid)> = Vec::new();
+    let mut actors_pair: (Option<Cid>, Option<Cid>) = (None, None);
     for (key, root) in &entries {
         if let Some(miner) = key.strip_prefix("prevSectorsIn-") {
             pairs.entry(miner).or_default().0 = Some(*root);
         } else if let Some(miner) = key.strip_prefix("prevSectorsOut-") {
             pairs.entry(miner).or_default().1 = Some(*root);
+        } else if key == PREV_ACTORS_IN {
+            actors_pair.0 = Some(*root);
+        } else if key == PREV_ACTORS_OUT {
+            actors_pair.1 = Some(*root);
         } else if live.contains(&root.to_bytes()) {
             kept.push((key.clone(), *root));
         }
     }
     if !keep_diff_bases {
-        pairs.clear(); // their entries are dropped with the other superseded ones
+        // Their entries are dropped with the other superseded ones.
+        pairs.clear();
+        actors_pair = (None, None);
     }
     let mut bases = BTreeSet::new();
     for (miner, pair) in pairs {
@@ -124,6 +134,15 @@ pub fn collect_garbage(
             report.diff_base_bytes += bytes;
             kept.push((prev_sectors_in_key(miner), input));
             kept.push((prev_sectors_out_key(miner), output));
+        }
+    }
+    if let (Some(input), Some(output)) = actors_pair {
+        if live.contains(&output.to_bytes()) && old.has_block(&input)? {
+            let (blocks, bytes) = mark_hamt_nodes(&old, &input, &mut bases)?;
+            report.diff_base_blocks += blocks;
+            report.diff_base_bytes += bytes;
+            kept.push((PREV_ACTORS_IN.to_string(), input));
+            kept.push((PREV_ACTORS_OUT.to_string(), output));
         }
     }
     live.append(&mut bases);
@@ -205,6 +224,36 @@ fn mark(
         if is_walkable(&cid) {
             scan_links(&cid, &data, |l| stack.push((l, Some(cid))))?;
         }
+    }
+    Ok((blocks, bytes))
+}
+
+/// Adds to `live` the nodes of the HAMT `root` (not the blocks its values
+/// link to); every node must be in the store. Returns blocks and bytes added.
+fn mark_hamt_nodes(
+    store: &DiskStore,
+    root: &Cid,
+    live: &mut BTreeSet<Vec<u8>>,
+) -> Result<(u64, u64)> {
+    let (mut blocks, mut bytes) = (0u64, 0u64);
+    let mut stack = vec![(*root, None)];
+    while let Some((cid, parent)) = stack.pop() {
+        let key = cid.to_bytes();
+        if live.contains(&key) {
+            continue;
+        }
+        let data = store
+            .get_block(&cid)?
+            .ok_or(Error::MissingBlock { cid, parent })?;
+        bytes += data.len() as u64;
+        blocks += 1;
+        let node = HamtNode::decode(data.to_vec(), DEFAULT_BIT_WIDTH, &cid)?;
+        for (_, p) in &node.pointers {
+            if let Pointer::Link(c) = p {
+                stack.push((*c, Some(cid)));
+            }
+        }
+        live.insert(key);
     }
     Ok((blocks, bytes))
 }

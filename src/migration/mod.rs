@@ -1,5 +1,6 @@
 //! Migrations: the upgrade specs, the runner, the cache, and the migrators.
 
+pub mod actors_tree;
 pub mod cache;
 pub mod context;
 pub mod gc;
@@ -7,6 +8,7 @@ pub mod migrators;
 pub mod progress;
 pub mod reference;
 pub mod report;
+pub mod router;
 pub mod runner;
 pub mod spec;
 pub mod store_cache;

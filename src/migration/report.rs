@@ -23,8 +23,18 @@ pub struct MigrationReport {
     pub memory_budget_bytes: u64,
     /// Wall time per phase, seconds, in order.
     pub phases: Vec<(String, f64)>,
-    /// Actors migrated.
+    /// Actors migrated (passed through their migrator; a remap reuses the
+    /// rest without touching them).
     pub actors: u64,
+    /// How the actors tree was migrated: cached, remapped, mapped, rebuilt.
+    pub actors_tree: Option<crate::migration::actors_tree::TreePath>,
+    /// A remap's unchanged actors in changed buckets, whose previous result
+    /// was reused.
+    pub actors_reused: u64,
+    /// A remap's unchanged subtrees of the actors tree, reused unread.
+    pub actor_subtrees_reused: u64,
+    /// Nodes of the actors trees (input, and a remap's previous pair) read.
+    pub actor_tree_nodes_read: u64,
     /// Actors per migrator.
     pub actors_by_migrator: BTreeMap<String, u64>,
     /// Sector infos transformed building AMTs from scratch.

@@ -1,21 +1,20 @@
-//! The migration runner: walk the input actors HAMT (one producer thread,
-//! bounded memory), migrate actors on a pool of workers fed by a bounded
-//! channel, and build the output actors HAMT on one writer (this thread) in
-//! hash order, re-sequencing results as they come back. Deferred migrators
-//! run after the parallel phase. Every failure cancels the run and is
-//! reported with the actor's address and CID; nothing panics on bad data.
+//! The migration runner: the actors HAMT is migrated as a whole by the
+//! cheapest exact path ([`super::actors_tree`]: cached, remapped against the
+//! previous run, or a parallel structure-preserving map), each actor through
+//! the migrator its spec names, on a rayon pool. Every failure cancels the
+//! run and is reported with the actor's address and CID; nothing panics on
+//! bad data.
 
-use std::collections::BTreeMap;
+use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use cid::Cid;
-use crossbeam_channel::bounded;
 use fvm_ipld_blockstore::Blockstore;
 use fvm_shared3::address::{Address, Protocol};
-use parking_lot::Mutex;
 
+use super::actors_tree::migrate_actors_tree;
 use super::cache::MigrationCache;
 use super::context::{in_actor, ActorInput, CancelToken, Counters, MigrationCtx};
 use super::migrators::code::CodeMigrator;
@@ -24,21 +23,32 @@ use super::migrators::system::SystemMigrator;
 use super::migrators::ActorMigrator;
 use super::progress::Progress;
 use super::report::{peak_rss_bytes, MigrationReport};
+use super::router::Router;
 use super::spec::{MigratorKind, UpgradeSpec};
 use crate::actors::manifest::Network;
 use crate::actors::state_tree::{get_cbor, RawActor, StateRoot, STATE_TREE_VERSION};
 use crate::error::{Error, Result};
-use crate::ipld::hamt::{for_each_entry, HamtBuilder, DEFAULT_BIT_WIDTH};
 use crate::store::{BufferOptions, BufferedBlockstore};
 
+/// Which input tree a [`RetainInputs`] callback is asked to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputTree {
+    /// A miner's sectors AMT: the whole DAG under the root.
+    SectorsAmt,
+    /// The actors HAMT: its nodes only, not the actors' states (the next
+    /// run's remap compares nodes; the states it needs are its own input's).
+    ActorsHamt,
+}
+
 /// Copies an input tree (given its root) into durable storage. An offline
-/// premigration keeps each miner's input sectors AMT this way, so that the
-/// final migration can diff against it although the earlier snapshot is gone.
+/// premigration keeps each miner's input sectors AMT and the actors HAMT's
+/// nodes this way, so that the final migration can diff against them
+/// although the earlier snapshot is gone.
 #[derive(Clone)]
 pub struct RetainInputs(pub Arc<RetainFn>);
 
 /// The callback behind [`RetainInputs`].
-pub type RetainFn = dyn Fn(&Cid) -> Result<()> + Send + Sync;
+pub type RetainFn = dyn Fn(&Cid, InputTree) -> Result<()> + Send + Sync;
 
 impl std::fmt::Debug for RetainInputs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,22 +101,6 @@ pub struct MigrationOutcome {
     pub state_root: Cid,
     /// What was measured.
     pub report: MigrationReport,
-}
-
-struct Job {
-    seq: u64,
-    key: Vec<u8>,
-    value: Vec<u8>,
-    input: ActorInput,
-    kind: MigratorKind,
-}
-
-/// An output actors-tree entry: (address key, ActorState bytes).
-type Entry = (Vec<u8>, Vec<u8>);
-
-enum Done {
-    Actor(u64, Vec<u8>, Vec<u8>),
-    Deferred(u64),
 }
 
 fn kind_index(k: MigratorKind) -> usize {
@@ -191,11 +185,12 @@ pub fn migrate_state<B: Blockstore + Sync>(
             what: "state root",
             cid: *state_root,
             reason: format!(
-                "state tree version {} (nv21 needs {STATE_TREE_VERSION})",
-                root.version
+                "state tree version {} ({} needs {STATE_TREE_VERSION})",
+                root.version, spec.name
             ),
         });
     }
+    let router = Router::new(spec)?;
     let migrators = Migrators {
         code: CodeMigrator,
         system: SystemMigrator,
@@ -220,188 +215,52 @@ pub fn migrate_state<B: Blockstore + Sync>(
         cancel: &opts.cancel,
         retain_inputs: opts.retain_inputs.as_ref(),
     };
-    let deferred: Mutex<Vec<Job>> = Mutex::new(Vec::new());
-    let run_job = |job: &Job| -> Result<(Vec<u8>, Vec<u8>)> {
-        let m = migrators.get::<&B>(job.kind);
-        let new_head = m
-            .migrate_state(&ctx, &job.input)
-            .map_err(|e| in_actor(&job.input, e))?;
-        let new_code = spec
-            .new_manifest
-            .code_of(&job.input.name)
-            .ok_or_else(|| Error::Invalid(format!("no actors v12 code for {}", job.input.name)))?;
-        let raw = RawActor::parse(&job.value, &root.actors)?;
-        Counters::add(&counters.actors, 1);
-        Counters::add(&counters.by_kind[kind_index(job.kind)], 1);
-        Ok((job.key.clone(), raw.with(&new_code, &new_head)))
+    let migrate_actor = |key: &[u8], value: &[u8]| -> Result<Vec<u8>> {
+        opts.cancel.check()?;
+        let raw = RawActor::parse(value, &root.actors)?;
+        let route = router.route(&raw.code).ok_or_else(|| {
+            Error::Invalid(format!(
+                "actor {}: code {} is not in the {} actors v{} manifest",
+                address_text(key, spec.network),
+                raw.code,
+                spec.network,
+                spec.old_manifest.actors_version
+            ))
+        })?;
+        let new_head = if route.kind == MigratorKind::Code {
+            // The head is the input's own link, read from an input node:
+            // the flush need not look it up again.
+            buf.vouch(std::slice::from_ref(&raw.head));
+            raw.head
+        } else {
+            let input = ActorInput {
+                address: address_text(key, spec.network),
+                name: route.name.clone(),
+                code: raw.code,
+                head: raw.head,
+            };
+            let head = migrators
+                .get::<&B>(route.kind)
+                .migrate_state(&ctx, &input)
+                .map_err(|e| in_actor(&input, e))?;
+            Counters::add(&counters.by_kind[kind_index(route.kind)], 1);
+            head
+        };
+        count_actor(&counters);
+        Ok(raw.with(&route.new_code, &new_head))
     };
 
     let t = Instant::now();
-    let (job_tx, job_rx) = bounded::<Job>(4 * threads.max(1) * 64);
-    let (done_tx, done_rx) = bounded::<Result<Done>>(4096);
-    let mut builder = HamtBuilder::new(&buf, DEFAULT_BIT_WIDTH)?
-        .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)));
-    let mut first_error: Option<Error> = None;
-    let mut pending: BTreeMap<u64, Option<Entry>> = BTreeMap::new();
-    let mut next_seq = 0u64;
-    let cancel = &opts.cancel;
-    std::thread::scope(|scope| {
-        // Producer: walk the input actors tree.
-        let done_for_walk = done_tx.clone();
-        let walk_ctx = &ctx;
-        let deferred_ref = &deferred;
-        let migrators_ref = &migrators;
-        scope.spawn(move || {
-            let mut seq = 0u64;
-            let r = for_each_entry(
-                walk_ctx.store,
-                &root.actors,
-                DEFAULT_BIT_WIDTH,
-                |key, value| {
-                    cancel.check()?;
-                    let raw = RawActor::parse(value, &root.actors)?;
-                    let address = address_text(key, spec.network);
-                    let name = spec.old_manifest.name_of(&raw.code).ok_or_else(|| {
-                        Error::Invalid(format!(
-                            "actor {address}: code {} is not in the {} actors v{} manifest",
-                            raw.code, spec.network, spec.old_manifest.actors_version
-                        ))
-                    })?;
-                    let kind = *spec.migrators.get(name).ok_or_else(|| {
-                        Error::Invalid(format!("actor {address}: no migrator for {name}"))
-                    })?;
-                    let job = Job {
-                        seq,
-                        key: key.to_vec(),
-                        value: value.to_vec(),
-                        input: ActorInput {
-                            address,
-                            name: name.to_string(),
-                            code: raw.code,
-                            head: raw.head,
-                        },
-                        kind,
-                    };
-                    seq += 1;
-                    if migrators_ref.get::<&B>(kind).is_deferred() {
-                        let s = job.seq;
-                        deferred_ref.lock().push(job);
-                        done_for_walk
-                            .send(Ok(Done::Deferred(s)))
-                            .map_err(|_| Error::Cancelled)?;
-                    } else {
-                        job_tx.send(job).map_err(|_| Error::Cancelled)?;
-                    }
-                    Ok(())
-                },
-            );
-            if let Err(e) = r {
-                cancel.cancel();
-                let _ = done_for_walk.send(Err(e));
-            }
-        });
-        // Workers: a rayon pool consuming the job channel.
-        let pool = &pool;
-        let run = &run_job;
-        let worker_rx = job_rx.clone();
-        let worker_tx = done_tx.clone();
-        scope.spawn(move || {
-            pool.scope(|s| {
-                for _ in 0..threads {
-                    let rx = worker_rx.clone();
-                    let tx = worker_tx.clone();
-                    s.spawn(move |_| {
-                        while let Some(job) = next_job(&rx) {
-                            if cancel.is_cancelled() {
-                                break;
-                            }
-                            let r = run(&job).map(|(k, v)| Done::Actor(job.seq, k, v));
-                            if r.is_err() {
-                                cancel.cancel();
-                            }
-                            if tx.send(r).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                }
-                drop(worker_rx);
-                drop(worker_tx);
-            });
-        });
-        drop(job_rx);
-        drop(done_tx);
-        // Writer: re-sequence and build the output tree in hash order.
-        let mut last_checkpoint = Instant::now();
-        for msg in done_rx.iter() {
-            if first_error.is_none() && last_checkpoint.elapsed() >= opts.checkpoint_every {
-                if let Err(e) = cache.checkpoint(&|c: &Cid| buf.flush(c)) {
-                    cancel.cancel();
-                    first_error = Some(e);
-                }
-                last_checkpoint = Instant::now();
-            }
-            match msg {
-                Ok(Done::Actor(seq, k, v)) => {
-                    pending.insert(seq, Some((k, v)));
-                }
-                Ok(Done::Deferred(seq)) => {
-                    pending.insert(seq, None);
-                }
-                Err(e) => {
-                    if first_error.is_none() || matches!(first_error, Some(Error::Cancelled)) {
-                        first_error = Some(e);
-                    }
-                    continue;
-                }
-            }
-            if first_error.is_some() {
-                continue;
-            }
-            while let Some(Some((k, v))) = pending.get(&next_seq) {
-                if let Err(e) = builder.push(k, v) {
-                    cancel.cancel();
-                    first_error = Some(e);
-                    break;
-                }
-                pending.remove(&next_seq);
-                next_seq += 1;
-            }
-        }
-    });
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    cancel.check()?;
+    let tree = pool.install(|| migrate_actors_tree(&ctx, &root.actors, &migrate_actor))?;
+    flush_actor_count(&pool, &counters);
     report
         .phases
         .push(("migrate actors".into(), t.elapsed().as_secs_f64()));
 
-    // Deferred migrators, then the rest of the tree.
     let t = Instant::now();
-    let jobs = std::mem::take(&mut *deferred.lock());
-    for job in &jobs {
-        let (k, v) = run_job(job)?;
-        pending.insert(job.seq, Some((k, v)));
-    }
-    while let Some(Some((k, v))) = pending.remove(&next_seq) {
-        builder.push(&k, &v)?;
-        next_seq += 1;
-    }
-    if let Some((seq, _)) = pending.iter().next() {
-        return Err(Error::Invalid(format!(
-            "internal: actor #{seq} was never migrated"
-        )));
-    }
-    report
-        .phases
-        .push(("deferred".into(), t.elapsed().as_secs_f64()));
-
-    let t = Instant::now();
-    let actors = builder.finish()?;
     let new_root = StateRoot {
         version: STATE_TREE_VERSION,
-        actors,
+        actors: tree.root,
         info: root.info,
     }
     .store(&buf)?;
@@ -413,9 +272,22 @@ pub fn migrate_state<B: Blockstore + Sync>(
     drop(progress);
 
     report.output_state_root = new_root.to_string();
+    report.actors_tree = Some(tree.path);
+    if let Some(s) = tree.stats {
+        report.actors_reused = s.entries_reused;
+        report.actor_subtrees_reused = s.subtrees_reused;
+        report.actor_tree_nodes_read = s.nodes_read;
+    }
     report.actors = counters.actors.load(Ordering::Relaxed);
-    for (name, i) in [("code", 0), ("system", 1), ("nv21_miner", 2)] {
-        let n = counters.by_kind[i].load(Ordering::Relaxed);
+    let special: u64 = counters.by_kind[1..]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum();
+    for (name, n) in [
+        ("code", report.actors - special),
+        ("system", counters.by_kind[1].load(Ordering::Relaxed)),
+        ("nv21_miner", counters.by_kind[2].load(Ordering::Relaxed)),
+    ] {
         if n > 0 {
             report.actors_by_migrator.insert(name.into(), n);
         }
@@ -437,24 +309,37 @@ pub fn migrate_state<B: Blockstore + Sync>(
     })
 }
 
-/// Takes the next job; while none is queued, helps with other workers'
-/// parallel subtasks (a big miner's subtrees) instead of blocking.
-fn next_job(rx: &crossbeam_channel::Receiver<Job>) -> Option<Job> {
-    loop {
-        match rx.try_recv() {
-            Ok(job) => return Some(job),
-            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
-            Err(crossbeam_channel::TryRecvError::Empty) => {
-                if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                    match rx.recv_timeout(std::time::Duration::from_millis(1)) {
-                        Ok(job) => return Some(job),
-                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return None,
-                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                    }
-                }
-            }
+thread_local! {
+    /// Actors migrated on this thread and not yet added to the shared
+    /// counter: one shared atomic bumped per actor by every worker would
+    /// bounce its cache line between cores millions of times.
+    static UNCOUNTED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Actors a thread counts before adding them to the shared total.
+const COUNT_BATCH: u64 = 1024;
+
+fn count_actor(counters: &Counters) {
+    UNCOUNTED.with(|n| {
+        let v = n.get() + 1;
+        if v >= COUNT_BATCH {
+            Counters::add(&counters.actors, v);
+            n.set(0);
+        } else {
+            n.set(v);
         }
-    }
+    });
+}
+
+/// Adds the pool threads' uncounted actors to the total (at the end of a
+/// run: every actor is migrated on a thread of `pool`).
+fn flush_actor_count(pool: &rayon::ThreadPool, counters: &Counters) {
+    pool.broadcast(|_| {
+        UNCOUNTED.with(|n| {
+            Counters::add(&counters.actors, n.get());
+            n.set(0);
+        })
+    });
 }
 
 fn num_cpus() -> usize {

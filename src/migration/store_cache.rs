@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cid::Cid;
 use parking_lot::{Mutex, RwLock};
 
-use super::cache::MigrationCache;
+use super::cache::{is_diff_base, names_input, MigrationCache};
 use crate::actors::manifest::Network;
 use crate::error::{Error, Result};
 use crate::store::DiskStore;
@@ -67,7 +67,7 @@ impl StoreCache {
         })
     }
 
-    /// Whether the `prevSectorsIn/Out` pairs (the base of the next run's
+    /// Whether the `prevSectorsIn/Out` and `prevActorsIn/Out` pairs (the base of the next run's
     /// diff) are made durable; on by default. Their input roots live outside
     /// this store (in the node's blockstore, or in the snapshot when the run
     /// also copies them here). A run whose input trees will be gone
@@ -122,7 +122,7 @@ impl StoreCache {
             .staged
             .read()
             .iter()
-            .filter(|(k, _)| self.keep_diff_bases || !k.starts_with("prevSectors"))
+            .filter(|(k, _)| self.keep_diff_bases || !is_diff_base(k))
             .map(|(k, v)| (k.clone(), *v))
             .collect();
         if batch.is_empty() {
@@ -170,10 +170,10 @@ impl MigrationCache for StoreCache {
                 return Ok(None);
             }
         };
-        // Output roots must be in the store; an input root (prevSectorsIn-)
-        // may live in the snapshot instead, and the migrator checks it can
-        // read it before diffing.
-        if !key.starts_with("prevSectorsIn-") && !self.disk.has_block(&cid)? {
+        // Output roots must be in the store; an input root (prevSectorsIn-,
+        // prevActorsIn) may live in the snapshot instead, and the migrator
+        // checks it can read it before diffing.
+        if !names_input(key) && !self.disk.has_block(&cid)? {
             tracing::warn!(
                 "cache entry {key} names {cid}, which the store does not hold: recomputing"
             );

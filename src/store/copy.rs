@@ -37,3 +37,59 @@ pub fn copy_dag(from: &impl Blockstore, to: &DiskStore, root: &Cid) -> Result<u6
     )?;
     Ok(written)
 }
+
+/// Copies the nodes of the HAMT under `root` (bit width 5) from `from` into
+/// `to`, children before parents, without the values' links (the actors
+/// tree's nodes, not the actors' states); returns nodes written. A node the
+/// store already holds is taken as complete below, as [`copy_dag`] does.
+pub fn copy_hamt_nodes(from: &impl Blockstore, to: &DiskStore, root: &Cid) -> Result<u64> {
+    use crate::ipld::hamt::{HamtNode, Pointer, DEFAULT_BIT_WIDTH};
+    let mut batch: Vec<(Cid, Vec<u8>)> = Vec::new();
+    let mut pending = 0usize;
+    let mut written = 0u64;
+    // Post-order with an explicit stack: (node, its children, next child).
+    let mut stack: Vec<(Cid, Vec<u8>, Vec<Cid>, usize)> = Vec::new();
+    let enter = |cid: Cid, parent: Option<Cid>, stack: &mut Vec<_>| -> Result<()> {
+        if to.has_block(&cid)? {
+            return Ok(());
+        }
+        let data = from
+            .get(&cid)
+            .map_err(Error::from_blockstore)?
+            .ok_or(Error::MissingBlock { cid, parent })?;
+        let node = HamtNode::decode(data.clone(), DEFAULT_BIT_WIDTH, &cid)?;
+        let children = node
+            .pointers
+            .iter()
+            .filter_map(|(_, p)| match p {
+                Pointer::Link(c) => Some(*c),
+                Pointer::Bucket(_) => None,
+            })
+            .collect();
+        stack.push((cid, data, children, 0));
+        Ok(())
+    };
+    enter(*root, None, &mut stack)?;
+    while let Some(top) = stack.last_mut() {
+        if top.3 < top.2.len() {
+            let (child, parent) = (top.2[top.3], top.0);
+            top.3 += 1;
+            enter(child, Some(parent), &mut stack)?;
+            continue;
+        }
+        let (cid, data, _, _) = stack.pop().expect("non-empty stack");
+        pending += data.len();
+        batch.push((cid, data));
+        if pending >= BATCH_BYTES {
+            to.put_batch(batch.iter().map(|(c, d)| (c, &d[..])))?;
+            written += batch.len() as u64;
+            batch.clear();
+            pending = 0;
+        }
+    }
+    if !batch.is_empty() {
+        to.put_batch(batch.iter().map(|(c, d)| (c, &d[..])))?;
+        written += batch.len() as u64;
+    }
+    Ok(written)
+}

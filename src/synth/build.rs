@@ -8,6 +8,7 @@ use fvm_shared3::econ::TokenAmount;
 
 use super::config::GenConfig;
 use super::miner_state::{assemble, MinerInputs};
+use super::population::{self, EmptyMiners};
 use super::sector_gen::{mix, SectorParams, NANO};
 use super::sectors::build_sectors;
 use super::singletons::{self as single, ids};
@@ -157,8 +158,10 @@ pub fn build_state<B: Blockstore>(
     }
 
     // Plain accounts: mostly secp256k1, some BLS.
+    let mut first_plain_account = None;
     for k in 0..cfg.accounts {
         let id = alloc();
+        first_plain_account.get_or_insert(id);
         let addr = if k % 4 == 3 {
             let mut key = [0u8; 48];
             for (i, c) in key.chunks_mut(8).enumerate() {
@@ -242,6 +245,51 @@ pub fn build_state<B: Blockstore>(
             "ethaccount"
         };
         actors.add(id, name, empty_array, fil(seed, id, 10), Some(f4))?;
+        init_map.push((f4, id));
+    }
+
+    // The rest of mainnet's population (none in the small configs, so their
+    // roots are as before): miners without sectors, each with an owner
+    // account and a zero power claim; payment channels between plain
+    // accounts, a few settling; more placeholders.
+    if cfg.empty_miners > 0 {
+        let empty = EmptyMiners::new(buf)?;
+        for _ in 0..cfg.empty_miners {
+            let owner = alloc();
+            let id = alloc();
+            let addr = secp(seed, owner * 10 + 1);
+            actors.add(owner, "account", single::account(buf, addr)?, fil(seed, owner, 50), None)?;
+            init_map.push((addr, owner));
+            let head = empty.head(buf, seed, id, owner, cfg.epoch)?;
+            actors.add(id, "storageminer", head, TokenAmount::from_atto(0u64), None)?;
+            init_map.push((Address::new_actor(&id.to_be_bytes()), id));
+            claims.push((
+                id,
+                fil_actor_power_state::v11::Claim {
+                    window_post_proof_type:
+                        fvm_shared3::sector::RegisteredPoStProof::StackedDRGWindow32GiBV1P1,
+                    raw_byte_power: BigInt::from(0),
+                    quality_adj_power: BigInt::from(0),
+                },
+            ));
+            stats.miners += 1;
+        }
+    }
+    let first_account = first_plain_account.unwrap_or(ids::FIRST_NON_SINGLETON);
+    for k in 0..cfg.payment_channels {
+        let id = alloc();
+        let span = cfg.accounts.max(1);
+        let from = first_account + mix(&[seed, id, 72]) % span;
+        let to = first_account + mix(&[seed, id, 73]) % span;
+        let settling = if k % 10 == 9 { cfg.epoch + 100 } else { 0 };
+        let head = population::payment_channel(buf, from, to, seed, id, settling)?;
+        actors.add(id, "paymentchannel", head, fil(seed, id, 20), None)?;
+        init_map.push((Address::new_actor(&(id ^ 0x5a5a).to_le_bytes()), id));
+    }
+    for _ in 0..cfg.placeholders {
+        let id = alloc();
+        let f4 = eth_addr(seed, id);
+        actors.add(id, "placeholder", empty_array, fil(seed, id, 1), Some(f4))?;
         init_map.push((f4, id));
     }
 

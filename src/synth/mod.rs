@@ -7,9 +7,10 @@ pub mod churn;
 pub mod config;
 pub mod miner_state;
 pub mod output;
+pub mod population;
 pub mod sector_gen;
 pub mod sectors;
 pub mod singletons;
 
-pub use config::{default_epoch, GenConfig, MinerSizes};
+pub use config::{default_epoch, mainnet_preset, GenConfig, MinerSizes, MAINNET_PRESET_SECTORS};
 pub use output::{churn_car, generate_car, ChurnSummary, GenSummary};

@@ -18,6 +18,9 @@ pub fn small_config(network: Network, miners: u64, sectors: u64, seed: u64) -> G
         multisigs: 2,
         evm_contracts: 2,
         eth_accounts: 2,
+        empty_miners: 0,
+        payment_channels: 0,
+        placeholders: 0,
     }
 }
 

@@ -15,11 +15,4 @@ use crate::error::Result;
 pub trait ActorMigrator<B: Blockstore>: Send + Sync {
     /// Returns the actor's new head.
     fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid>;
-
-    /// Deferred migrators run after every other actor is done (an upgrade
-    /// whose migration of one actor depends on the results of the others,
-    /// such as nv22's market, marks its migrator deferred).
-    fn is_deferred(&self) -> bool {
-        false
-    }
 }

@@ -1,0 +1,60 @@
+//! Which migrator and which new code each actor gets, looked up by its old
+//! code CID once per actor (a linear manifest search and a name-keyed map
+//! per actor cost more than the code-only migration itself).
+
+use cid::Cid;
+use rustc_hash::FxHashMap;
+
+use super::spec::{MigratorKind, UpgradeSpec};
+use crate::error::{Error, Result};
+
+/// What an actor of one old code becomes.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Manifest name in the old manifest.
+    pub name: String,
+    /// Its migrator.
+    pub kind: MigratorKind,
+    /// Code CID in the new manifest.
+    pub new_code: Cid,
+}
+
+/// Old code CID → route, for every actor of the old manifest.
+#[derive(Debug, Clone)]
+pub struct Router {
+    routes: FxHashMap<Cid, Route>,
+}
+
+impl Router {
+    /// Routes every actor of `spec`'s old manifest: a name without a
+    /// migrator, or without code in the new manifest, is an incomplete
+    /// specification and an error (never a warning).
+    pub fn new(spec: &UpgradeSpec) -> Result<Self> {
+        let mut routes = FxHashMap::default();
+        for (name, code) in &spec.old_manifest.entries {
+            let kind = *spec.migrators.get(name).ok_or_else(|| {
+                Error::Invalid(format!("{}: no migrator for {name}", spec.name))
+            })?;
+            let new_code = spec.new_manifest.code_of(name).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{}: no actors v{} code for {name}",
+                    spec.name, spec.new_manifest.actors_version
+                ))
+            })?;
+            routes.insert(
+                *code,
+                Route {
+                    name: name.clone(),
+                    kind,
+                    new_code,
+                },
+            );
+        }
+        Ok(Router { routes })
+    }
+
+    /// The route of an old code CID.
+    pub fn route(&self, code: &Cid) -> Option<&Route> {
+        self.routes.get(code)
+    }
+}
