@@ -77,6 +77,12 @@ impl Blockstore for Counting<'_> {
     }
 }
 
+/// Vouches for every previous output value (the tests' transform has no
+/// recognisable output).
+fn vouch_all(_: &[u8]) -> bool {
+    true
+}
+
 fn no_hook(_: &Cid, _: usize) -> fil_migrate::error::Result<()> {
     Ok(())
 }
@@ -187,7 +193,7 @@ proptest! {
         let base_in = model_root(&store, bw, &items);
         let base_out = map_root(&store, bw, &base_in);
         let new_in = model_root(&store, bw, &after);
-        let r = remap_entries(&store, &new_in, &base_in, &base_out, bw, &transform, &no_hook)
+        let r = remap_entries(&store, &new_in, &base_in, &base_out, bw, &transform, &no_hook, &vouch_all)
             .unwrap()
             .expect("the pair lines up");
         prop_assert_eq!(r.root, model_root(&store, bw, &transformed(&after)));
@@ -269,9 +275,11 @@ fn diff_and_remap_of_a_1m_entry_tree_read_o_changes_times_depth_nodes() {
         transform(key, v)
     };
     let tracking = Counting::new(&mem);
-    let r = remap_entries(&tracking, &b, &a, &base_out, 5, &counted, &no_hook)
-        .unwrap()
-        .unwrap();
+    let r = remap_entries(
+        &tracking, &b, &a, &base_out, 5, &counted, &no_hook, &vouch_all,
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(r.root, map_root(&mem, 5, &b), "remap equals the full map");
     assert_eq!(
         calls.load(Ordering::Relaxed),
@@ -310,7 +318,7 @@ fn map_and_remap_refuse_a_non_canonical_input() {
     let good = model_root(&store, 5, &[(vec![7u8], vec![1u8])].into_iter().collect());
     let good_out = map_root(&store, 5, &good);
     assert!(
-        remap_entries(&store, &root, &good, &good_out, 5, &transform, &no_hook)
+        remap_entries(&store, &root, &good, &good_out, 5, &transform, &no_hook, &vouch_all)
             .unwrap()
             .is_none()
     );
@@ -319,12 +327,50 @@ fn map_and_remap_refuse_a_non_canonical_input() {
     let other_out = map_root(&store, 5, &other);
     let newer = model_root(&store, 5, &[(vec![8u8], vec![1u8])].into_iter().collect());
     assert!(
-        remap_entries(&store, &newer, &good, &other_out, 5, &transform, &no_hook)
+        remap_entries(&store, &newer, &good, &other_out, 5, &transform, &no_hook, &vouch_all)
             .unwrap()
             .is_none()
     );
-    let r = remap_entries(&store, &newer, &good, &good_out, 5, &transform, &no_hook)
-        .unwrap()
-        .unwrap();
+    let r = remap_entries(
+        &store, &newer, &good, &good_out, 5, &transform, &no_hook, &vouch_all,
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(r.root, map_root(&store, 5, &newer));
+}
+
+#[test]
+fn a_bucket_out_of_key_order_is_an_error_naming_the_node_and_its_parent() {
+    // Two keys in one bucket of a child node, written in descending order.
+    let store = MemStore::new();
+    let keys: Vec<Vec<u8>> = (0..5000u64).map(id_key).collect();
+    let slot = |k: &Vec<u8>, d| fil_migrate::ipld::hamt::slot_at(&key_hash(k), d, 5).unwrap();
+    let (a, b) = keys
+        .iter()
+        .flat_map(|x| keys.iter().map(move |y| (x, y)))
+        .find(|(x, y)| x < y && slot(x, 0) == slot(y, 0) && slot(x, 1) == slot(y, 1))
+        .unwrap();
+    let value = fvm_ipld_encoding::to_vec(&RawBytes::new(vec![1])).unwrap();
+    use fil_migrate::ipld::hamt::node::{encode_node, EncodedPointer};
+    let mut child = Vec::new();
+    // Non-canonical in size too (2 keys), but order is checked first.
+    encode_node(
+        &mut child,
+        &[(
+            slot(a, 1),
+            EncodedPointer::Bucket(vec![(&b[..], &value[..]), (&a[..], &value[..])]),
+        )],
+    );
+    let child_cid = fil_migrate::ipld::cids::cbor_cid(&child);
+    store.put_keyed(&child_cid, &child).unwrap();
+    let mut root = Vec::new();
+    encode_node(&mut root, &[(slot(a, 0), EncodedPointer::Link(child_cid))]);
+    let root_cid = fil_migrate::ipld::cids::cbor_cid(&root);
+    store.put_keyed(&root_cid, &root).unwrap();
+    let err = map_entries(&store, &root_cid, 5, &transform, &no_hook)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&child_cid.to_string()), "{err}");
+    assert!(err.contains(&root_cid.to_string()), "{err}");
+    assert!(err.contains("ascending key order"), "{err}");
 }

@@ -81,7 +81,8 @@ pub fn cid_at(
 
 /// Encodes a CID as a standalone DAG-CBOR item.
 pub fn encode_cid(c: &Cid) -> Vec<u8> {
-    let mut v = Vec::with_capacity(42);
+    // Tag (2) + bytes header (2) + prefix (1) + a 38-byte CID, with room.
+    let mut v = Vec::with_capacity(48);
     cbor::write_cid(&mut v, c);
     v
 }

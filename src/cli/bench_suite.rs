@@ -35,6 +35,8 @@ struct Sizes {
     mainnet_miners: u64,
     mainnet_sectors: u64,
     mainnet_accounts: u64,
+    /// `--scale` of scenario 6's `gen --preset mainnet`.
+    preset_scale: f64,
 }
 
 impl Scale {
@@ -46,6 +48,7 @@ impl Scale {
                 mainnet_miners: 3_000,
                 mainnet_sectors: 5_000_000,
                 mainnet_accounts: 300_000,
+                preset_scale: 1.0,
             },
             Scale::Small => Sizes {
                 one_miner: 100_000,
@@ -53,6 +56,7 @@ impl Scale {
                 mainnet_miners: 300,
                 mainnet_sectors: 500_000,
                 mainnet_accounts: 30_000,
+                preset_scale: 0.1,
             },
             Scale::Tiny => Sizes {
                 one_miner: 3_000,
@@ -60,6 +64,7 @@ impl Scale {
                 mainnet_miners: 12,
                 mainnet_sectors: 6_000,
                 mainnet_accounts: 300,
+                preset_scale: 0.002,
             },
         }
     }
@@ -80,29 +85,32 @@ pub struct SuiteArgs {
     /// Skip the 10M-sector scenario (the longest: a 1.3 GB state).
     #[arg(long)]
     skip_big: bool,
+    /// Run only these scenarios (e.g. `--only 6` or `--only 3,6`; 5 runs with 1).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<u32>,
 }
 
 /// A child run of this binary: its wall time and standard output.
-struct Child {
-    secs: f64,
-    stdout: String,
+pub(super) struct Child {
+    pub secs: f64,
+    pub stdout: String,
 }
 
-struct Suite {
+pub(super) struct Suite {
     exe: PathBuf,
     dir: PathBuf,
-    rows: Vec<Row>,
+    pub rows: Vec<Row>,
 }
 
 /// One line of the table.
-struct Row {
-    scenario: String,
-    secs: f64,
-    rate: String,
-    peak_rss_mib: Option<u64>,
-    vs_bound: Option<f64>,
-    note: String,
-    json: Value,
+pub(super) struct Row {
+    pub scenario: String,
+    pub secs: f64,
+    pub rate: String,
+    pub peak_rss_mib: Option<u64>,
+    pub vs_bound: Option<f64>,
+    pub note: String,
+    pub json: Value,
 }
 
 impl Suite {
@@ -126,12 +134,12 @@ impl Suite {
         })
     }
 
-    fn path(&self, name: &str) -> String {
+    pub(super) fn path(&self, name: &str) -> String {
         self.dir.join(name).to_string_lossy().into_owned()
     }
 
     /// Generates `name` with `args` unless it is already there.
-    fn state(&self, name: &str, args: &[&str]) -> anyhow::Result<String> {
+    pub(super) fn state(&self, name: &str, args: &[&str]) -> anyhow::Result<String> {
         let path = self.path(name);
         if !Path::new(&path).exists() {
             eprintln!("generating {name} …");
@@ -143,7 +151,7 @@ impl Suite {
     }
 
     /// A `migrate`/`premigrate` run with its report.
-    fn migrate(&self, cmd: &str, args: &[&str]) -> anyhow::Result<(Child, Value)> {
+    pub(super) fn migrate(&self, cmd: &str, args: &[&str]) -> anyhow::Result<(Child, Value)> {
         let report = self.path("report.json");
         let mut a = vec![cmd, "--report", &report];
         a.extend_from_slice(args);
@@ -171,11 +179,11 @@ impl Suite {
 }
 
 /// Final migrations per churn level in scenario 3 (the median is reported).
-const FINAL_RUNS: usize = 3;
+pub(super) const FINAL_RUNS: usize = 3;
 
 /// Copies a store directory and syncs every file, so the copy's write-back
 /// does not compete with the migration measured on it next.
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+pub(super) fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
@@ -190,7 +198,7 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn total_secs(report: &Value) -> f64 {
+pub(super) fn total_secs(report: &Value) -> f64 {
     report["phases"]
         .as_array()
         .and_then(|p| p.last())
@@ -198,13 +206,13 @@ fn total_secs(report: &Value) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn mib(v: &Value) -> Option<u64> {
+pub(super) fn mib(v: &Value) -> Option<u64> {
     v.as_u64().map(|b| b >> 20)
 }
 
 /// Seconds to read every byte of `file` and to Blake2b-hash `hashed` bytes
 /// in 8 KiB blocks on `threads` threads: no migration can beat their sum.
-fn lower_bound(file: &str, hashed: u64, threads: usize) -> anyhow::Result<(f64, f64)> {
+pub(super) fn lower_bound(file: &str, hashed: u64, threads: usize) -> anyhow::Result<(f64, f64)> {
     use std::io::Read;
     let t = Instant::now();
     let mut f = std::fs::File::open(file)?;
@@ -237,6 +245,8 @@ pub fn run(a: SuiteArgs) -> anyhow::Result<()> {
         rows: Vec::new(),
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let wants =
+        |n: u32| a.only.is_empty() || a.only.contains(&n) || (n == 5 && a.only.contains(&1));
 
     // (1) and (5): one miner from scratch, engine vs reference, 1 vs all threads.
     let n1 = s.one_miner.to_string();
@@ -244,150 +254,154 @@ pub fn run(a: SuiteArgs) -> anyhow::Result<()> {
         &format!("one-miner-{n1}.car"),
         &["--miners", "1", "--sectors", &n1],
     )?;
-    let engine = suite.bench_nv21(&one, "engine", "0")?;
-    let reference = suite.bench_nv21(&one, "reference", "0")?;
-    let single = suite.bench_nv21(&one, "engine", "1")?;
-    for (r, what) in [(&reference, "reference"), (&single, "1-thread engine")] {
-        let theirs = if what == "reference" {
-            &r["reference"]["root"]
-        } else {
-            &r["engine"]["root"]
-        };
-        if theirs != &engine["engine"]["root"] {
-            bail!(
-                "the {what} root differs from the engine's: {theirs} vs {}",
-                engine["engine"]["root"]
-            );
+    if wants(1) {
+        let engine = suite.bench_nv21(&one, "engine", "0")?;
+        let reference = suite.bench_nv21(&one, "reference", "0")?;
+        let single = suite.bench_nv21(&one, "engine", "1")?;
+        for (r, what) in [(&reference, "reference"), (&single, "1-thread engine")] {
+            let theirs = if what == "reference" {
+                &r["reference"]["root"]
+            } else {
+                &r["engine"]["root"]
+            };
+            if theirs != &engine["engine"]["root"] {
+                bail!(
+                    "the {what} root differs from the engine's: {theirs} vs {}",
+                    engine["engine"]["root"]
+                );
+            }
         }
-    }
-    let e = &engine["engine"];
-    let (esecs, sectors) = (
-        e["secs"].as_f64().unwrap_or(0.0),
-        e["sectors"].as_u64().unwrap_or(0),
-    );
-    let rsecs = reference["reference"]["secs"].as_f64().unwrap_or(0.0);
-    let ssecs = single["engine"]["secs"].as_f64().unwrap_or(0.0);
-    let in_mb = e["bytes_read"].as_u64().unwrap_or(0) as f64 / 1e6;
-    let (read, hash) = lower_bound(&one, e["bytes_written"].as_u64().unwrap_or(0), threads)?;
-    let bound = read + hash;
-    suite.rows.push(Row {
-        scenario: format!("1. from scratch, 1 miner × {n1} sectors (engine)"),
-        secs: esecs,
-        rate: format!(
-            "{:.2}M sectors/s, {:.0} MB/s",
-            sectors as f64 / esecs / 1e6,
-            in_mb / esecs
-        ),
-        peak_rss_mib: mib(&engine["peak_rss_bytes"]),
-        vs_bound: Some(esecs / bound),
-        note: format!("{:.2}x the reference", rsecs / esecs),
-        json: json!({ "engine": engine, "reference": reference, "ratio": rsecs / esecs }),
-    });
-    suite.rows.push(Row {
-        scenario: "1. same, typed reference path (fvm_ipld_amt)".into(),
-        secs: rsecs,
-        rate: format!("{:.2}M sectors/s", sectors as f64 / rsecs / 1e6),
-        peak_rss_mib: mib(&reference["peak_rss_bytes"]),
-        vs_bound: Some(rsecs / bound),
-        note: "same root".into(),
-        json: reference.clone(),
-    });
-    suite.rows.push(Row {
-        scenario: "   lower bound: read input + Blake2b output".into(),
-        secs: bound,
-        rate: format!("read {read:.3}s + hash {hash:.3}s on {threads} threads"),
-        peak_rss_mib: None,
-        vs_bound: Some(1.0),
-        note: String::new(),
-        json: json!({ "read_secs": read, "hash_secs": hash, "threads": threads }),
-    });
-    suite.rows.push(Row {
-        scenario: format!("5. 1 vs {} threads (same miner)", e["threads"]),
-        secs: ssecs,
-        rate: format!("1 thread {ssecs:.3}s, {} threads {esecs:.3}s", e["threads"]),
-        peak_rss_mib: mib(&single["peak_rss_bytes"]),
-        vs_bound: None,
-        note: format!(
-            "speed-up {:.2}x, parallel efficiency {:.0}%",
-            ssecs / esecs,
-            100.0 * ssecs / esecs / e["threads"].as_f64().unwrap_or(1.0)
-        ),
-        json: json!({ "one_thread": single, "all_threads": engine }),
-    });
-
-    // (2) one very large miner under a 256 MiB budget.
-    if !a.skip_big {
-        let nb = s.big_miner.to_string();
-        let big = suite.state(
-            &format!("big-miner-{nb}.car"),
-            &["--miners", "1", "--sectors", &nb],
-        )?;
-        let budget = if a.scale == Scale::Tiny {
-            "1MiB"
-        } else {
-            "256MiB"
-        };
-        let (child, r) =
-            suite.migrate("migrate", &["--snapshot", &big, "--memory-budget", budget])?;
+        let e = &engine["engine"];
+        let (esecs, sectors) = (
+            e["secs"].as_f64().unwrap_or(0.0),
+            e["sectors"].as_u64().unwrap_or(0),
+        );
+        let rsecs = reference["reference"]["secs"].as_f64().unwrap_or(0.0);
+        let ssecs = single["engine"]["secs"].as_f64().unwrap_or(0.0);
+        let in_mb = e["bytes_read"].as_u64().unwrap_or(0) as f64 / 1e6;
+        let (read, hash) = lower_bound(&one, e["bytes_written"].as_u64().unwrap_or(0), threads)?;
+        let bound = read + hash;
         suite.rows.push(Row {
-            scenario: format!("2. 1 miner × {nb} sectors, --memory-budget {budget}"),
-            secs: child.secs,
+            scenario: format!("1. from scratch, 1 miner × {n1} sectors (engine)"),
+            secs: esecs,
             rate: format!(
-                "{:.2}M sectors/s",
-                r["sectors_from_scratch"].as_f64().unwrap_or(0.0) / total_secs(&r) / 1e6
+                "{:.2}M sectors/s, {:.0} MB/s",
+                sectors as f64 / esecs / 1e6,
+                in_mb / esecs
             ),
-            peak_rss_mib: mib(&r["peak_rss_bytes"]),
+            peak_rss_mib: mib(&engine["peak_rss_bytes"]),
+            vs_bound: Some(esecs / bound),
+            note: format!("{:.2}x the reference", rsecs / esecs),
+            json: json!({ "engine": engine, "reference": reference, "ratio": rsecs / esecs }),
+        });
+        suite.rows.push(Row {
+            scenario: "1. same, typed reference path (fvm_ipld_amt)".into(),
+            secs: rsecs,
+            rate: format!("{:.2}M sectors/s", sectors as f64 / rsecs / 1e6),
+            peak_rss_mib: mib(&reference["peak_rss_bytes"]),
+            vs_bound: Some(rsecs / bound),
+            note: "same root".into(),
+            json: reference.clone(),
+        });
+        suite.rows.push(Row {
+            scenario: "   lower bound: read input + Blake2b output".into(),
+            secs: bound,
+            rate: format!("read {read:.3}s + hash {hash:.3}s on {threads} threads"),
+            peak_rss_mib: None,
+            vs_bound: Some(1.0),
+            note: String::new(),
+            json: json!({ "read_secs": read, "hash_secs": hash, "threads": threads }),
+        });
+        suite.rows.push(Row {
+            scenario: format!("5. 1 vs {} threads (same miner)", e["threads"]),
+            secs: ssecs,
+            rate: format!("1 thread {ssecs:.3}s, {} threads {esecs:.3}s", e["threads"]),
+            peak_rss_mib: mib(&single["peak_rss_bytes"]),
             vs_bound: None,
-            note: format!("root {}", child.stdout),
-            json: r,
+            note: format!(
+                "speed-up {:.2}x, parallel efficiency {:.0}%",
+                ssecs / esecs,
+                100.0 * ssecs / esecs / e["threads"].as_f64().unwrap_or(1.0)
+            ),
+            json: json!({ "one_thread": single, "all_threads": engine }),
         });
     }
-
-    // (3) premigration, then the final migration of a successor.
-    for (label, churn) in [
-        ("180 epochs mainnet-like", None),
-        ("0.1%", Some("0.001")),
-        ("1%", Some("0.01")),
-        ("10%", Some("0.1")),
-    ] {
-        let name = format!("one-miner-{n1}-churn-{}.car", churn.unwrap_or("180ep"));
-        let mut args = vec!["--from", one.as_str()];
-        if let Some(f) = churn {
-            args.extend_from_slice(&["--change-fraction", f]);
+    if wants(2) {
+        // (2) one very large miner under a 256 MiB budget.
+        if !a.skip_big {
+            let nb = s.big_miner.to_string();
+            let big = suite.state(
+                &format!("big-miner-{nb}.car"),
+                &["--miners", "1", "--sectors", &nb],
+            )?;
+            let budget = if a.scale == Scale::Tiny {
+                "1MiB"
+            } else {
+                "256MiB"
+            };
+            let (child, r) =
+                suite.migrate("migrate", &["--snapshot", &big, "--memory-budget", budget])?;
+            suite.rows.push(Row {
+                scenario: format!("2. 1 miner × {nb} sectors, --memory-budget {budget}"),
+                secs: child.secs,
+                rate: format!(
+                    "{:.2}M sectors/s",
+                    r["sectors_from_scratch"].as_f64().unwrap_or(0.0) / total_secs(&r) / 1e6
+                ),
+                peak_rss_mib: mib(&r["peak_rss_bytes"]),
+                vs_bound: None,
+                note: format!("root {}", child.stdout),
+                json: r,
+            });
         }
-        let next = suite.state(&name, &args)?;
-        let store = suite.path(&format!("store-{}", churn.unwrap_or("180ep")));
-        let _ = std::fs::remove_dir_all(&store);
-        let (pre, pre_r) = suite.migrate("premigrate", &["--snapshot", &one, "--store", &store])?;
-        // A final migration takes tens of milliseconds, within this
-        // machine's noise: it runs FINAL_RUNS times, each on a fresh copy of
-        // the premigrated store, and the median (by report total) is kept.
-        let mut finals = Vec::new();
-        for i in 0..FINAL_RUNS {
-            let copy = suite.path(&format!("store-final-{i}"));
-            let _ = std::fs::remove_dir_all(&copy);
-            copy_dir(Path::new(&store), Path::new(&copy))?;
-            finals.push(suite.migrate("migrate", &["--snapshot", &next, "--store", &copy])?);
-            std::fs::remove_dir_all(&copy)?;
-        }
-        finals.sort_by(|a, b| total_secs(&a.1).total_cmp(&total_secs(&b.1)));
-        let (fin, fin_r) = finals.swap_remove(FINAL_RUNS / 2);
-        let (unc, unc_r) = suite.migrate("migrate", &["--snapshot", &next])?;
-        if fin.stdout != unc.stdout {
-            bail!(
-                "final migration {} differs from uncached {}",
-                fin.stdout,
-                unc.stdout
-            );
-        }
-        std::fs::remove_dir_all(&store)?;
-        let (tf, tu) = (total_secs(&fin_r), total_secs(&unc_r));
-        let transformed = |r: &Value| -> anyhow::Result<f64> {
-            let r: fil_migrate::migration::MigrationReport = serde_json::from_value(r.clone())?;
-            Ok(r.sectors_transformed() as f64)
-        };
-        let work_ratio = transformed(&unc_r)? / transformed(&fin_r)?.max(1.0);
-        suite.rows.push(Row {
+    }
+    if wants(3) {
+        // (3) premigration, then the final migration of a successor.
+        for (label, churn) in [
+            ("180 epochs mainnet-like", None),
+            ("0.1%", Some("0.001")),
+            ("1%", Some("0.01")),
+            ("10%", Some("0.1")),
+        ] {
+            let name = format!("one-miner-{n1}-churn-{}.car", churn.unwrap_or("180ep"));
+            let mut args = vec!["--from", one.as_str()];
+            if let Some(f) = churn {
+                args.extend_from_slice(&["--change-fraction", f]);
+            }
+            let next = suite.state(&name, &args)?;
+            let store = suite.path(&format!("store-{}", churn.unwrap_or("180ep")));
+            let _ = std::fs::remove_dir_all(&store);
+            let (pre, pre_r) =
+                suite.migrate("premigrate", &["--snapshot", &one, "--store", &store])?;
+            // A final migration takes tens of milliseconds, within this
+            // machine's noise: it runs FINAL_RUNS times, each on a fresh copy of
+            // the premigrated store, and the median (by report total) is kept.
+            let mut finals = Vec::new();
+            for i in 0..FINAL_RUNS {
+                let copy = suite.path(&format!("store-final-{i}"));
+                let _ = std::fs::remove_dir_all(&copy);
+                copy_dir(Path::new(&store), Path::new(&copy))?;
+                finals.push(suite.migrate("migrate", &["--snapshot", &next, "--store", &copy])?);
+                std::fs::remove_dir_all(&copy)?;
+            }
+            finals.sort_by(|a, b| total_secs(&a.1).total_cmp(&total_secs(&b.1)));
+            let (fin, fin_r) = finals.swap_remove(FINAL_RUNS / 2);
+            let (unc, unc_r) = suite.migrate("migrate", &["--snapshot", &next])?;
+            if fin.stdout != unc.stdout {
+                bail!(
+                    "final migration {} differs from uncached {}",
+                    fin.stdout,
+                    unc.stdout
+                );
+            }
+            std::fs::remove_dir_all(&store)?;
+            let (tf, tu) = (total_secs(&fin_r), total_secs(&unc_r));
+            let transformed = |r: &Value| -> anyhow::Result<f64> {
+                let r: fil_migrate::migration::MigrationReport = serde_json::from_value(r.clone())?;
+                Ok(r.sectors_transformed() as f64)
+            };
+            let work_ratio = transformed(&unc_r)? / transformed(&fin_r)?.max(1.0);
+            suite.rows.push(Row {
             scenario: format!("3. final migration after {label} churn"),
             secs: tf,
             rate: format!(
@@ -410,33 +424,39 @@ pub fn run(a: SuiteArgs) -> anyhow::Result<()> {
                 "ratio": tu / tf, "wall_ratio": unc.secs / fin.secs, "work_ratio": work_ratio,
             }),
         });
+        }
     }
-
-    // (4) a mainnet-shaped state.
-    let (m, t, acc) = (
-        s.mainnet_miners.to_string(),
-        s.mainnet_sectors.to_string(),
-        s.mainnet_accounts.to_string(),
-    );
-    let shaped = suite.state(
-        &format!("mainnet-shaped-{m}-{t}-{acc}.car"),
-        &["--miners", &m, "--total-sectors", &t, "--accounts", &acc],
-    )?;
-    let (child, r) = suite.migrate("migrate", &["--snapshot", &shaped])?;
-    suite.rows.push(Row {
-        scenario: format!("4. mainnet-shaped: {m} miners (power law), {t} sectors, {acc} accounts"),
-        secs: child.secs,
-        rate: format!(
-            "{} actors, {:.2}M sectors/s",
-            r["actors"],
-            r["sectors_from_scratch"].as_f64().unwrap_or(0.0) / total_secs(&r) / 1e6
-        ),
-        peak_rss_mib: mib(&r["peak_rss_bytes"]),
-        vs_bound: None,
-        note: format!("root {}", child.stdout),
-        json: r,
-    });
-
+    if wants(4) {
+        // (4) a mainnet-shaped state.
+        let (m, t, acc) = (
+            s.mainnet_miners.to_string(),
+            s.mainnet_sectors.to_string(),
+            s.mainnet_accounts.to_string(),
+        );
+        let shaped = suite.state(
+            &format!("mainnet-shaped-{m}-{t}-{acc}.car"),
+            &["--miners", &m, "--total-sectors", &t, "--accounts", &acc],
+        )?;
+        let (child, r) = suite.migrate("migrate", &["--snapshot", &shaped])?;
+        suite.rows.push(Row {
+            scenario: format!(
+                "4. mainnet-shaped: {m} miners (power law), {t} sectors, {acc} accounts"
+            ),
+            secs: child.secs,
+            rate: format!(
+                "{} actors, {:.2}M sectors/s",
+                r["actors"],
+                r["sectors_from_scratch"].as_f64().unwrap_or(0.0) / total_secs(&r) / 1e6
+            ),
+            peak_rss_mib: mib(&r["peak_rss_bytes"]),
+            vs_bound: None,
+            note: format!("root {}", child.stdout),
+            json: r,
+        });
+    }
+    if wants(6) {
+        super::bench_mainnet::run(&mut suite, s.preset_scale, threads)?;
+    }
     print_table(&suite.rows);
     let out = a.json.unwrap_or_else(|| {
         a.dir

@@ -103,6 +103,11 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
             "epochs:      {} -> {}; sectors removed {}, modified {}, added {}; {} new miners, {} new accounts",
             s.stats.from_epoch, s.stats.to_epoch, s.stats.removed, s.stats.modified, s.stats.added, s.stats.new_miners, s.stats.new_accounts
         );
+        let c = &s.stats.actors;
+        println!(
+            "actors:      {} senders, {} recipients, {} payment channels collected, {} miners paid fees",
+            c.senders, c.recipients, c.deleted, c.fee_miners
+        );
         println!(
             "car:         {} ({} blocks, {} new, {} bytes)",
             a.out.display(),

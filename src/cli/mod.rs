@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod bench_mainnet;
 mod bench_suite;
 mod car;
 mod demo;

@@ -228,11 +228,11 @@ pub fn write_header(out: &mut Vec<u8>, major: u8, arg: u64) {
 
 /// Appends a CID as DAG-CBOR (tag 42, bytes with the 0x00 prefix).
 pub fn write_cid(out: &mut Vec<u8>, cid: &cid::Cid) {
-    let bytes = cid.to_bytes();
     write_header(out, major::TAG, CID_TAG);
-    write_header(out, major::BYTES, bytes.len() as u64 + 1);
+    write_header(out, major::BYTES, cid.encoded_len() as u64 + 1);
     out.push(0);
-    out.extend_from_slice(&bytes);
+    cid.write_bytes(&mut *out)
+        .expect("writing into a Vec cannot fail");
 }
 
 /// Appends a byte string.

@@ -48,7 +48,7 @@ pub enum TreePath {
 }
 
 /// The migrated actors tree.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TreeOutcome {
     /// Output actors HAMT root.
     pub root: Cid,
@@ -56,20 +56,26 @@ pub struct TreeOutcome {
     pub path: TreePath,
     /// What the map or remap did (zero for a cache hit or a rebuild).
     pub stats: Option<HamtMapped>,
+    /// Why a cheaper path was not taken, for the report.
+    pub notes: Vec<String>,
 }
 
 /// Migrates the actors HAMT `in_root`, every entry through `f(key, value)`,
 /// and records the result and the new diff base in the cache.
-pub fn migrate_actors_tree<B, F>(
+pub fn migrate_actors_tree<B, F, V>(
     ctx: &MigrationCtx<'_, B>,
     in_root: &Cid,
     f: &F,
+    is_output: &V,
 ) -> Result<TreeOutcome>
 where
     B: Blockstore + Sync,
     F: Fn(&[u8], &[u8]) -> Result<Vec<u8>> + Sync,
+    V: Fn(&[u8]) -> bool + Sync,
 {
-    let outcome = choose_path(ctx, in_root, f)?;
+    let mut notes = Vec::new();
+    let mut outcome = choose_path(ctx, in_root, f, is_output, &mut notes)?;
+    outcome.notes = notes;
     ctx.cancel.check()?;
     if let Some(retain) = ctx.retain_inputs {
         (retain.0)(in_root, InputTree::ActorsHamt)?;
@@ -80,47 +86,72 @@ where
     Ok(outcome)
 }
 
-fn choose_path<B, F>(ctx: &MigrationCtx<'_, B>, in_root: &Cid, f: &F) -> Result<TreeOutcome>
+fn choose_path<B, F, V>(
+    ctx: &MigrationCtx<'_, B>,
+    in_root: &Cid,
+    f: &F,
+    is_output: &V,
+    notes: &mut Vec<String>,
+) -> Result<TreeOutcome>
 where
     B: Blockstore + Sync,
     F: Fn(&[u8], &[u8]) -> Result<Vec<u8>> + Sync,
+    V: Fn(&[u8]) -> bool + Sync,
 {
     let bw = DEFAULT_BIT_WIDTH;
     if let Some(out) = ctx.cache.get(&actors_tree_key(in_root))? {
-        if readable(ctx, &out, "cached actors tree")? {
+        if readable(ctx, &out, "cached actors tree", notes)? {
             return Ok(TreeOutcome {
                 root: out,
                 path: TreePath::Cached,
                 stats: None,
+                notes: Vec::new(),
             });
         }
     }
-    let base = match (ctx.cache.get(PREV_ACTORS_IN)?, ctx.cache.get(PREV_ACTORS_OUT)?) {
-        (Some(i), Some(o)) => Some((i, o)),
+    // The base's output must also be what the cache holds as that input's
+    // result: two entries that disagree are not one migration's pair.
+    let base = match (
+        ctx.cache.get(PREV_ACTORS_IN)?,
+        ctx.cache.get(PREV_ACTORS_OUT)?,
+    ) {
+        (Some(i), Some(o)) => match ctx.cache.get(&actors_tree_key(&i))? {
+            Some(r) if r != o => {
+                note(
+                    notes,
+                    format!("actors tree: the previous pair {i} -> {o} disagrees with the cached result {r} of {i}: not used"),
+                );
+                None
+            }
+            _ => Some((i, o)),
+        },
         _ => None,
     };
     if let Some((base_in, base_out)) = base {
-        if readable(ctx, &base_in, "previous input actors tree")?
-            && readable(ctx, &base_out, "previous output actors tree")?
+        if readable(ctx, &base_in, "previous input actors tree", notes)?
+            && readable(ctx, &base_out, "previous output actors tree", notes)?
         {
             // New nodes stay buffered until the whole tree is done (unless
             // over budget): on a disk store, writes interleaved with reads of
             // the previous trees make every read search a growing memtable.
             let hook = |c: &Cid, _depth: usize| ctx.flush_if_over_budget(c);
-            match remap_entries(ctx.store, in_root, &base_in, &base_out, bw, f, &hook) {
+            match remap_entries(ctx.store, in_root, &base_in, &base_out, bw, f, &hook, is_output) {
                 Ok(Some(r)) => {
                     ctx.store.flush_parallel(&r.root)?;
                     return Ok(TreeOutcome {
                         root: r.root,
                         path: TreePath::Remapped,
                         stats: Some(r),
+                        notes: Vec::new(),
                     });
                 }
-                Ok(None) => tracing::warn!(
-                    "actors tree {in_root}: the previous pair {base_in} -> {base_out} does not line up with it: migrating every actor"
+                Ok(None) => note(
+                    notes,
+                    format!("actors tree: the previous pair {base_in} -> {base_out} does not line up with {in_root}: every actor migrated"),
                 ),
-                Err(Error::MissingBlock { cid, parent }) => tracing::warn!(
-                    "actors tree {in_root}: block {cid} of the previous pair is missing (linked from {parent:?}): migrating every actor"
+                Err(Error::MissingBlock { cid, parent }) => note(
+                    notes,
+                    format!("actors tree: block {cid} of the previous pair is missing (linked from {parent:?}): every actor migrated"),
                 ),
                 Err(e) => return Err(e),
             }
@@ -138,24 +169,40 @@ where
             root: m.root,
             path: TreePath::Mapped,
             stats: Some(m),
+            notes: Vec::new(),
         });
     }
-    tracing::warn!("actors tree {in_root} is not in canonical form: rebuilding it from its entries");
+    note(
+        notes,
+        format!("actors tree {in_root} is not in canonical form: rebuilt from its entries"),
+    );
     Ok(TreeOutcome {
         root: rebuild(ctx, in_root, f)?,
         path: TreePath::Rebuilt,
         stats: None,
+        notes: Vec::new(),
     })
 }
 
 /// Whether a root recorded by an earlier run can still be read (a damaged
 /// store, or a node that pruned the older state).
-fn readable<B: Blockstore>(ctx: &MigrationCtx<'_, B>, root: &Cid, what: &str) -> Result<bool> {
+fn readable<B: Blockstore>(
+    ctx: &MigrationCtx<'_, B>,
+    root: &Cid,
+    what: &str,
+    notes: &mut Vec<String>,
+) -> Result<bool> {
     let ok = ctx.store.has(root).map_err(Error::from_blockstore)?;
     if !ok {
-        tracing::warn!("{what} {root} is not readable: not using it");
+        note(notes, format!("{what} {root} is not readable: not used"));
     }
     Ok(ok)
+}
+
+/// Logs a fallback and keeps it for the report.
+fn note(notes: &mut Vec<String>, text: String) {
+    tracing::warn!("{text}");
+    notes.push(text);
 }
 
 /// Migrates every entry of a non-canonical tree and builds the canonical

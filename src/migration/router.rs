@@ -32,9 +32,10 @@ impl Router {
     pub fn new(spec: &UpgradeSpec) -> Result<Self> {
         let mut routes = FxHashMap::default();
         for (name, code) in &spec.old_manifest.entries {
-            let kind = *spec.migrators.get(name).ok_or_else(|| {
-                Error::Invalid(format!("{}: no migrator for {name}", spec.name))
-            })?;
+            let kind = *spec
+                .migrators
+                .get(name)
+                .ok_or_else(|| Error::Invalid(format!("{}: no migrator for {name}", spec.name)))?;
             let new_code = spec.new_manifest.code_of(name).ok_or_else(|| {
                 Error::Invalid(format!(
                     "{}: no actors v{} code for {name}",

@@ -250,8 +250,16 @@ pub fn migrate_state<B: Blockstore + Sync>(
         Ok(raw.with(&route.new_code, &new_head))
     };
 
+    // A previous output's actors carry new code: a pair whose output holds
+    // an actor that does not was not made by this upgrade.
+    let new_codes: rustc_hash::FxHashSet<Cid> =
+        spec.new_manifest.entries.iter().map(|(_, c)| *c).collect();
+    let is_output = |value: &[u8]| {
+        RawActor::parse(value, &root.actors).is_ok_and(|a| new_codes.contains(&a.code))
+    };
     let t = Instant::now();
-    let tree = pool.install(|| migrate_actors_tree(&ctx, &root.actors, &migrate_actor))?;
+    let tree =
+        pool.install(|| migrate_actors_tree(&ctx, &root.actors, &migrate_actor, &is_output))?;
     flush_actor_count(&pool, &counters);
     report
         .phases
@@ -273,6 +281,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
 
     report.output_state_root = new_root.to_string();
     report.actors_tree = Some(tree.path);
+    report.notes.extend(tree.notes.iter().cloned());
     if let Some(s) = tree.stats {
         report.actors_reused = s.entries_reused;
         report.actor_subtrees_reused = s.subtrees_reused;

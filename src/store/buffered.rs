@@ -107,7 +107,7 @@ pub struct BufferedBlockstore<B> {
     cache: Mutex<ReadCache>,
     opts: BufferOptions,
     counters: Counters,
-    known_present: Mutex<FxHashSet<u128>>,
+    known_present: Vec<Mutex<FxHashSet<u128>>>,
 }
 
 /// Bound on [`BufferedBlockstore::vouch`]'s set (~8 MB). When it fills it
@@ -137,7 +137,7 @@ impl<B: Blockstore> BufferedBlockstore<B> {
             }),
             opts,
             counters: Counters::default(),
-            known_present: Mutex::default(),
+            known_present: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
 
@@ -146,11 +146,20 @@ impl<B: Blockstore> BufferedBlockstore<B> {
     /// and a flush need not look each one up in the backing store again.
     /// Callers vouch only for links found in blocks they read here.
     pub fn vouch(&self, links: &[Cid]) {
-        let mut set = self.known_present.lock();
-        if set.len() + links.len() > MAX_VOUCHED {
-            set.clear();
+        for link in links {
+            let key = vouch_key(link);
+            let mut set = self.vouched_shard(key).lock();
+            if set.len() >= MAX_VOUCHED / SHARDS {
+                set.clear();
+            }
+            set.insert(key);
         }
-        set.extend(links.iter().map(vouch_key));
+    }
+
+    /// The shard of the vouched set holding `key` (sharded like the buffer:
+    /// every worker vouches for each actor it migrates).
+    fn vouched_shard(&self, key: u128) -> &Mutex<FxHashSet<u128>> {
+        &self.known_present[(key >> 96) as usize % SHARDS]
     }
 
     /// The backing store.
@@ -297,7 +306,8 @@ impl<B: Blockstore> BufferedBlockstore<B> {
     /// A link leaving the buffer must name a block the backing store holds
     /// (unless vouched for, or the check is off): else an error naming it.
     fn check_boundary(&self, cid: Cid, parent: Option<Cid>) -> Result<()> {
-        if !self.opts.check_boundary || self.known_present.lock().contains(&vouch_key(&cid)) {
+        let key = vouch_key(&cid);
+        if !self.opts.check_boundary || self.vouched_shard(key).lock().contains(&key) {
             return Ok(());
         }
         if self.backing.has(&cid).map_err(Error::from_blockstore)? {
@@ -340,7 +350,9 @@ impl<B: Blockstore> BufferedBlockstore<B> {
 
     /// Drops every buffered block without writing it (abandoned work).
     pub fn discard_all(&self) {
-        self.known_present.lock().clear();
+        for s in &self.known_present {
+            s.lock().clear();
+        }
         for s in &self.shards {
             let mut s = s.lock();
             let bytes: u64 = s.values().map(|d| d.len() as u64).sum();

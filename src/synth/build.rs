@@ -258,7 +258,13 @@ pub fn build_state<B: Blockstore>(
             let owner = alloc();
             let id = alloc();
             let addr = secp(seed, owner * 10 + 1);
-            actors.add(owner, "account", single::account(buf, addr)?, fil(seed, owner, 50), None)?;
+            actors.add(
+                owner,
+                "account",
+                single::account(buf, addr)?,
+                fil(seed, owner, 50),
+                None,
+            )?;
             init_map.push((addr, owner));
             let head = empty.head(buf, seed, id, owner, cfg.epoch)?;
             actors.add(id, "storageminer", head, TokenAmount::from_atto(0u64), None)?;
@@ -281,7 +287,8 @@ pub fn build_state<B: Blockstore>(
         let span = cfg.accounts.max(1);
         let from = first_account + mix(&[seed, id, 72]) % span;
         let to = first_account + mix(&[seed, id, 73]) % span;
-        let settling = if k % 10 == 9 { cfg.epoch + 100 } else { 0 };
+        // One in a hundred is settling, and is collected 100 epochs later.
+        let settling = if k % 100 == 99 { cfg.epoch + 100 } else { 0 };
         let head = population::payment_channel(buf, from, to, seed, id, settling)?;
         actors.add(id, "paymentchannel", head, fil(seed, id, 20), None)?;
         init_map.push((Address::new_actor(&(id ^ 0x5a5a).to_le_bytes()), id));

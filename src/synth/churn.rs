@@ -16,6 +16,7 @@ use fvm_shared3::address::Address;
 use fvm_shared3::bigint::BigInt;
 use fvm_shared3::econ::TokenAmount;
 
+use super::actor_churn::{churn_actors, ActorChurn, ActorChurnStats};
 use super::miner_state::{assemble, build_deadlines, MinerInputs, SectorSummary};
 use super::sector_gen::{
     commitment, is_verified, mix, sector_info, SectorParams, COMMR_CODEC, EPOCHS_PER_DAY, NANO,
@@ -26,7 +27,7 @@ use super::singletons::{self as single, hamt_from};
 use crate::actors::manifest::{identify, Manifest};
 use crate::actors::state_tree::{get_cbor, put_cbor, ActorState, StateRoot};
 use crate::error::{Error, Result};
-use crate::ipld::amt::{for_each_value, AmtPatcher, Patch};
+use crate::ipld::amt::{for_each_value, AmtBuilder, AmtPatcher, Patch};
 use crate::ipld::hamt::for_each_entry;
 use crate::store::BufferedBlockstore;
 
@@ -54,6 +55,8 @@ pub struct ChurnConfig {
     pub new_miner_sectors: u64,
     /// Accounts created.
     pub new_accounts: u64,
+    /// Nonce, balance, fee and deletion churn of the other actors.
+    pub actors: ActorChurn,
 }
 
 impl Default for ChurnConfig {
@@ -70,6 +73,7 @@ impl Default for ChurnConfig {
             new_miners: 1,
             new_miner_sectors: 200,
             new_accounts: 10,
+            actors: ActorChurn::default(),
         }
     }
 }
@@ -91,6 +95,8 @@ pub struct ChurnStats {
     pub new_miners: u64,
     /// Accounts created.
     pub new_accounts: u64,
+    /// What happened to the other actors.
+    pub actors: ActorChurnStats,
 }
 
 fn chance(parts: &[u64], p: f64) -> bool {
@@ -153,10 +159,15 @@ pub fn churn_state<B: Blockstore>(
     reward.epoch = new_epoch;
     actors[reward_i].1.head = put_cbor(buf, &reward)?;
 
-    // Miners.
+    // Miners with sectors (the others change below, in the actor churn).
+    let empty_sectors = AmtBuilder::new(buf, 5)?.finish()?;
     let mut claims: BTreeMap<u64, fil_actor_power_state::v11::Claim> = BTreeMap::new();
     for (key, actor) in actors.iter_mut() {
         if manifest.name_of(&actor.code) != Some("storageminer") {
+            continue;
+        }
+        let st: miner::State = get_cbor(buf, &actor.head, "miner state v11")?;
+        if st.sectors == empty_sectors {
             continue;
         }
         let id = Address::from_bytes(key)
@@ -167,6 +178,25 @@ pub fn churn_state<B: Blockstore>(
         actor.head = head;
         claims.insert(id, claim);
         buf.flush(&head)?;
+    }
+
+    // Senders, recipients, collected payment channels, fee-paying miners.
+    stats.actors = churn_actors(
+        buf,
+        &mut actors,
+        &manifest,
+        &cfg.actors,
+        cfg.seed,
+        cfg.epochs,
+        new_epoch,
+        &empty_sectors,
+    )?;
+    // The market's cron runs every epoch.
+    if let Some(i) = find(&actors, "storagemarket") {
+        let mut market: fil_actor_market_state::v11::State =
+            get_cbor(buf, &actors[i].1.head, "market state")?;
+        market.last_cron = new_epoch;
+        actors[i].1.head = put_cbor(buf, &market)?;
     }
 
     // New actors.

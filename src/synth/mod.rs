@@ -2,6 +2,7 @@
 //! with the real actor types and the published manifests, and churned
 //! successors of them. See `fil-migrate gen`.
 
+pub mod actor_churn;
 pub mod build;
 pub mod churn;
 pub mod config;

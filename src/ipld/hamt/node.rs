@@ -43,7 +43,26 @@ impl HamtNode {
             .get(cid)
             .map_err(Error::from_blockstore)?
             .ok_or(Error::MissingBlock { cid: *cid, parent })?;
-        Self::decode(data, bit_width, cid)
+        Self::decode(data, bit_width, cid).map_err(|e| match (e, parent) {
+            (Error::Malformed { what, cid, reason }, Some(p)) => Error::Malformed {
+                what,
+                cid,
+                reason: format!("{reason} (node linked from {p})"),
+            },
+            (
+                Error::Cbor {
+                    cid,
+                    offset,
+                    reason,
+                },
+                Some(p),
+            ) => Error::Cbor {
+                cid,
+                offset,
+                reason: format!("{reason} (node linked from {p})"),
+            },
+            (e, _) => e,
+        })
     }
 
     /// Decodes a node block.

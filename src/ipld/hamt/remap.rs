@@ -29,9 +29,13 @@ use super::shape::{each, load_canonical, store_node, HamtMapped, OutPointer};
 use crate::error::Result;
 
 /// Maps `root` through `f`, reusing `base_out`, the map of `base_in`.
-/// `hook(cid, depth)` is called with every new non-root node. `None` if
-/// `root` is not canonical or the base pair does not line up.
-pub fn remap_entries<S, F, H>(
+/// `hook(cid, depth)` is called with every new non-root node. `is_output`
+/// vouches for each value of `base_out` the remap reads (a transform's
+/// output is usually recognisable: an actor with new code): a base pair of
+/// the right shape whose output was not made by the transform fails it.
+/// `None` if `root` is not canonical or the base pair does not line up.
+#[allow(clippy::too_many_arguments)]
+pub fn remap_entries<S, F, H, V>(
     store: &S,
     root: &Cid,
     base_in: &Cid,
@@ -39,11 +43,13 @@ pub fn remap_entries<S, F, H>(
     bit_width: u32,
     f: &F,
     hook: &H,
+    is_output: &V,
 ) -> Result<Option<HamtMapped>>
 where
     S: Blockstore + Sync,
     F: Fn(&[u8], &[u8]) -> Result<Vec<u8>> + Sync,
     H: Fn(&Cid, usize) -> Result<()> + Sync,
+    V: Fn(&[u8]) -> bool + Sync,
 {
     let r = Remapper {
         full: Mapper {
@@ -56,6 +62,7 @@ where
         },
         reused: AtomicU64::new(0),
         subtrees: AtomicU64::new(0),
+        is_output,
     };
     let out = if root == base_in {
         r.subtrees.fetch_add(1, Ordering::Relaxed);
@@ -75,10 +82,11 @@ where
     }))
 }
 
-struct Remapper<'a, S, F, H> {
+struct Remapper<'a, S, F, H, V> {
     full: Mapper<'a, S, F, H>,
     reused: AtomicU64,
     subtrees: AtomicU64,
+    is_output: &'a V,
 }
 
 /// What the base pair holds at a slot of the new node.
@@ -91,11 +99,12 @@ enum Base<'n> {
     Buckets(&'n HamtNode, usize, &'n HamtNode, usize),
 }
 
-impl<S, F, H> Remapper<'_, S, F, H>
+impl<S, F, H, V> Remapper<'_, S, F, H, V>
 where
     S: Blockstore + Sync,
     F: Fn(&[u8], &[u8]) -> Result<Vec<u8>> + Sync,
     H: Fn(&Cid, usize) -> Result<()> + Sync,
+    V: Fn(&[u8]) -> bool + Sync,
 {
     /// The output pointers of `cids = [new, base_in, base_out]` at `path`.
     fn remap_node(
@@ -179,6 +188,7 @@ where
                     || a.iter()
                         .zip(b)
                         .any(|((ka, _), (kb, _))| old_in.bytes(ka) != old_out.bytes(kb))
+                    || b.iter().any(|(_, vb)| !(self.is_output)(old_out.bytes(vb)))
                 {
                     return Ok(None);
                 }

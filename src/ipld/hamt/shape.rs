@@ -29,9 +29,16 @@ pub enum OutPointer {
 }
 
 /// Whether `node`, reached by `path` (the slots from the root), is in
-/// canonical form: every bucket sorted, every key on its hash path, and a
-/// non-root node not small enough to have collapsed.
-pub fn is_canonical(node: &HamtNode, path: &[usize], bit_width: u32) -> bool {
+/// canonical form: every key on its hash path, and a non-root node not
+/// small enough to have collapsed. A bucket out of key order (or holding a
+/// key twice) is not a HAMT at all: an error naming the node and its parent.
+pub fn is_canonical(
+    node: &HamtNode,
+    cid: &Cid,
+    parent: Option<Cid>,
+    path: &[usize],
+    bit_width: u32,
+) -> Result<bool> {
     let depth = path.len() as u32;
     let mut bucket_keys = 0usize;
     let mut has_link = false;
@@ -44,7 +51,16 @@ pub fn is_canonical(node: &HamtNode, path: &[usize], bit_width: u32) -> bool {
                 for (k, _) in kvs {
                     let key = node.bytes(k);
                     if prev.is_some_and(|p| p >= key) {
-                        return false;
+                        return Err(Error::Malformed {
+                            what: "HAMT node",
+                            cid: *cid,
+                            reason: format!(
+                                "bucket at slot {slot} is not in strictly ascending key order{}",
+                                parent
+                                    .map(|p| format!(" (node linked from {p})"))
+                                    .unwrap_or_default()
+                            ),
+                        });
                     }
                     prev = Some(key);
                     let h = key_hash(key);
@@ -53,13 +69,13 @@ pub fn is_canonical(node: &HamtNode, path: &[usize], bit_width: u32) -> bool {
                         .enumerate()
                         .all(|(d, s)| slot_at(&h, d as u32, bit_width) == Some(*s));
                     if !on_path || slot_at(&h, depth, bit_width) != Some(*slot) {
-                        return false;
+                        return Ok(false);
                     }
                 }
             }
         }
     }
-    path.is_empty() || has_link || bucket_keys > MAX_BUCKET
+    Ok(path.is_empty() || has_link || bucket_keys > MAX_BUCKET)
 }
 
 /// Loads a node of the tree being mapped and checks that it is canonical
@@ -79,7 +95,7 @@ pub fn load_canonical<S: Blockstore>(
         });
     }
     let node = HamtNode::load(store, cid, parent, bit_width)?;
-    Ok(is_canonical(&node, path, bit_width).then_some(node))
+    Ok(is_canonical(&node, cid, parent, path, bit_width)?.then_some(node))
 }
 
 /// Encodes and stores a node from its output pointers (slot order).

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::ipld::amt::map::map_values;
 use crate::ipld::amt::remap::remap_changed;
 use crate::ipld::amt::{diff, for_each_value, AmtBuilder, AmtPatcher, AmtRoot, ChangeKind, Patch};
+use crate::ipld::links::walkable_links_of;
 use crate::migration::cache::{
     actor_head_key, prev_sectors_in_key, prev_sectors_out_key, sectors_amt_key,
 };
@@ -70,14 +71,6 @@ impl Nv21MinerMigrator {
 
 impl<B: Blockstore + Sync> ActorMigrator<B> for Nv21MinerMigrator {
     fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
-        // A miner whose entry changed but whose state did not (a balance
-        // change) is a cache hit: the reference's `<addr>-head-<head>`.
-        let head_key = actor_head_key(&actor.address, &actor.head);
-        if let Some(out) = ctx.cache.get(&head_key)? {
-            if ctx.store.has(&out).map_err(Error::from_blockstore)? {
-                return Ok(out);
-            }
-        }
         let head = ctx.get(&actor.head, None)?;
         let fields = tuple::elements(&head, STATE_FIELDS, "miner state v11", &actor.head)?;
         let sectors_in = tuple::cid_at(
@@ -86,16 +79,32 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv21MinerMigrator {
             "miner state sectors",
             &actor.head,
         )?;
+        // A miner with sectors whose entry changed but whose state did not
+        // (a balance change) is a cache hit: the reference's
+        // `<addr>-head-<head>`. An empty miner costs less to migrate again
+        // than an entry, and mainnet has ~0.7M of them.
+        let has_sectors = sectors_in != self.empty_sectors;
+        let head_key = has_sectors.then(|| actor_head_key(&actor.address, &actor.head));
+        if let Some(key) = &head_key {
+            if let Some(out) = ctx.cache.get(key)? {
+                if ctx.store.has(&out).map_err(Error::from_blockstore)? {
+                    return Ok(out);
+                }
+            }
+        }
+        // Every link of the old state that the new one keeps was read from
+        // the input here: the flush need not look each one up again.
+        ctx.store.vouch(&walkable_links_of(&actor.head, &head)?);
         let deadlines_in = tuple::cid_at(
             &head,
             &fields[STATE_DEADLINES],
             "miner state deadlines",
             &actor.head,
         )?;
-        let sectors_out = if sectors_in == self.empty_sectors {
-            sectors_in
-        } else {
+        let sectors_out = if has_sectors {
             migrate_sectors(ctx, &actor.address, &sectors_in)?
+        } else {
+            sectors_in
         };
         let deadlines_out = self.migrate_deadlines(ctx, &actor.address, &deadlines_in)?;
         let s = tuple::encode_cid(&sectors_out);
@@ -107,10 +116,8 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv21MinerMigrator {
         );
         let new_head = ctx.put(&new);
         ctx.flush_if_over_budget(&new_head)?;
-        // Only miners with sectors are worth an entry: an empty miner costs
-        // two reads to migrate again, and mainnet has ~0.7M of them.
-        if sectors_in != self.empty_sectors {
-            ctx.cache.put(&head_key, new_head)?;
+        if let Some(key) = &head_key {
+            ctx.cache.put(key, new_head)?;
         }
         Ok(new_head)
     }

@@ -1,0 +1,136 @@
+//! Churn of the actors themselves, besides the miners' sectors: what a chain
+//! does to the state tree in N epochs. Senders' nonces and balances move,
+//! recipients' balances move, payment channels whose settlement epoch passed
+//! are collected (deleted), some miners without sectors pay fees (their
+//! state changes, their sectors do not), and the market's cron epoch
+//! advances. New accounts are created by the caller (they need the init
+//! actor). Rates are per epoch; every choice follows from the seed.
+
+use cid::Cid;
+use fil_actor_miner_state::v11 as miner;
+use fvm_shared3::address::Address;
+use fvm_shared3::econ::TokenAmount;
+
+use super::population::PaychState;
+use super::sector_gen::mix;
+use crate::actors::manifest::Manifest;
+use crate::actors::state_tree::{get_cbor, put_cbor, ActorState};
+use crate::error::Result;
+use crate::store::BufferedBlockstore;
+use fvm_ipld_blockstore::Blockstore;
+
+/// Per-epoch rates of actor churn.
+#[derive(Debug, Clone)]
+pub struct ActorChurn {
+    /// Distinct accounts (and multisigs, eth accounts) sending messages per epoch.
+    pub senders_per_epoch: u64,
+    /// Distinct actors receiving funds per epoch.
+    pub recipients_per_epoch: u64,
+    /// Miners without sectors whose state changes (fees, deposits) per epoch.
+    pub fee_miners_per_epoch: u64,
+}
+
+impl Default for ActorChurn {
+    /// Mainnet-like: thousands of distinct senders per 180 epochs.
+    fn default() -> Self {
+        ActorChurn {
+            senders_per_epoch: 25,
+            recipients_per_epoch: 15,
+            fee_miners_per_epoch: 2,
+        }
+    }
+}
+
+/// What actor churn changed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ActorChurnStats {
+    /// Actors whose nonce and balance changed.
+    pub senders: u64,
+    /// Actors whose balance grew.
+    pub recipients: u64,
+    /// Payment channels collected (deleted).
+    pub deleted: u64,
+    /// Miners whose state changed without a sector change.
+    pub fee_miners: u64,
+}
+
+fn chance(parts: &[u64], p: f64) -> bool {
+    (mix(parts) as f64 / u64::MAX as f64) < p
+}
+
+fn id_of(key: &[u8]) -> u64 {
+    Address::from_bytes(key)
+        .ok()
+        .and_then(|a| a.id().ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// Applies actor churn for `epochs` epochs ending at `new_epoch` to `actors`.
+/// `empty_sectors` is the empty sectors AMT: only miners whose sectors are
+/// that are touched here (the others churn with their sectors).
+#[allow(clippy::too_many_arguments)]
+pub fn churn_actors<B: Blockstore>(
+    buf: &BufferedBlockstore<B>,
+    actors: &mut Vec<(Vec<u8>, ActorState)>,
+    manifest: &Manifest,
+    rates: &ActorChurn,
+    seed: u64,
+    epochs: i64,
+    new_epoch: i64,
+    empty_sectors: &Cid,
+) -> Result<ActorChurnStats> {
+    let mut stats = ActorChurnStats::default();
+    let name = |a: &ActorState| manifest.name_of(&a.code).unwrap_or("");
+    let count = |names: &[&str]| {
+        actors
+            .iter()
+            .filter(|(_, a)| names.contains(&name(a)))
+            .count()
+            .max(1) as f64
+    };
+    let e = epochs.max(0) as f64;
+    let senders = ["account", "multisig", "ethaccount"];
+    let p_send = (rates.senders_per_epoch as f64 * e / count(&senders)).min(1.0);
+    let p_recv = (rates.recipients_per_epoch as f64 * e / actors.len().max(1) as f64).min(1.0);
+    let p_fee = (rates.fee_miners_per_epoch as f64 * e / count(&["storageminer"])).min(1.0);
+    let mut deleted = Vec::new();
+    for (i, (key, a)) in actors.iter_mut().enumerate() {
+        let id = id_of(key);
+        let r = |k: u64| [seed, id, new_epoch as u64, k];
+        let kind = name(a);
+        if senders.contains(&kind) && chance(&r(1), p_send) {
+            let msgs = 1 + mix(&r(2)) % 8;
+            a.sequence += msgs;
+            let fee = TokenAmount::from_nano(msgs * (50_000 + mix(&r(3)) % 100_000));
+            if a.balance > fee {
+                a.balance -= fee;
+            }
+            stats.senders += 1;
+        } else if chance(&r(4), p_recv) {
+            a.balance += TokenAmount::from_nano(1 + mix(&r(5)) % 10_000_000_000);
+            stats.recipients += 1;
+        }
+        match kind {
+            "paymentchannel" => {
+                let st: PaychState = get_cbor(buf, &a.head, "payment channel state")?;
+                if st.settling_at != 0 && st.settling_at <= new_epoch {
+                    deleted.push(i);
+                }
+            }
+            "storageminer" if chance(&r(6), p_fee) => {
+                let mut st: miner::State = get_cbor(buf, &a.head, "miner state v11")?;
+                if st.sectors == *empty_sectors {
+                    st.fee_debt += TokenAmount::from_nano(1 + mix(&r(7)) % 1_000_000);
+                    a.head = put_cbor(buf, &st)?;
+                    stats.fee_miners += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    for i in deleted.into_iter().rev() {
+        actors.remove(i);
+        stats.deleted += 1;
+    }
+    Ok(stats)
+}
