@@ -193,7 +193,7 @@ proptest! {
         let base_in = model_root(&store, bw, &items);
         let base_out = map_root(&store, bw, &base_in);
         let new_in = model_root(&store, bw, &after);
-        let r = remap_entries(&store, &new_in, &base_in, &base_out, bw, &transform, &no_hook, &vouch_all)
+        let r = remap_entries(&store, &new_in, &base_in, &base_out, bw, &transform, &no_hook, &vouch_all, &|_: &[Cid]| {})
             .unwrap()
             .expect("the pair lines up");
         prop_assert_eq!(r.root, model_root(&store, bw, &transformed(&after)));
@@ -317,20 +317,36 @@ fn map_and_remap_refuse_a_non_canonical_input() {
         .is_none());
     let good = model_root(&store, 5, &[(vec![7u8], vec![1u8])].into_iter().collect());
     let good_out = map_root(&store, 5, &good);
-    assert!(
-        remap_entries(&store, &root, &good, &good_out, 5, &transform, &no_hook, &vouch_all)
-            .unwrap()
-            .is_none()
-    );
+    assert!(remap_entries(
+        &store,
+        &root,
+        &good,
+        &good_out,
+        5,
+        &transform,
+        &no_hook,
+        &vouch_all,
+        &|_: &[Cid]| {}
+    )
+    .unwrap()
+    .is_none());
     // A base pair that is not one map's input and output does not line up.
     let other = model_root(&store, 5, &(0..50u8).map(|i| (vec![i], vec![i])).collect());
     let other_out = map_root(&store, 5, &other);
     let newer = model_root(&store, 5, &[(vec![8u8], vec![1u8])].into_iter().collect());
-    assert!(
-        remap_entries(&store, &newer, &good, &other_out, 5, &transform, &no_hook, &vouch_all)
-            .unwrap()
-            .is_none()
-    );
+    assert!(remap_entries(
+        &store,
+        &newer,
+        &good,
+        &other_out,
+        5,
+        &transform,
+        &no_hook,
+        &vouch_all,
+        &|_: &[Cid]| {}
+    )
+    .unwrap()
+    .is_none());
     let r = remap_entries(
         &store, &newer, &good, &good_out, 5, &transform, &no_hook, &vouch_all,
     )

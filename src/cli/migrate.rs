@@ -148,8 +148,13 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     let outcome = migrate_state(&backing, &input_root, &spec, cache, &opts)?;
     if a.store.is_some() {
         // A kept store is left settled so the next run opens it without
-        // replaying this run's journal.
-        disk.settle()?;
+        // replaying this run's journal; after a premigration, compacted too,
+        // for the final migration that reads it at the upgrade epoch.
+        if premigration {
+            disk.compact()?;
+        } else {
+            disk.settle()?;
+        }
     }
     let mut report = outcome.report;
     if let Some(c) = &store_cache {

@@ -135,7 +135,8 @@ where
             // over budget): on a disk store, writes interleaved with reads of
             // the previous trees make every read search a growing memtable.
             let hook = |c: &Cid, _depth: usize| ctx.flush_if_over_budget(c);
-            match remap_entries(ctx.store, in_root, &base_in, &base_out, bw, f, &hook, is_output) {
+            let vouch = |links: &[Cid]| ctx.store.vouch(links);
+            match remap_entries(ctx.store, in_root, &base_in, &base_out, bw, f, &hook, is_output, &vouch) {
                 Ok(Some(r)) => {
                     ctx.store.flush_parallel(&r.root)?;
                     return Ok(TreeOutcome {

@@ -110,9 +110,11 @@ pub struct BufferedBlockstore<B> {
     known_present: Vec<Mutex<FxHashSet<u128>>>,
 }
 
-/// Bound on [`BufferedBlockstore::vouch`]'s set (~8 MB). When it fills it
-/// starts over: forgotten links are looked up in the backing store as usual.
-const MAX_VOUCHED: usize = 1 << 18;
+/// Bound on [`BufferedBlockstore::vouch`]'s set (16 bytes a link, ~32 MB
+/// at most with the hash set's slack). When a shard fills it starts over:
+/// forgotten links are looked up in the backing store as usual. A final
+/// migration of mainnet's state tree vouches for ~0.5M reused links.
+const MAX_VOUCHED: usize = 1 << 20;
 
 /// A compact key for a vouched link: 16 bytes of its digest (a cryptographic
 /// hash for every walkable link) mixed with its codec and hash function.

@@ -26,6 +26,11 @@ pub struct HamtNode {
 }
 
 impl HamtNode {
+    /// The node's whole block.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
     /// The bytes a range of this node's block refers to.
     pub fn bytes(&self, r: &Range<usize>) -> &[u8] {
         &self.data[r.clone()]

@@ -27,13 +27,18 @@ use super::map::{Mapper, PARALLEL_DEPTH};
 use super::node::{HamtNode, Pointer};
 use super::shape::{each, load_canonical, store_node, HamtMapped, OutPointer};
 use crate::error::Result;
+use crate::ipld::links::walkable_links_of;
 
 /// Maps `root` through `f`, reusing `base_out`, the map of `base_in`.
 /// `hook(cid, depth)` is called with every new non-root node. `is_output`
 /// vouches for each value of `base_out` the remap reads (a transform's
 /// output is usually recognisable: an actor with new code): a base pair of
 /// the right shape whose output was not made by the transform fails it.
-/// `None` if `root` is not canonical or the base pair does not line up.
+/// `vouch` receives the links of every `base_out` node read: the reused
+/// subtrees and the reused values' links are among them, so a caller whose
+/// flush checks links leaving its write buffer can skip those (they were
+/// read from its store). `None` if `root` is not canonical or the base pair
+/// does not line up.
 #[allow(clippy::too_many_arguments)]
 pub fn remap_entries<S, F, H, V>(
     store: &S,
@@ -44,6 +49,7 @@ pub fn remap_entries<S, F, H, V>(
     f: &F,
     hook: &H,
     is_output: &V,
+    vouch: &(dyn Fn(&[Cid]) + Sync),
 ) -> Result<Option<HamtMapped>>
 where
     S: Blockstore + Sync,
@@ -63,6 +69,7 @@ where
         reused: AtomicU64::new(0),
         subtrees: AtomicU64::new(0),
         is_output,
+        vouch,
     };
     let out = if root == base_in {
         r.subtrees.fetch_add(1, Ordering::Relaxed);
@@ -87,6 +94,7 @@ struct Remapper<'a, S, F, H, V> {
     reused: AtomicU64,
     subtrees: AtomicU64,
     is_output: &'a V,
+    vouch: &'a (dyn Fn(&[Cid]) + Sync),
 }
 
 /// What the base pair holds at a slot of the new node.
@@ -121,6 +129,7 @@ where
         let old_in = HamtNode::load(m.store, cids[1], parents.map(|p| p[1]), bw)?;
         let old_out = HamtNode::load(m.store, cids[2], parents.map(|p| p[2]), bw)?;
         m.nodes.fetch_add(3, Ordering::Relaxed);
+        (self.vouch)(&walkable_links_of(cids[2], old_out.data())?);
         if !lines_up(&old_in, &old_out) {
             return Ok(None);
         }
