@@ -83,6 +83,8 @@ fn vouch_all(_: &[u8]) -> bool {
     true
 }
 
+fn no_vouch(_: &[Cid]) {}
+
 fn no_hook(_: &Cid, _: usize) -> fil_migrate::error::Result<()> {
     Ok(())
 }
@@ -142,7 +144,10 @@ fn apply(items: &Items, edits: &[Edit]) -> Items {
     out
 }
 
-fn model_diff(a: &Items, b: &Items) -> Vec<(Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>)> {
+/// (key, value before, value after) of every changed key, in hash order.
+type Changes = Vec<(Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>)>;
+
+fn model_diff(a: &Items, b: &Items) -> Changes {
     let mut keys: Vec<&Vec<u8>> = a.keys().chain(b.keys()).collect();
     keys.sort_by_key(|k| key_hash(k));
     keys.dedup();
@@ -152,12 +157,7 @@ fn model_diff(a: &Items, b: &Items) -> Vec<(Vec<u8>, Option<Vec<u8>>, Option<Vec
         .collect()
 }
 
-fn our_diff(
-    store: &impl Blockstore,
-    bw: u32,
-    a: &Cid,
-    b: &Cid,
-) -> Vec<(Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>)> {
+fn our_diff(store: &impl Blockstore, bw: u32, a: &Cid, b: &Cid) -> Changes {
     let plain = |item: &[u8]| {
         fvm_ipld_encoding::from_slice::<RawBytes>(item)
             .unwrap()
@@ -193,7 +193,7 @@ proptest! {
         let base_in = model_root(&store, bw, &items);
         let base_out = map_root(&store, bw, &base_in);
         let new_in = model_root(&store, bw, &after);
-        let r = remap_entries(&store, &new_in, &base_in, &base_out, bw, &transform, &no_hook, &vouch_all, &|_: &[Cid]| {})
+        let r = remap_entries(&store, &new_in, &base_in, &base_out, bw, &transform, &no_hook, &vouch_all, &no_vouch)
             .unwrap()
             .expect("the pair lines up");
         prop_assert_eq!(r.root, model_root(&store, bw, &transformed(&after)));
@@ -276,7 +276,7 @@ fn diff_and_remap_of_a_1m_entry_tree_read_o_changes_times_depth_nodes() {
     };
     let tracking = Counting::new(&mem);
     let r = remap_entries(
-        &tracking, &b, &a, &base_out, 5, &counted, &no_hook, &vouch_all,
+        &tracking, &b, &a, &base_out, 5, &counted, &no_hook, &vouch_all, &no_vouch,
     )
     .unwrap()
     .unwrap();
@@ -348,7 +348,7 @@ fn map_and_remap_refuse_a_non_canonical_input() {
     .unwrap()
     .is_none());
     let r = remap_entries(
-        &store, &newer, &good, &good_out, 5, &transform, &no_hook, &vouch_all,
+        &store, &newer, &good, &good_out, 5, &transform, &no_hook, &vouch_all, &no_vouch,
     )
     .unwrap()
     .unwrap();

@@ -72,7 +72,7 @@ pub(super) fn run(suite: &mut Suite, scale: f64, threads: usize) -> anyhow::Resu
     }
     let (tf, tu) = (total_secs(&fin_r), total_secs(&unc_r));
     suite.rows.push(Row {
-        scenario: format!("6. final migration after 180 epochs of the preset's churn"),
+        scenario: "6. final migration after 180 epochs of the preset's churn".to_string(),
         secs: tf,
         rate: format!(
             "{} actors migrated, {} subtrees reused",

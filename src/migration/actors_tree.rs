@@ -223,7 +223,7 @@ where
         .par_iter()
         .map(|(k, v)| Ok((key_hash(k), k.clone(), f(k, v)?)))
         .collect::<Result<_>>()?;
-    migrated.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    migrated.sort_unstable_by_key(|a| a.0);
     if let Some(w) = migrated.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(Error::Malformed {
             what: "actors HAMT",

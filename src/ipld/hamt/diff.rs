@@ -106,7 +106,7 @@ fn gather<S: Blockstore>(
                 let key = node.bytes(k);
                 out.push((key_hash(key), key.to_vec(), node.bytes(v).to_vec()));
             }
-            out.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+            out.sort_unstable_by_key(|x| x.0);
         }
     }
     Ok(out)

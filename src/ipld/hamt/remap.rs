@@ -89,6 +89,9 @@ where
     }))
 }
 
+/// An output bucket: (key, value) sorted by key.
+type Bucket = Vec<(Vec<u8>, Vec<u8>)>;
+
 struct Remapper<'a, S, F, H, V> {
     full: Mapper<'a, S, F, H>,
     reused: AtomicU64,
@@ -177,12 +180,7 @@ where
 
     /// The output bucket for the new node's pointer `i` (a bucket): entries
     /// equal to the base input's keep the base output's value.
-    fn bucket(
-        &self,
-        new: &HamtNode,
-        i: usize,
-        base: Base<'_>,
-    ) -> Result<Option<Vec<(Vec<u8>, Vec<u8>)>>> {
+    fn bucket(&self, new: &HamtNode, i: usize, base: Base<'_>) -> Result<Option<Bucket>> {
         let Pointer::Bucket(kvs) = &new.pointers[i].1 else {
             unreachable!("called for buckets only")
         };
