@@ -4,12 +4,10 @@
 //! churn against the uncached migration of the same successor; every root
 //! must agree.
 
-use std::path::Path;
-
 use anyhow::bail;
 use serde_json::json;
 
-use super::bench_suite::{copy_dir, lower_bound, mib, total_secs, Row, Suite, FINAL_RUNS};
+use super::bench_suite::{lower_bound, mib, total_secs, Row, Suite, FINAL_RUNS};
 
 pub(super) fn run(suite: &mut Suite, scale: f64, threads: usize) -> anyhow::Result<()> {
     let sc = scale.to_string();
@@ -41,9 +39,8 @@ pub(super) fn run(suite: &mut Suite, scale: f64, threads: usize) -> anyhow::Resu
         json: json!({ "report": scratch_r, "wall_secs": scratch.secs, "bound_secs": bound }),
     });
 
-    let store = suite.path(&format!("store-mainnet-preset-{sc}"));
-    let _ = std::fs::remove_dir_all(&store);
-    let (pre, pre_r) = suite.migrate("premigrate", &["--snapshot", &s0, "--store", &store])?;
+    let f = suite.finals(&s0, &s1, &format!("store-mainnet-preset-{sc}"))?;
+    let ((pre, _), (fin, fin_r), (unc, unc_r)) = (&f.pre, &f.fin, &f.unc);
     if pre.stdout != scratch.stdout {
         bail!(
             "premigration {} differs from the from-scratch run {}",
@@ -51,26 +48,7 @@ pub(super) fn run(suite: &mut Suite, scale: f64, threads: usize) -> anyhow::Resu
             scratch.stdout
         );
     }
-    let mut finals = Vec::new();
-    for i in 0..FINAL_RUNS {
-        let copy = suite.path(&format!("store-mainnet-final-{i}"));
-        let _ = std::fs::remove_dir_all(&copy);
-        copy_dir(Path::new(&store), Path::new(&copy))?;
-        finals.push(suite.migrate("migrate", &["--snapshot", &s1, "--store", &copy])?);
-        std::fs::remove_dir_all(&copy)?;
-    }
-    std::fs::remove_dir_all(&store)?;
-    finals.sort_by(|a, b| total_secs(&a.1).total_cmp(&total_secs(&b.1)));
-    let (fin, fin_r) = finals.swap_remove(FINAL_RUNS / 2);
-    let (unc, unc_r) = suite.migrate("migrate", &["--snapshot", &s1])?;
-    if fin.stdout != unc.stdout {
-        bail!(
-            "final migration {} differs from uncached {}",
-            fin.stdout,
-            unc.stdout
-        );
-    }
-    let (tf, tu) = (total_secs(&fin_r), total_secs(&unc_r));
+    let (tf, tu) = (total_secs(fin_r), total_secs(unc_r));
     suite.rows.push(Row {
         scenario: "6. final migration after 180 epochs of the preset's churn".to_string(),
         secs: tf,
@@ -87,12 +65,7 @@ pub(super) fn run(suite: &mut Suite, scale: f64, threads: usize) -> anyhow::Resu
             unc.secs,
             pre.secs
         ),
-        json: json!({
-            "premigration": pre_r, "premigration_wall_secs": pre.secs,
-            "final": fin_r, "final_wall_secs": fin.secs,
-            "uncached": unc_r, "uncached_wall_secs": unc.secs,
-            "ratio": tu / tf, "wall_ratio": unc.secs / fin.secs,
-        }),
+        json: f.json(),
     });
     Ok(())
 }

@@ -160,6 +160,37 @@ impl Suite {
         Ok((child, r))
     }
 
+    /// Premigrates `before` into a fresh store, then runs the final
+    /// migration of `after` [`FINAL_RUNS`] times, each on a synced copy of
+    /// that store, keeps the median (by report total), and runs `after`
+    /// uncached; the roots must agree. A final migration takes tens of
+    /// milliseconds on small states, within this machine's noise.
+    pub(super) fn finals(&self, before: &str, after: &str, store: &str) -> anyhow::Result<Finals> {
+        let store = self.path(store);
+        let _ = std::fs::remove_dir_all(&store);
+        let pre = self.migrate("premigrate", &["--snapshot", before, "--store", &store])?;
+        let mut finals = Vec::new();
+        for i in 0..FINAL_RUNS {
+            let copy = self.path(&format!("store-final-{i}"));
+            let _ = std::fs::remove_dir_all(&copy);
+            copy_dir(Path::new(&store), Path::new(&copy))?;
+            finals.push(self.migrate("migrate", &["--snapshot", after, "--store", &copy])?);
+            std::fs::remove_dir_all(&copy)?;
+        }
+        std::fs::remove_dir_all(&store)?;
+        finals.sort_by(|a, b| total_secs(&a.1).total_cmp(&total_secs(&b.1)));
+        let fin = finals.swap_remove(FINAL_RUNS / 2);
+        let unc = self.migrate("migrate", &["--snapshot", after])?;
+        if fin.0.stdout != unc.0.stdout {
+            bail!(
+                "final migration {} differs from uncached {}",
+                fin.0.stdout,
+                unc.0.stdout
+            );
+        }
+        Ok(Finals { pre, fin, unc })
+    }
+
     fn bench_nv21(&self, snapshot: &str, which: &str, threads: &str) -> anyhow::Result<Value> {
         let json = self.path("nv21.json");
         self.run(&[
@@ -178,12 +209,33 @@ impl Suite {
     }
 }
 
+/// A premigration, the median final migration after it, and the uncached
+/// migration of the same state: each a child run and its report.
+pub(super) struct Finals {
+    pub pre: (Child, Value),
+    pub fin: (Child, Value),
+    pub unc: (Child, Value),
+}
+
+impl Finals {
+    /// The three runs' reports and times, for a row's JSON.
+    pub fn json(&self) -> Value {
+        let (tf, tu) = (total_secs(&self.fin.1), total_secs(&self.unc.1));
+        json!({
+            "premigration": self.pre.1, "premigration_wall_secs": self.pre.0.secs,
+            "final": self.fin.1, "final_wall_secs": self.fin.0.secs,
+            "uncached": self.unc.1, "uncached_wall_secs": self.unc.0.secs,
+            "ratio": tu / tf, "wall_ratio": self.unc.0.secs / self.fin.0.secs,
+        })
+    }
+}
+
 /// Final migrations per churn level in scenario 3 (the median is reported).
 pub(super) const FINAL_RUNS: usize = 3;
 
 /// Copies a store directory and syncs every file, so the copy's write-back
 /// does not compete with the migration measured on it next.
-pub(super) fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
@@ -369,38 +421,16 @@ pub fn run(a: SuiteArgs) -> anyhow::Result<()> {
                 args.extend_from_slice(&["--change-fraction", f]);
             }
             let next = suite.state(&name, &args)?;
-            let store = suite.path(&format!("store-{}", churn.unwrap_or("180ep")));
-            let _ = std::fs::remove_dir_all(&store);
-            let (pre, pre_r) =
-                suite.migrate("premigrate", &["--snapshot", &one, "--store", &store])?;
-            // A final migration takes tens of milliseconds, within this
-            // machine's noise: it runs FINAL_RUNS times, each on a fresh copy of
-            // the premigrated store, and the median (by report total) is kept.
-            let mut finals = Vec::new();
-            for i in 0..FINAL_RUNS {
-                let copy = suite.path(&format!("store-final-{i}"));
-                let _ = std::fs::remove_dir_all(&copy);
-                copy_dir(Path::new(&store), Path::new(&copy))?;
-                finals.push(suite.migrate("migrate", &["--snapshot", &next, "--store", &copy])?);
-                std::fs::remove_dir_all(&copy)?;
-            }
-            finals.sort_by(|a, b| total_secs(&a.1).total_cmp(&total_secs(&b.1)));
-            let (fin, fin_r) = finals.swap_remove(FINAL_RUNS / 2);
-            let (unc, unc_r) = suite.migrate("migrate", &["--snapshot", &next])?;
-            if fin.stdout != unc.stdout {
-                bail!(
-                    "final migration {} differs from uncached {}",
-                    fin.stdout,
-                    unc.stdout
-                );
-            }
-            std::fs::remove_dir_all(&store)?;
-            let (tf, tu) = (total_secs(&fin_r), total_secs(&unc_r));
+            let f = suite.finals(&one, &next, &format!("store-{}", churn.unwrap_or("180ep")))?;
+            let ((pre, _), (fin, fin_r), (unc, unc_r)) = (&f.pre, &f.fin, &f.unc);
+            let (tf, tu) = (total_secs(fin_r), total_secs(unc_r));
             let transformed = |r: &Value| -> anyhow::Result<f64> {
                 let r: fil_migrate::migration::MigrationReport = serde_json::from_value(r.clone())?;
                 Ok(r.sectors_transformed() as f64)
             };
-            let work_ratio = transformed(&unc_r)? / transformed(&fin_r)?.max(1.0);
+            let work_ratio = transformed(unc_r)? / transformed(fin_r)?.max(1.0);
+            let mut details = f.json();
+            details["work_ratio"] = json!(work_ratio);
             suite.rows.push(Row {
             scenario: format!("3. final migration after {label} churn"),
             secs: tf,
@@ -417,12 +447,7 @@ pub fn run(a: SuiteArgs) -> anyhow::Result<()> {
                 unc.secs,
                 pre.secs
             ),
-            json: json!({
-                "premigration": pre_r, "premigration_wall_secs": pre.secs,
-                "final": fin_r, "final_wall_secs": fin.secs,
-                "uncached": unc_r, "uncached_wall_secs": unc.secs,
-                "ratio": tu / tf, "wall_ratio": unc.secs / fin.secs, "work_ratio": work_ratio,
-            }),
+            json: details,
         });
         }
     }

@@ -31,6 +31,12 @@ pub fn run(a: StatusArgs) -> anyhow::Result<()> {
             "miners with a diff base (prevSectorsIn-)"
         } else if k.starts_with("prevSectorsOut-") {
             "miners with a previous output (prevSectorsOut-)"
+        } else if k.starts_with("actorsTree-") {
+            "migrated actors trees (actorsTree-)"
+        } else if k.starts_with("prevActors") {
+            "state-tree diff base (prevActorsIn/Out)"
+        } else if k.contains("-head-") {
+            "migrated miner heads (<addr>-head-)"
         } else {
             "other"
         };
