@@ -390,3 +390,38 @@ fn a_bucket_out_of_key_order_is_an_error_naming_the_node_and_its_parent() {
     assert!(err.contains(&root_cid.to_string()), "{err}");
     assert!(err.contains("ascending key order"), "{err}");
 }
+
+#[test]
+fn a_truncated_node_is_an_error_naming_it_and_its_parent() {
+    let store = MemStore::new();
+    let items: Items = (0..200u64)
+        .map(|i| (id_key(i), i.to_be_bytes().to_vec()))
+        .collect();
+    let root = model_root(&store, 5, &items);
+    // Replace the root's first child by a truncated copy under the same CID.
+    let data = store.get(&root).unwrap().unwrap();
+    let node = fil_migrate::ipld::hamt::HamtNode::decode(data, 5, &root).unwrap();
+    let child = node
+        .pointers
+        .iter()
+        .find_map(|(_, p)| match p {
+            fil_migrate::ipld::hamt::Pointer::Link(c) => Some(*c),
+            _ => None,
+        })
+        .expect("200 keys need child nodes");
+    let bytes = store.get(&child).unwrap().unwrap();
+    // The root is intact; its first child (the first pointer that errs, so
+    // the error reported) is cut in half.
+    let damaged = MemStore::new();
+    damaged
+        .put_keyed(&root, &store.get(&root).unwrap().unwrap())
+        .unwrap();
+    damaged
+        .put_keyed(&child, &bytes[..bytes.len() / 2])
+        .unwrap();
+    let err = map_entries(&damaged, &root, 5, &transform, &no_hook)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&child.to_string()), "{err}");
+    assert!(err.contains(&format!("linked from {root}")), "{err}");
+}
