@@ -102,17 +102,25 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     );
     let car1 = CarSource::open(&s1, CarSourceOptions::default())?;
     let root1 = resolve_state_root(&car1, &car1.roots()[0])?;
+    // As in a node at the upgrade epoch, the blockstore holds both states:
+    // the final run reads S1 and, where S1 changed, the premigrated S0.
     let store1 = LowerFirst(Overlay {
         upper: &disk,
-        lower: &car1,
+        lower: Overlay {
+            upper: &car1,
+            lower: &car0,
+        },
     });
     let fin = migrate_state(&store1, &root1, &spec, &cache, &opts)?;
     disk.sync()?;
     let r = &fin.report;
     println!(
-        "4. migrated S1 -> {} in {:.2}s: sectors {} via diff, {} from scratch, {} covered by cache",
+        "4. migrated S1 -> {} in {:.2}s: actors tree {:?}, {} actors migrated, {} subtrees reused; sectors {} via diff, {} from scratch, {} covered by cache",
         fin.state_root,
         r.phases.last().map_or(0.0, |p| p.1),
+        r.actors_tree,
+        r.actors,
+        r.actor_subtrees_reused,
         r.sectors_via_diff,
         r.sectors_from_scratch,
         r.sectors_from_cache
