@@ -147,12 +147,16 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     let t = Instant::now();
     let outcome = migrate_state(&backing, &input_root, &spec, cache, &opts)?;
     if a.store.is_some() {
-        // A kept store is left settled so the next run opens it without
-        // replaying this run's journal; after a premigration, compacted too,
-        // for the final migration that reads it at the upgrade epoch.
+        // Everything is durable already (the cache's checkpoint synced the
+        // journal). A premigration's store is also compacted, for the final
+        // migration that reads it at the upgrade epoch; one that more runs
+        // will diff against (`--keep-inputs`) is settled, so they open it
+        // without replaying this run's journal. A final migration leaves
+        // that to whatever opens the store next: settling took 1.3 s of a
+        // 3.8M-actor final's 4.8 s, and replaying costs ~0.1 s per 50 MB.
         if premigration {
             disk.compact()?;
-        } else {
+        } else if a.keep_inputs {
             disk.settle()?;
         }
     }
