@@ -48,7 +48,9 @@ impl CancelToken {
 pub struct Counters {
     /// Actors migrated.
     pub actors: AtomicU64,
-    /// Actors per migrator kind: code, system, miner.
+    /// Actors per migrator kind: code, system, miner. Code-only actors
+    /// (millions) are not counted here one by one: the report derives
+    /// their number as the rest of `actors`.
     pub by_kind: [AtomicU64; 3],
     /// Sector infos transformed while building a sectors AMT from scratch.
     pub sectors_from_scratch: AtomicU64,

@@ -106,8 +106,9 @@ enum Base<'n> {
     None,
     /// Child nodes (input, output).
     Links(Cid, Cid),
-    /// Buckets of the input and output nodes.
-    Buckets(&'n HamtNode, usize, &'n HamtNode, usize),
+    /// The input and output nodes, whose pointer `.2` (the same in both:
+    /// they line up) is a bucket.
+    Buckets(&'n HamtNode, &'n HamtNode, usize),
 }
 
 impl<S, F, H, V> Remapper<'_, S, F, H, V>
@@ -142,7 +143,7 @@ where
                 Err(_) => Base::None,
                 Ok(j) => match (&old_in.pointers[j].1, &old_out.pointers[j].1) {
                     (Pointer::Link(a), Pointer::Link(b)) => Base::Links(*a, *b),
-                    _ => Base::Buckets(&old_in, j, &old_out, j),
+                    _ => Base::Buckets(&old_in, &old_out, j),
                 },
             };
             items.push((i, *slot, p, base));
@@ -185,9 +186,9 @@ where
             unreachable!("called for buckets only")
         };
         let old = match base {
-            Base::Buckets(old_in, j, old_out, k) => {
+            Base::Buckets(old_in, old_out, j) => {
                 let (Pointer::Bucket(a), Pointer::Bucket(b)) =
-                    (&old_in.pointers[j].1, &old_out.pointers[k].1)
+                    (&old_in.pointers[j].1, &old_out.pointers[j].1)
                 else {
                     return Ok(None);
                 };
