@@ -25,8 +25,9 @@ fn main() -> ExitCode {
     // Return freed memory soon: a migration frees its write buffer in large
     // waves, and a long purge delay shows up as peak RSS above the budget.
     // Not at once (delay 0): then every freed page is handed back with an
-    // madvise whose TLB shootdown interrupts the other cores, and a 380k-actor
-    // migration spent 60 % of its time there (5x slower than at 10 ms).
+    // madvise whose TLB shootdown interrupts the other cores, and a migration
+    // of millions of small actors spends most of its time there (compare
+    // `MIMALLOC_PURGE_DELAY=0 fil-migrate migrate …` with the default).
     // `MIMALLOC_PURGE_DELAY` (milliseconds), mimalloc's own variable, wins.
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets a global allocator option before any thread is started.

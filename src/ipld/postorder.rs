@@ -15,14 +15,28 @@ use crate::error::Result;
 /// the caller checks itself). `write(batch)` receives the taken blocks in
 /// children-first order, in batches of at least `batch_bytes` (the last one
 /// may be smaller), each block after all the taken blocks below it.
-pub fn children_first<D, E, W>(
+pub fn children_first<D, E, W>(root: &Cid, batch_bytes: usize, enter: E, write: W) -> Result<()>
+where
+    D: AsRef<[u8]>,
+    E: FnMut(Cid, Option<Cid>) -> Result<Option<D>>,
+    W: FnMut(&[(Cid, D)]) -> Result<()>,
+{
+    children_first_by(root, batch_bytes, walkable_links_of, enter, write)
+}
+
+/// [`children_first`] over the links `links_of(cid, data)` names instead
+/// of every walkable link: a walk of one structure's own nodes (a HAMT's
+/// nodes without the states its values name).
+pub fn children_first_by<D, L, E, W>(
     root: &Cid,
     batch_bytes: usize,
+    links_of: L,
     mut enter: E,
     mut write: W,
 ) -> Result<()>
 where
     D: AsRef<[u8]>,
+    L: Fn(&Cid, &[u8]) -> Result<Vec<Cid>>,
     E: FnMut(Cid, Option<Cid>) -> Result<Option<D>>,
     W: FnMut(&[(Cid, D)]) -> Result<()>,
 {
@@ -39,7 +53,7 @@ where
         let Some(data) = enter(cid, parent)? else {
             return Ok(None);
         };
-        let children = walkable_links_of(&cid, data.as_ref())?;
+        let children = links_of(&cid, data.as_ref())?;
         Ok(Some(Frame {
             cid,
             data,

@@ -10,7 +10,7 @@ use rustc_hash::FxHashSet;
 
 use super::disk::DiskStore;
 use crate::error::{Error, Result};
-use crate::ipld::postorder::children_first;
+use crate::ipld::postorder::{children_first, children_first_by};
 
 /// Bytes per batch handed to the disk store.
 const BATCH_BYTES: usize = 8 << 20;
@@ -44,52 +44,34 @@ pub fn copy_dag(from: &impl Blockstore, to: &DiskStore, root: &Cid) -> Result<u6
 /// store already holds is taken as complete below, as [`copy_dag`] does.
 pub fn copy_hamt_nodes(from: &impl Blockstore, to: &DiskStore, root: &Cid) -> Result<u64> {
     use crate::ipld::hamt::{HamtNode, Pointer, DEFAULT_BIT_WIDTH};
-    let mut batch: Vec<(Cid, Vec<u8>)> = Vec::new();
-    let mut pending = 0usize;
-    let mut written = 0u64;
-    // Post-order with an explicit stack: (node, its children, next child).
-    let mut stack: Vec<(Cid, Vec<u8>, Vec<Cid>, usize)> = Vec::new();
-    let enter = |cid: Cid, parent: Option<Cid>, stack: &mut Vec<_>| -> Result<()> {
-        if to.has_block(&cid)? {
-            return Ok(());
-        }
-        let data = from
-            .get(&cid)
-            .map_err(Error::from_blockstore)?
-            .ok_or(Error::MissingBlock { cid, parent })?;
-        let node = HamtNode::decode(data.clone(), DEFAULT_BIT_WIDTH, &cid)?;
-        let children = node
+    let node_links = |cid: &Cid, data: &[u8]| -> Result<Vec<Cid>> {
+        let node = HamtNode::decode(data.to_vec(), DEFAULT_BIT_WIDTH, cid)?;
+        Ok(node
             .pointers
             .iter()
             .filter_map(|(_, p)| match p {
                 Pointer::Link(c) => Some(*c),
                 Pointer::Bucket(_) => None,
             })
-            .collect();
-        stack.push((cid, data, children, 0));
-        Ok(())
+            .collect())
     };
-    enter(*root, None, &mut stack)?;
-    while let Some(top) = stack.last_mut() {
-        if top.3 < top.2.len() {
-            let (child, parent) = (top.2[top.3], top.0);
-            top.3 += 1;
-            enter(child, Some(parent), &mut stack)?;
-            continue;
-        }
-        let (cid, data, _, _) = stack.pop().expect("non-empty stack");
-        pending += data.len();
-        batch.push((cid, data));
-        if pending >= BATCH_BYTES {
+    let mut written = 0u64;
+    children_first_by(
+        root,
+        BATCH_BYTES,
+        node_links,
+        |cid, parent| {
+            if to.has_block(&cid)? {
+                return Ok(None);
+            }
+            let data = from.get(&cid).map_err(Error::from_blockstore)?;
+            Ok(Some(data.ok_or(Error::MissingBlock { cid, parent })?))
+        },
+        |batch: &[(Cid, Vec<u8>)]| {
             to.put_batch(batch.iter().map(|(c, d)| (c, &d[..])))?;
             written += batch.len() as u64;
-            batch.clear();
-            pending = 0;
-        }
-    }
-    if !batch.is_empty() {
-        to.put_batch(batch.iter().map(|(c, d)| (c, &d[..])))?;
-        written += batch.len() as u64;
-    }
+            Ok(())
+        },
+    )?;
     Ok(written)
 }

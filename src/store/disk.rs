@@ -41,9 +41,9 @@ impl Default for DiskStoreOptions {
 }
 
 /// Values from this size on go to blob files, which compaction does not
-/// rewrite; only their keys and handles stay in the tables. fjall's default
-/// (1 KiB) left every miner state (~400 B) in the tables, and a 3.8M-actor
-/// migration wrote its 0.93 GB of output ten times over (9.2 GB to disk).
+/// rewrite; only their keys and handles stay in the tables. At fjall's
+/// default (1 KiB) every miner state (~400 B) stayed in the tables and was
+/// rewritten by each compaction: a multiple of the output went to disk.
 const SEPARATION_THRESHOLD: u32 = 128;
 
 /// A durable content-addressed block store in a directory.
@@ -76,7 +76,7 @@ impl DiskStore {
         // One background worker: with two, fjall's worker 0 hands every
         // compaction request back to the queue and takes it again at once
         // (fjall 3.1 `worker_tick`), spinning a core for as long as a
-        // compaction is pending: half the CPU of a 3.8M-actor migration.
+        // compaction is pending, on a machine with two.
         let db = Database::builder(&path)
             .worker_threads(1)
             .cache_size(opts.cache_bytes)
@@ -89,13 +89,13 @@ impl DiskStore {
                 // bytes per block): by default only the first levels' are
                 // pinned, and a point read in a deeper table loads its whole
                 // filter (a megabyte for a 64 MiB table) through the small
-                // block cache; a final migration's ~60k reads of the
-                // previous trees then took seconds instead of milliseconds.
+                // block cache, for each of a final migration's reads of the
+                // previous trees.
                 KeyspaceCreateOptions::default()
                     .max_memtable_size((opts.write_buffer_bytes / 4).max(1 << 20))
                     // Blocks are CBOR full of hashes and the tables' keys are
-                    // CIDs: lz4 found little to compress and cost a tenth
-                    // of the flush and compaction work.
+                    // CIDs: lz4 finds little to compress, at a cost in every
+                    // flush and compaction.
                     .with_kv_separation(Some(
                         KvSeparationOptions::default()
                             .separation_threshold(SEPARATION_THRESHOLD)
@@ -175,7 +175,7 @@ impl DiskStore {
     /// [`settle`](Self::settle)s, then merges the block tables into one
     /// sorted run. A premigration ends with it: the final migration then
     /// reads the previous trees from few tables and no background
-    /// compaction competes with it (measured: a third of its CPU).
+    /// compaction competes with it for the cores.
     pub fn compact(&self) -> Result<()> {
         self.settle()?;
         self.blocks.major_compact().map_err(|e| self.wrap(e))?;

@@ -12,6 +12,7 @@ use fil_actor_miner_state::v11 as miner;
 use fvm_shared3::address::Address;
 use fvm_shared3::econ::TokenAmount;
 
+use super::churn::chance;
 use super::population::PaychState;
 use super::sector_gen::mix;
 use crate::actors::manifest::Manifest;
@@ -54,10 +55,6 @@ pub struct ActorChurnStats {
     pub deleted: u64,
     /// Miners whose state changed without a sector change.
     pub fee_miners: u64,
-}
-
-fn chance(parts: &[u64], p: f64) -> bool {
-    (mix(parts) as f64 / u64::MAX as f64) < p
 }
 
 fn id_of(key: &[u8]) -> u64 {

@@ -99,7 +99,8 @@ pub struct ChurnStats {
     pub actors: ActorChurnStats,
 }
 
-fn chance(parts: &[u64], p: f64) -> bool {
+/// Whether the event keyed by `parts` happens, with probability `p`.
+pub(super) fn chance(parts: &[u64], p: f64) -> bool {
     (mix(parts) as f64 / u64::MAX as f64) < p
 }
 
