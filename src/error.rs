@@ -13,7 +13,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An operating-system I/O error on a named file.
-    #[error("I/O error on {path}: {source}")]
+    #[error("I/O error on {path}: {source}{}", io_hint(source, path))]
     Io {
         /// The file being read or written.
         path: PathBuf,
@@ -81,7 +81,7 @@ pub enum Error {
     },
 
     /// The embedded on-disk store failed.
-    #[error("block store at {path}: {source}{}", store_hint(source))]
+    #[error("block store at {path}: {source}{}", store_hint(source, path))]
     Store {
         /// The store directory.
         path: PathBuf,
@@ -117,19 +117,55 @@ pub enum Error {
 /// What an operator can do about a storage-engine error: a damaged store
 /// cannot be repaired in place, but it holds only a cache and outputs that
 /// the snapshot can reproduce.
-fn store_hint(e: &fjall::Error) -> &'static str {
+fn store_hint(e: &fjall::Error, path: &std::path::Path) -> String {
     use fjall::{Error as F, LsmError as L};
+    match e {
+        F::Io(io) | F::Storage(L::Io(io)) => return io_hint(io, path),
+        _ => {}
+    }
     let damaged = match e {
         F::Storage(l) => !matches!(l, L::Io(_) | L::Utf8(_)),
-        F::Locked => return " (another process has this store open: one run per store at a time)",
+        F::Locked => {
+            return " (another process has this store open: one run per store at a time)".into()
+        }
         F::Io(_) | F::Poisoned | F::KeyspaceDeleted => false,
         _ => true,
     };
     if damaged {
         " (its files are damaged: it holds only a cache and migrated outputs, so \
          remove the directory, or pass another --store, and run again from the snapshot)"
+            .into()
     } else {
-        ""
+        String::new()
+    }
+}
+
+/// What an operator can do about an I/O error: a full disk is the one they
+/// can fix, and the store keeps every entry it made durable before it.
+fn io_hint(e: &std::io::Error, path: &std::path::Path) -> String {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        format!(
+            " (the disk is full: free space on the filesystem holding {} and run again; \
+             the work made durable so far is kept and the run resumes from it)",
+            path.display()
+        )
+    } else {
+        String::new()
+    }
+}
+
+impl Error {
+    /// Whether the root cause is a full disk (ENOSPC).
+    pub fn is_disk_full(&self) -> bool {
+        let io = match self {
+            Error::Io { source, .. } => source,
+            Error::Store {
+                source: fjall::Error::Io(io) | fjall::Error::Storage(fjall::LsmError::Io(io)),
+                ..
+            } => io,
+            _ => return false,
+        };
+        io.kind() == std::io::ErrorKind::StorageFull
     }
 }
 

@@ -8,13 +8,11 @@ use cid::Cid;
 use clap::Args;
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::resolve_state_root;
-use fil_migrate::migration::runner::{InputTree, RetainInputs};
+use fil_migrate::migration::store_run::{migrate_on_store, StoreRole};
 use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{
-    default_memory_budget, migrate_state, MemoryCache, MigrationCache, MigrationOptions,
-    StoreCache, UpgradeSpec,
+    default_memory_budget, migrate_state, MemoryCache, MigrationOptions, UpgradeSpec,
 };
-use fil_migrate::store::copy::{copy_dag, copy_hamt_nodes};
 use fil_migrate::store::{
     export_car, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, ExportOptions,
     LowerFirst, Overlay,
@@ -116,59 +114,22 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
         checkpoint_every: std::time::Duration::from_secs_f64(a.checkpoint_every.max(0.0)),
         ..Default::default()
     };
-    // With a store directory the cache persists there (premigration work
-    // survives the process) and each miner's input sectors tree is kept so
-    // the next run can diff against it.
-    let memory_cache = MemoryCache::default();
-    let store_cache = match &a.store {
-        Some(_) => Some(
-            StoreCache::open(&disk, &spec.name, spec.network)?
-                .keep_diff_bases(premigration || a.keep_inputs),
-        ),
-        None => None,
-    };
-    let cache: &dyn MigrationCache = match &store_cache {
-        Some(c) => c,
-        None => &memory_cache,
-    };
-    let mut opts = opts;
-    // Inputs are kept for a later run: a premigration's always, the final
-    // migration's only on request (they would double the store's size).
-    if store_cache.is_some() && (premigration || a.keep_inputs) {
-        let car_ref = car.clone();
-        let disk_ref = disk.clone();
-        opts.retain_inputs = Some(RetainInputs(std::sync::Arc::new(
-            move |root: &Cid, tree: InputTree| match tree {
-                InputTree::SectorsAmt => copy_dag(&*car_ref, &disk_ref, root).map(|_| ()),
-                InputTree::ActorsHamt => copy_hamt_nodes(&*car_ref, &disk_ref, root).map(|_| ()),
-            },
-        )));
-    }
     let t = Instant::now();
-    let outcome = migrate_state(&backing, &input_root, &spec, cache, &opts)?;
-    if a.store.is_some() {
-        // Everything is durable already (the cache's checkpoint synced the
-        // journal). A premigration's store is also compacted, for the final
-        // migration that reads it at the upgrade epoch; one that more runs
-        // will diff against (`--keep-inputs`) is settled, so they open it
-        // without replaying this run's journal. A final migration leaves
-        // that to whatever opens the store next: settling writes the whole
-        // journal into tables and waits for it, at the upgrade epoch, while
-        // a later open replays it in a fraction of that.
-        if premigration {
-            disk.compact()?;
-        } else if a.keep_inputs {
-            disk.settle()?;
-        }
-    }
+    // With a store directory the cache persists there (premigration work
+    // survives the process) and the input trees are kept for the next run.
+    let outcome = if a.store.is_some() {
+        let role = if premigration {
+            StoreRole::Premigration
+        } else {
+            StoreRole::Final {
+                keep_inputs: a.keep_inputs,
+            }
+        };
+        migrate_on_store(car.clone(), &disk, &input_root, &spec, &opts, role)?
+    } else {
+        migrate_state(&backing, &input_root, &spec, &MemoryCache::default(), &opts)?
+    };
     let mut report = outcome.report;
-    if let Some(c) = &store_cache {
-        report.notes.push(format!(
-            "store cache: {} entries made durable, {} entries ignored because their blocks were missing (recomputed)",
-            c.committed(),
-            c.fallbacks()
-        ));
-    }
     tracing::info!("migrated {} actors in {:.2?}", report.actors, t.elapsed());
     if a.verify {
         let t = Instant::now();

@@ -51,7 +51,7 @@ pub fn run(a: StatusArgs) -> anyhow::Result<()> {
     drop(disk);
     println!(
         "disk space:  {} bytes",
-        fil_migrate::store::replace::disk_usage(&a.store)?
+        fil_migrate::store::StoreFs::disk_usage(&fil_migrate::store::RealFs, &a.store)?
     );
     Ok(())
 }

@@ -125,7 +125,9 @@ pub struct ActorInput {
 /// Wraps an error with the actor it happened in.
 pub fn in_actor(actor: &ActorInput, e: Error) -> Error {
     match e {
-        Error::Cancelled => Error::Cancelled,
+        // Not the actor's doing: the storage's error, typed, is what the
+        // operator acts on (a full disk, a damaged store).
+        e @ (Error::Cancelled | Error::Io { .. } | Error::Store { .. }) => e,
         e => Error::Invalid(format!(
             "actor {} ({} at head {}): {e}",
             actor.address, actor.name, actor.head

@@ -27,6 +27,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use cid::Cid;
 use serde::Serialize;
@@ -37,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::ipld::cids::is_walkable;
 use crate::ipld::hamt::{HamtNode, Pointer, DEFAULT_BIT_WIDTH};
 use crate::ipld::links::scan_links;
-use crate::store::{replace, DiskStore, DiskStoreOptions};
+use crate::store::{replace, DiskStore, DiskStoreOptions, RealFs, StoreFs};
 
 /// What a collection kept and gave back.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -75,13 +76,24 @@ pub fn collect_garbage(
     opts: DiskStoreOptions,
     keep_diff_bases: bool,
 ) -> Result<GcReport> {
-    if !dir.is_dir() {
+    collect_garbage_on(Arc::new(RealFs), dir, keep, opts, keep_diff_bases)
+}
+
+/// [`collect_garbage`] of a store on `fs`.
+pub fn collect_garbage_on(
+    fs: Arc<dyn StoreFs>,
+    dir: &Path,
+    keep: &[Cid],
+    opts: DiskStoreOptions,
+    keep_diff_bases: bool,
+) -> Result<GcReport> {
+    if !fs.exists(dir) {
         return Err(Error::Invalid(format!(
             "{} is not a store directory",
             dir.display()
         )));
     }
-    let old = DiskStore::open(dir, opts.clone())?;
+    let old = DiskStore::open_on(fs.clone(), dir, opts.clone())?;
     for root in keep {
         if !old.has_block(root)? {
             return Err(Error::Invalid(format!(
@@ -92,7 +104,7 @@ pub fn collect_garbage(
     }
     old.settle()?;
     let mut report = GcReport {
-        disk_bytes_before: replace::disk_usage(dir)?,
+        disk_bytes_before: fs.disk_usage(dir)?,
         ..Default::default()
     };
     let mut live = BTreeSet::new();
@@ -147,10 +159,8 @@ pub fn collect_garbage(
     }
     live.append(&mut bases);
     let staged_dir = replace::staging_dir(dir);
-    if staged_dir.exists() {
-        std::fs::remove_dir_all(&staged_dir).map_err(|e| Error::io(&staged_dir, e))?;
-    }
-    let new = DiskStore::open(&staged_dir, opts)?;
+    fs.remove_dir(&staged_dir)?;
+    let new = DiskStore::open_on(fs.clone(), &staged_dir, opts)?;
     // Sorted keys go straight into tables, with no journal to replay.
     new.ingest_blocks(live.iter().map(|key| {
         let cid = Cid::try_from(&key[..]).expect("keys are CIDs we encoded");
@@ -174,8 +184,8 @@ pub fn collect_garbage(
     report.entries_dropped = (entries.len() - kept.len()) as u64;
     drop(new);
     drop(old);
-    replace::swap_in(dir)?;
-    report.disk_bytes_after = replace::disk_usage(dir)?;
+    replace::swap_in(&*fs, dir)?;
+    report.disk_bytes_after = fs.disk_usage(dir)?;
     Ok(report)
 }
 

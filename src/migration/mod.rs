@@ -2,6 +2,7 @@
 
 pub mod actors_tree;
 pub mod cache;
+pub mod checkpointer;
 pub mod context;
 pub mod gc;
 pub mod migrators;
@@ -12,12 +13,14 @@ pub mod router;
 pub mod runner;
 pub mod spec;
 pub mod store_cache;
+pub mod store_run;
 pub mod verify;
 
 pub use cache::{MemoryCache, MigrationCache, NoCache, ScratchCache};
 pub use context::CancelToken;
-pub use gc::{collect_garbage, GcReport};
+pub use gc::{collect_garbage, collect_garbage_on, GcReport};
 pub use report::MigrationReport;
 pub use runner::{default_memory_budget, migrate_state, MigrationOptions, MigrationOutcome};
 pub use spec::UpgradeSpec;
 pub use store_cache::StoreCache;
+pub use store_run::{migrate_on_store, StoreRole};

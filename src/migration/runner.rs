@@ -16,6 +16,7 @@ use fvm_shared3::address::{Address, Protocol};
 
 use super::actors_tree::migrate_actors_tree;
 use super::cache::MigrationCache;
+use super::checkpointer::Checkpointer;
 use super::context::{in_actor, ActorInput, CancelToken, Counters, MigrationCtx};
 use super::migrators::code::CodeMigrator;
 use super::migrators::nv21_miner::Nv21MinerMigrator;
@@ -215,6 +216,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
         cancel: &opts.cancel,
         retain_inputs: opts.retain_inputs.as_ref(),
     };
+    let checkpointer = Checkpointer::new(opts.checkpoint_every);
     let migrate_actor = |key: &[u8], value: &[u8]| -> Result<Vec<u8>> {
         opts.cancel.check()?;
         let raw = RawActor::parse(value, &root.actors)?;
@@ -244,6 +246,9 @@ pub fn migrate_state<B: Blockstore + Sync>(
                 .migrate_state(&ctx, &input)
                 .map_err(|e| in_actor(&input, e))?;
             Counters::add(&counters.by_kind[kind_index(route.kind)], 1);
+            // Only migrators stage cache entries (code-only actors have
+            // none until the tree's own at the end).
+            checkpointer.maybe(cache, &|c: &Cid| buf.flush(c))?;
             head
         };
         count_actor(&counters);

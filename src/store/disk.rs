@@ -1,6 +1,6 @@
-//! The embedded on-disk block store, on `fjall` (a pure-Rust LSM tree) with
-//! key-value separation so that 6–9 KB AMT leaves go to blob files and the
-//! index tree stays small.
+//! The embedded on-disk block store: content-addressed blocks and the cache's
+//! metadata, over a [`StoreBackend`] (fjall in production,
+//! [`super::fault::SimFs`] in crash tests).
 //!
 //! Durability model: writes (single or batched) are journaled in order but
 //! not fsynced; [`DiskStore::sync`] is the durability point and returns only
@@ -10,14 +10,13 @@
 //! without the children.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use cid::Cid;
-use fjall::config::{CompressionPolicy, PinningPolicy};
-use fjall::{
-    CompressionType, Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode,
-};
 use fvm_ipld_blockstore::Blockstore;
 
+use super::backend::{Op, Space, StoreBackend, StoreFs};
+use super::fjall_backend::RealFs;
 use crate::error::{Error, Result};
 
 /// Options for opening a [`DiskStore`].
@@ -40,19 +39,12 @@ impl Default for DiskStoreOptions {
     }
 }
 
-/// Values from this size on go to blob files, which compaction does not
-/// rewrite; only their keys and handles stay in the tables. At fjall's
-/// default (1 KiB) every miner state (~400 B) stayed in the tables and was
-/// rewritten by each compaction: a multiple of the output went to disk.
-const SEPARATION_THRESHOLD: u32 = 128;
-
 /// A durable content-addressed block store in a directory.
 #[derive(Clone)]
 pub struct DiskStore {
     path: PathBuf,
-    db: Database,
-    blocks: Keyspace,
-    meta: Keyspace,
+    backend: Arc<dyn StoreBackend>,
+    fs: Arc<dyn StoreFs>,
 }
 
 impl std::fmt::Debug for DiskStore {
@@ -64,57 +56,22 @@ impl std::fmt::Debug for DiskStore {
 }
 
 impl DiskStore {
-    /// Opens (or creates) a store in `dir`.
+    /// Opens (or creates) a store in `dir` on the real filesystem.
     pub fn open(dir: impl AsRef<Path>, opts: DiskStoreOptions) -> Result<Self> {
+        Self::open_on(Arc::new(RealFs), dir, opts)
+    }
+
+    /// Opens (or creates) a store in `dir` of `fs`, first finishing or
+    /// undoing a directory swap a crash interrupted.
+    pub fn open_on(
+        fs: Arc<dyn StoreFs>,
+        dir: impl AsRef<Path>,
+        opts: DiskStoreOptions,
+    ) -> Result<Self> {
         let path = dir.as_ref().to_path_buf();
-        super::replace::recover(&path)?;
-        std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-        let wrap = |source| Error::Store {
-            path: path.clone(),
-            source,
-        };
-        // One background worker: with two, fjall's worker 0 hands every
-        // compaction request back to the queue and takes it again at once
-        // (fjall 3.1 `worker_tick`), spinning a core for as long as a
-        // compaction is pending, on a machine with two.
-        let db = Database::builder(&path)
-            .worker_threads(1)
-            .cache_size(opts.cache_bytes)
-            .manual_journal_persist(true)
-            .open()
-            .map_err(wrap)?;
-        let blocks = db
-            .keyspace("blocks", || {
-                // Every table's filter and index stay in memory (about 1.5
-                // bytes per block): by default only the first levels' are
-                // pinned, and a point read in a deeper table loads its whole
-                // filter (a megabyte for a 64 MiB table) through the small
-                // block cache, for each of a final migration's reads of the
-                // previous trees.
-                KeyspaceCreateOptions::default()
-                    .max_memtable_size((opts.write_buffer_bytes / 4).max(1 << 20))
-                    // Blocks are CBOR full of hashes and the tables' keys are
-                    // CIDs: lz4 finds little to compress, at a cost in every
-                    // flush and compaction.
-                    .with_kv_separation(Some(
-                        KvSeparationOptions::default()
-                            .separation_threshold(SEPARATION_THRESHOLD)
-                            .compression(CompressionType::None),
-                    ))
-                    .data_block_compression_policy(CompressionPolicy::all(CompressionType::None))
-                    .filter_block_pinning_policy(PinningPolicy::all(true))
-                    .index_block_pinning_policy(PinningPolicy::all(true))
-            })
-            .map_err(wrap)?;
-        let meta = db
-            .keyspace("meta", KeyspaceCreateOptions::default)
-            .map_err(wrap)?;
-        Ok(DiskStore {
-            path,
-            db,
-            blocks,
-            meta,
-        })
+        super::replace::recover(&*fs, &path)?;
+        let backend = fs.open(&path, &opts)?;
+        Ok(DiskStore { path, backend, fs })
     }
 
     /// The store's directory.
@@ -122,11 +79,9 @@ impl DiskStore {
         &self.path
     }
 
-    fn wrap(&self, source: fjall::Error) -> Error {
-        Error::Store {
-            path: self.path.clone(),
-            source,
-        }
+    /// The filesystem the store lives on (a rewrite goes beside it there).
+    pub fn fs(&self) -> &Arc<dyn StoreFs> {
+        &self.fs
     }
 
     /// Writes many blocks as one atomic, ordered batch.
@@ -134,30 +89,18 @@ impl DiskStore {
         &self,
         blocks: impl IntoIterator<Item = (&'a Cid, &'a [u8])>,
     ) -> Result<()> {
-        self.commit_batch(
-            &self.blocks,
-            blocks.into_iter().map(|(c, d)| (c.to_bytes(), d)),
+        let keyed: Vec<(Vec<u8>, &[u8])> =
+            blocks.into_iter().map(|(c, d)| (c.to_bytes(), d)).collect();
+        self.backend.commit(
+            &mut keyed
+                .iter()
+                .map(|(k, d)| Op::Put(Space::Blocks, k.as_slice(), d)),
         )
-    }
-
-    /// Inserts `entries` into `keyspace` as one atomic fjall batch.
-    fn commit_batch<K: AsRef<[u8]>, V: AsRef<[u8]>>(
-        &self,
-        keyspace: &Keyspace,
-        entries: impl IntoIterator<Item = (K, V)>,
-    ) -> Result<()> {
-        let mut batch = self.db.batch();
-        for (k, v) in entries {
-            batch.insert(keyspace, k.as_ref(), v.as_ref());
-        }
-        batch.commit().map_err(|e| self.wrap(e))
     }
 
     /// The durability point: returns once everything written before the call is on disk.
     pub fn sync(&self) -> Result<()> {
-        self.db
-            .persist(PersistMode::SyncAll)
-            .map_err(|e| self.wrap(e))
+        self.backend.persist()
     }
 
     /// Moves everything written so far out of the journal into the store's
@@ -166,10 +109,7 @@ impl DiskStore {
     /// of a final migration's time, measured), and its compaction then
     /// competes with that run.
     pub fn settle(&self) -> Result<()> {
-        for ks in [&self.blocks, &self.meta] {
-            ks.rotate_memtable_and_wait().map_err(|e| self.wrap(e))?;
-        }
-        self.sync()
+        self.backend.settle()
     }
 
     /// [`settle`](Self::settle)s, then merges the block tables into one
@@ -177,22 +117,17 @@ impl DiskStore {
     /// reads the previous trees from few tables and no background
     /// compaction competes with it for the cores.
     pub fn compact(&self) -> Result<()> {
-        self.settle()?;
-        self.blocks.major_compact().map_err(|e| self.wrap(e))?;
-        self.sync()
+        self.backend.compact()
     }
 
     /// Reads a block.
     pub fn get_block(&self, cid: &Cid) -> Result<Option<Vec<u8>>> {
-        let v = self.blocks.get(cid.to_bytes()).map_err(|e| self.wrap(e))?;
-        Ok(v.map(|s| s.to_vec()))
+        self.backend.get(Space::Blocks, &cid.to_bytes())
     }
 
     /// Whether the store holds a block.
     pub fn has_block(&self, cid: &Cid) -> Result<bool> {
-        self.blocks
-            .contains_key(cid.to_bytes())
-            .map_err(|e| self.wrap(e))
+        self.backend.contains(Space::Blocks, &cid.to_bytes())
     }
 
     /// Bulk-loads blocks given in ascending key order (`Cid::to_bytes`) into
@@ -200,51 +135,42 @@ impl DiskStore {
     /// fill a fresh store, durable once this returns.
     pub fn ingest_blocks<'k>(
         &self,
-        sorted: impl IntoIterator<Item = Result<(&'k [u8], Vec<u8>)>>,
+        sorted: impl IntoIterator<Item = Result<(&'k [u8], Vec<u8>)>> + 'k,
     ) -> Result<()> {
-        let mut ingestion = self.blocks.start_ingestion().map_err(|e| self.wrap(e))?;
-        for item in sorted {
-            let (key, data) = item?;
-            ingestion.write(key, data).map_err(|e| self.wrap(e))?;
-        }
-        ingestion.finish().map_err(|e| self.wrap(e))
+        self.backend.ingest(&mut sorted.into_iter())
     }
 
     /// Removes blocks (used by garbage collection).
     pub fn remove_blocks<'a>(&self, cids: impl IntoIterator<Item = &'a Cid>) -> Result<()> {
-        let mut batch = self.db.batch();
-        for cid in cids {
-            batch.remove(&self.blocks, cid.to_bytes());
-        }
-        batch.commit().map_err(|e| self.wrap(e))
+        let keys: Vec<Vec<u8>> = cids.into_iter().map(|c| c.to_bytes()).collect();
+        self.backend
+            .commit(&mut keys.iter().map(|k| Op::Remove(Space::Blocks, k.as_slice())))
     }
 
     /// Iterates every stored block's CID.
     pub fn for_each_cid(&self, mut f: impl FnMut(Cid) -> Result<()>) -> Result<()> {
-        for guard in self.blocks.iter() {
-            let key = guard.key().map_err(|e| self.wrap(e))?;
-            let cid = Cid::try_from(&key[..]).map_err(|e| {
+        self.backend.for_each_key(Space::Blocks, &mut |key| {
+            let cid = Cid::try_from(key).map_err(|e| {
                 Error::Invalid(format!("store {}: corrupt key: {e}", self.path.display()))
             })?;
-            f(cid)?;
-        }
-        Ok(())
+            f(cid)
+        })
     }
 
     /// Bytes used on disk by the whole store.
     pub fn disk_space(&self) -> Result<u64> {
-        self.db.disk_space().map_err(|e| self.wrap(e))
+        self.backend.disk_space()
     }
 
     /// Reads a metadata value (cache entries, checkpoints).
     pub fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let v = self.meta.get(key).map_err(|e| self.wrap(e))?;
-        Ok(v.map(|s| s.to_vec()))
+        self.backend.get(Space::Meta, key)
     }
 
     /// Writes a metadata value. Not durable until [`DiskStore::sync`].
     pub fn put_meta(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.meta.insert(key, value).map_err(|e| self.wrap(e))
+        self.backend
+            .commit(&mut std::iter::once(Op::Put(Space::Meta, key, value)))
     }
 
     /// Writes many metadata values as one atomic batch: after a crash the
@@ -255,22 +181,23 @@ impl DiskStore {
         &self,
         entries: impl IntoIterator<Item = (K, V)>,
     ) -> Result<()> {
-        self.commit_batch(&self.meta, entries)
+        let entries: Vec<(K, V)> = entries.into_iter().collect();
+        self.backend.commit(
+            &mut entries
+                .iter()
+                .map(|(k, v)| Op::Put(Space::Meta, k.as_ref(), v.as_ref())),
+        )
     }
 
     /// Removes a metadata value.
     pub fn remove_meta(&self, key: &[u8]) -> Result<()> {
-        self.meta.remove(key).map_err(|e| self.wrap(e))
+        self.backend
+            .commit(&mut std::iter::once(Op::Remove(Space::Meta, key)))
     }
 
     /// All metadata entries whose key starts with `prefix`.
     pub fn meta_with_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut out = Vec::new();
-        for guard in self.meta.prefix(prefix) {
-            let (k, v) = guard.into_inner().map_err(|e| self.wrap(e))?;
-            out.push((k.to_vec(), v.to_vec()));
-        }
-        Ok(out)
+        self.backend.with_prefix(Space::Meta, prefix)
     }
 }
 
@@ -280,10 +207,10 @@ impl Blockstore for DiskStore {
     }
 
     fn put_keyed(&self, k: &Cid, block: &[u8]) -> anyhow::Result<()> {
-        self.blocks
-            .insert(k.to_bytes(), block)
-            .map_err(|e| self.wrap(e))?;
-        Ok(())
+        let key = k.to_bytes();
+        Ok(self
+            .backend
+            .commit(&mut std::iter::once(Op::Put(Space::Blocks, &key, block)))?)
     }
 
     fn has(&self, k: &Cid) -> anyhow::Result<bool> {

@@ -3,6 +3,7 @@
 //! the streaming CAR exporter. All implement `fvm_ipld_blockstore::Blockstore`
 //! so a node can put its own store in place of any of them.
 
+pub mod backend;
 pub mod buffered;
 pub mod car_export;
 pub mod car_format;
@@ -10,6 +11,8 @@ pub mod car_index;
 pub mod car_source;
 pub mod copy;
 pub mod disk;
+pub mod fault;
+pub mod fjall_backend;
 pub mod memory;
 pub mod overlay;
 pub mod replace;
@@ -17,10 +20,13 @@ pub mod seen_set;
 pub mod sink;
 pub mod zstd_car;
 
+pub use backend::{StoreBackend, StoreFs};
 pub use buffered::{BufferOptions, BufferStats, BufferedBlockstore};
 pub use car_export::{export_car, ExportOptions, ExportSummary};
 pub use car_source::{CarSource, CarSourceOptions, IndexOrigin};
 pub use disk::{DiskStore, DiskStoreOptions};
+pub use fault::{Fault, FaultKind, SimFs};
+pub use fjall_backend::RealFs;
 pub use memory::MemStore;
 pub use overlay::{LowerFirst, Overlay};
 pub use sink::Sink;

@@ -10,7 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use super::backend::StoreFs;
+use crate::error::Result;
 
 /// Where a rewrite of `dir` is built.
 pub fn staging_dir(dir: &Path) -> PathBuf {
@@ -29,21 +30,21 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Puts the (closed, synced) store in [`staging_dir`] in place of `dir`.
-pub fn swap_in(dir: &Path) -> Result<()> {
+pub fn swap_in(fs: &dyn StoreFs, dir: &Path) -> Result<()> {
     let staged = staging_dir(dir);
     let retired = retired_dir(dir);
-    remove_if_present(&retired)?;
-    std::fs::rename(dir, &retired).map_err(|e| Error::io(dir, e))?;
-    std::fs::rename(&staged, dir).map_err(|e| Error::io(&staged, e))?;
-    sync_parent(dir)?;
-    remove_if_present(&retired)
+    fs.remove_dir(&retired)?;
+    fs.rename(dir, &retired)?;
+    fs.rename(&staged, dir)?;
+    fs.sync_parent(dir)?;
+    fs.remove_dir(&retired)
 }
 
 /// Finishes or undoes a swap a crash interrupted; a no-op otherwise.
-pub fn recover(dir: &Path) -> Result<()> {
+pub fn recover(fs: &dyn StoreFs, dir: &Path) -> Result<()> {
     let staged = staging_dir(dir);
     let retired = retired_dir(dir);
-    match (dir.exists(), staged.exists(), retired.exists()) {
+    match (fs.exists(dir), fs.exists(&staged), fs.exists(&retired)) {
         // Crashed between the renames: the staged store was complete before
         // the first rename, so finish the swap.
         (false, true, true) => {
@@ -51,9 +52,9 @@ pub fn recover(dir: &Path) -> Result<()> {
                 "store {}: finishing a garbage collection a crash interrupted",
                 dir.display()
             );
-            std::fs::rename(&staged, dir).map_err(|e| Error::io(&staged, e))?;
-            sync_parent(dir)?;
-            remove_if_present(&retired)
+            fs.rename(&staged, dir)?;
+            fs.sync_parent(dir)?;
+            fs.remove_dir(&retired)
         }
         // Crashed before the swap began: the old store is intact and the
         // staged one may be partial.
@@ -62,51 +63,13 @@ pub fn recover(dir: &Path) -> Result<()> {
                 "store {}: discarding an unfinished garbage collection",
                 dir.display()
             );
-            remove_if_present(&staged)?;
-            remove_if_present(&retired)
+            fs.remove_dir(&staged)?;
+            fs.remove_dir(&retired)
         }
         // Crashed before removing the old store.
-        (true, false, true) => remove_if_present(&retired),
+        (true, false, true) => fs.remove_dir(&retired),
         _ => Ok(()),
     }
-}
-
-/// Bytes a directory tree occupies on disk (allocated blocks, so sparse
-/// preallocated journal files count for what they hold, not their length).
-pub fn disk_usage(dir: &Path) -> Result<u64> {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = 0u64;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
-            let entry = entry.map_err(|e| Error::io(&d, e))?;
-            let meta = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else {
-                total += meta.blocks() * 512;
-            }
-        }
-    }
-    Ok(total)
-}
-
-fn remove_if_present(p: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(p) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(p, e)),
-    }
-}
-
-fn sync_parent(dir: &Path) -> Result<()> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(parent)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::io(parent, e))
 }
 
 #[cfg(test)]
@@ -122,6 +85,8 @@ mod tests {
         std::fs::read_to_string(dir.join("which")).unwrap()
     }
 
+    use crate::store::fjall_backend::RealFs;
+
     #[test]
     fn every_interrupted_step_recovers_to_one_complete_store() {
         let t = tempfile::tempdir().unwrap();
@@ -129,23 +94,23 @@ mod tests {
         // Before the first rename: the old store stays.
         mark(&dir, "old");
         mark(&staging_dir(&dir), "new");
-        recover(&dir).unwrap();
+        recover(&RealFs, &dir).unwrap();
         assert_eq!(which(&dir), "old");
         assert!(!staging_dir(&dir).exists());
         // Between the renames: the new store is put in place.
         std::fs::rename(&dir, retired_dir(&dir)).unwrap();
         mark(&staging_dir(&dir), "new");
-        recover(&dir).unwrap();
+        recover(&RealFs, &dir).unwrap();
         assert_eq!(which(&dir), "new");
         assert!(!retired_dir(&dir).exists());
         // Before the old one is removed.
         mark(&retired_dir(&dir), "old");
-        recover(&dir).unwrap();
+        recover(&RealFs, &dir).unwrap();
         assert_eq!(which(&dir), "new");
         assert!(!retired_dir(&dir).exists());
         // A whole swap.
         mark(&staging_dir(&dir), "newer");
-        swap_in(&dir).unwrap();
+        swap_in(&RealFs, &dir).unwrap();
         assert_eq!(which(&dir), "newer");
         assert!(!retired_dir(&dir).exists() && !staging_dir(&dir).exists());
     }

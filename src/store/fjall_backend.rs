@@ -1,0 +1,224 @@
+//! The production [`StoreBackend`]: fjall (a pure-Rust LSM tree) with
+//! key-value separation so that 6–9 KB AMT leaves go to blob files and the
+//! index tree stays small; and [`RealFs`], store directories on the real
+//! filesystem.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fjall::config::{CompressionPolicy, PinningPolicy};
+use fjall::{
+    CompressionType, Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode,
+};
+
+use super::backend::{Op, SortedPairs, Space, StoreBackend, StoreFs};
+use super::DiskStoreOptions;
+use crate::error::{Error, Result};
+
+/// Values from this size on go to blob files, which compaction does not
+/// rewrite; only their keys and handles stay in the tables. At fjall's
+/// default (1 KiB) every miner state (~400 B) stayed in the tables and was
+/// rewritten by each compaction: a multiple of the output went to disk.
+const SEPARATION_THRESHOLD: u32 = 128;
+
+/// A fjall database with the store's two keyspaces.
+pub struct FjallBackend {
+    path: PathBuf,
+    db: Database,
+    spaces: [Keyspace; 2],
+}
+
+impl FjallBackend {
+    /// Opens (or creates) the database in `path`.
+    pub fn open(path: &Path, opts: &DiskStoreOptions) -> Result<Self> {
+        let wrap = |source| Error::Store {
+            path: path.to_path_buf(),
+            source,
+        };
+        // One background worker: with two, fjall's worker 0 hands every
+        // compaction request back to the queue and takes it again at once
+        // (fjall 3.1 `worker_tick`), spinning a core for as long as a
+        // compaction is pending, on a machine with two.
+        let db = Database::builder(path)
+            .worker_threads(1)
+            .cache_size(opts.cache_bytes)
+            .manual_journal_persist(true)
+            .open()
+            .map_err(wrap)?;
+        let blocks = db
+            .keyspace("blocks", || {
+                // Every table's filter and index stay in memory (about 1.5
+                // bytes per block): by default only the first levels' are
+                // pinned, and a point read in a deeper table loads its whole
+                // filter (a megabyte for a 64 MiB table) through the small
+                // block cache, for each of a final migration's reads of the
+                // previous trees.
+                KeyspaceCreateOptions::default()
+                    .max_memtable_size((opts.write_buffer_bytes / 4).max(1 << 20))
+                    // Blocks are CBOR full of hashes and the tables' keys are
+                    // CIDs: lz4 finds little to compress, at a cost in every
+                    // flush and compaction.
+                    .with_kv_separation(Some(
+                        KvSeparationOptions::default()
+                            .separation_threshold(SEPARATION_THRESHOLD)
+                            .compression(CompressionType::None),
+                    ))
+                    .data_block_compression_policy(CompressionPolicy::all(CompressionType::None))
+                    .filter_block_pinning_policy(PinningPolicy::all(true))
+                    .index_block_pinning_policy(PinningPolicy::all(true))
+            })
+            .map_err(wrap)?;
+        let meta = db
+            .keyspace("meta", KeyspaceCreateOptions::default)
+            .map_err(wrap)?;
+        Ok(FjallBackend {
+            path: path.to_path_buf(),
+            db,
+            spaces: [blocks, meta],
+        })
+    }
+
+    fn wrap(&self, source: fjall::Error) -> Error {
+        Error::Store {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn space(&self, s: Space) -> &Keyspace {
+        &self.spaces[s.index()]
+    }
+}
+
+impl StoreBackend for FjallBackend {
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let v = self.space(space).get(key).map_err(|e| self.wrap(e))?;
+        Ok(v.map(|s| s.to_vec()))
+    }
+
+    fn contains(&self, space: Space, key: &[u8]) -> Result<bool> {
+        self.space(space)
+            .contains_key(key)
+            .map_err(|e| self.wrap(e))
+    }
+
+    fn commit(&self, ops: &mut dyn Iterator<Item = Op<'_>>) -> Result<()> {
+        let mut batch = self.db.batch();
+        for op in ops {
+            match op {
+                Op::Put(s, k, v) => batch.insert(self.space(s), k, v),
+                Op::Remove(s, k) => batch.remove(self.space(s), k),
+            }
+        }
+        batch.commit().map_err(|e| self.wrap(e))
+    }
+
+    fn persist(&self) -> Result<()> {
+        self.db
+            .persist(PersistMode::SyncAll)
+            .map_err(|e| self.wrap(e))
+    }
+
+    fn settle(&self) -> Result<()> {
+        for ks in &self.spaces {
+            ks.rotate_memtable_and_wait().map_err(|e| self.wrap(e))?;
+        }
+        self.persist()
+    }
+
+    fn compact(&self) -> Result<()> {
+        self.settle()?;
+        self.space(Space::Blocks)
+            .major_compact()
+            .map_err(|e| self.wrap(e))?;
+        self.persist()
+    }
+
+    fn ingest(&self, sorted: &mut SortedPairs<'_>) -> Result<()> {
+        let mut ingestion = self
+            .space(Space::Blocks)
+            .start_ingestion()
+            .map_err(|e| self.wrap(e))?;
+        for item in sorted {
+            let (key, data) = item?;
+            ingestion.write(key, data).map_err(|e| self.wrap(e))?;
+        }
+        ingestion.finish().map_err(|e| self.wrap(e))
+    }
+
+    fn for_each_key(&self, space: Space, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        for guard in self.space(space).iter() {
+            let key = guard.key().map_err(|e| self.wrap(e))?;
+            f(&key)?;
+        }
+        Ok(())
+    }
+
+    fn with_prefix(&self, space: Space, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for guard in self.space(space).prefix(prefix) {
+            let (k, v) = guard.into_inner().map_err(|e| self.wrap(e))?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn disk_space(&self) -> Result<u64> {
+        self.db.disk_space().map_err(|e| self.wrap(e))
+    }
+}
+
+/// Store directories on the real filesystem, each a fjall database.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealFs;
+
+impl StoreFs for RealFs {
+    fn open(&self, dir: &Path, opts: &DiskStoreOptions) -> Result<Arc<dyn StoreBackend>> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        Ok(Arc::new(FjallBackend::open(dir, opts)?))
+    }
+
+    fn exists(&self, dir: &Path) -> bool {
+        dir.exists()
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        std::fs::rename(from, to).map_err(|e| Error::io(from, e))
+    }
+
+    fn remove_dir(&self, dir: &Path) -> Result<()> {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(dir, e)),
+        }
+    }
+
+    fn sync_parent(&self, dir: &Path) -> Result<()> {
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(parent)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(parent, e))
+    }
+
+    fn disk_usage(&self, dir: &Path) -> Result<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let mut total = 0u64;
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
+                let entry = entry.map_err(|e| Error::io(&d, e))?;
+                let meta = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
+                if meta.is_dir() {
+                    stack.push(entry.path());
+                } else {
+                    total += meta.blocks() * 512;
+                }
+            }
+        }
+        Ok(total)
+    }
+}
