@@ -80,9 +80,11 @@ where
     if let Some(retain) = ctx.retain_inputs {
         (retain.0)(in_root, InputTree::ActorsHamt)?;
     }
-    ctx.cache.put(&actors_tree_key(in_root), outcome.root)?;
-    ctx.cache.put(PREV_ACTORS_IN, *in_root)?;
-    ctx.cache.put(PREV_ACTORS_OUT, outcome.root)?;
+    ctx.cache.put_many(&[
+        (&actors_tree_key(in_root), outcome.root),
+        (PREV_ACTORS_IN, *in_root),
+        (PREV_ACTORS_OUT, outcome.root),
+    ])?;
     Ok(outcome)
 }
 

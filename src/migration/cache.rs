@@ -68,6 +68,13 @@ pub trait MigrationCache: Send + Sync {
     /// Writes an entry. Callers only put roots every block of which is
     /// readable from the store the migration writes to.
     fn put(&self, key: &str, value: Cid) -> Result<()>;
+    /// Writes entries that only make sense together (a diff base's input
+    /// and output): a checkpoint, which may run on another thread at any
+    /// moment, sees all of them or none. The default suits caches that do
+    /// not checkpoint.
+    fn put_many(&self, entries: &[(&str, Cid)]) -> Result<()> {
+        entries.iter().try_for_each(|(k, v)| self.put(k, *v))
+    }
 
     /// Makes the entries put so far durable, if this cache persists:
     /// `flush` writes a root's blocks out of the migration's write buffer.

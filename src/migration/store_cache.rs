@@ -188,6 +188,16 @@ impl MigrationCache for StoreCache {
         Ok(())
     }
 
+    fn put_many(&self, entries: &[(&str, Cid)]) -> Result<()> {
+        // One lock: a checkpoint's snapshot of `staged` is taken under the
+        // same lock, so it never holds half of a pair.
+        let mut staged = self.staged.write();
+        for (k, v) in entries {
+            staged.insert(k.to_string(), *v);
+        }
+        Ok(())
+    }
+
     fn checkpoint(&self, flush: &dyn Fn(&Cid) -> Result<()>) -> Result<()> {
         StoreCache::checkpoint(self, flush).map(|_| ())
     }

@@ -181,11 +181,9 @@ pub fn migrate_sectors<B: Blockstore + Sync>(
             out
         }
         None => {
-            let prev_in = ctx.cache.get(&prev_sectors_in_key(miner))?;
-            let prev_out = ctx.cache.get(&prev_sectors_out_key(miner))?;
-            let out = match (prev_in, prev_out) {
-                (Some(pi), Some(po)) if readable(ctx, &pi)? => incremental(ctx, &pi, in_root, &po)?,
-                _ => from_scratch(ctx, in_root)?,
+            let out = match diff_base(ctx, miner)? {
+                Some((pi, po)) => incremental(ctx, &pi, in_root, &po)?,
+                None => from_scratch(ctx, in_root)?,
             };
             ctx.cache.put(&key, out)?;
             out
@@ -194,9 +192,44 @@ pub fn migrate_sectors<B: Blockstore + Sync>(
     if let Some(retain) = ctx.retain_inputs {
         (retain.0)(in_root, crate::migration::runner::InputTree::SectorsAmt)?;
     }
-    ctx.cache.put(&prev_sectors_in_key(miner), *in_root)?;
-    ctx.cache.put(&prev_sectors_out_key(miner), out)?;
+    // Both halves at once: a pair split by a checkpoint, then a crash, left
+    // a new input beside the old output, and the next run remapped against
+    // a pair that did not describe one migration (issue 14).
+    ctx.cache.put_many(&[
+        (&prev_sectors_in_key(miner), *in_root),
+        (&prev_sectors_out_key(miner), out),
+    ])?;
     Ok(out)
+}
+
+/// The miner's diff base `(prevSectorsIn, prevSectorsOut)`, if it can be
+/// trusted: its input readable, and its output the cached result for that
+/// input (`sectorsAmt-<prevSectorsIn>`), so the output is the input's image.
+/// A pair that fails either is not used (the AMT is migrated from scratch),
+/// with a warning: a diff or remap against a mismatched pair is a wrong root.
+fn diff_base<B: Blockstore + Sync>(
+    ctx: &MigrationCtx<'_, B>,
+    miner: &str,
+) -> Result<Option<(Cid, Cid)>> {
+    let (Some(pi), Some(po)) = (
+        ctx.cache.get(&prev_sectors_in_key(miner))?,
+        ctx.cache.get(&prev_sectors_out_key(miner))?,
+    ) else {
+        return Ok(None);
+    };
+    if !readable(ctx, &pi)? {
+        return Ok(None);
+    }
+    match ctx.cache.get(&sectors_amt_key(&pi))? {
+        Some(o) if o == po => Ok(Some((pi, po))),
+        other => {
+            tracing::warn!(
+                "miner {miner}: diff base prevSectorsIn {pi} / prevSectorsOut {po} does not match the cached result for that input ({}): migrating from scratch",
+                other.map_or("none".to_string(), |c| c.to_string())
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// Migrates a deadline's sectors snapshot: cache, else a diff against the
@@ -213,11 +246,9 @@ pub fn migrate_snapshot<B: Blockstore + Sync>(
             return Ok(out);
         }
     }
-    let cur_in = ctx.cache.get(&prev_sectors_in_key(miner))?;
-    let cur_out = ctx.cache.get(&prev_sectors_out_key(miner))?;
-    let out = match (cur_in, cur_out) {
-        (Some(ci), Some(co)) if readable(ctx, &ci)? => incremental(ctx, &ci, snap_in, &co)?,
-        _ => from_scratch(ctx, snap_in)?,
+    let out = match diff_base(ctx, miner)? {
+        Some((ci, co)) => incremental(ctx, &ci, snap_in, &co)?,
+        None => from_scratch(ctx, snap_in)?,
     };
     ctx.cache.put(&key, out)?;
     Ok(out)
