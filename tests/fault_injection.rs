@@ -311,8 +311,12 @@ fn random_fault_points_of_a_larger_two_thread_run() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(24);
     // A small budget: blocks are also written by budget flushes, from both
-    // threads, between checkpoints.
-    let w = World::new(4, 3_000, 2, 64 << 10);
+    // threads, between checkpoints. `FAULT_MINERS` makes it larger.
+    let miners = std::env::var("FAULT_MINERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
+    let w = World::new(miners, 3_000, 2, 16 << 10);
     let points = workflow(&w, None, 0).trace.len() as u64;
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
     for i in 0..runs {

@@ -60,6 +60,30 @@ proptest! {
     }
 }
 
+/// Found by the `sector_transcode` fuzz target: an activation minus a
+/// replaced sector age outside i64 was an error here, while the reference
+/// (Go int64) wraps. Both paths now give the reference's wrapped value.
+#[test]
+fn an_activation_that_overflows_wraps_as_the_reference_does() {
+    let info = v11::SectorOnChainInfo {
+        sector_number: 1,
+        seal_proof: 8i64.into(),
+        sealed_cid: cid(1),
+        activation: i64::MAX - 3,
+        replaced_sector_age: -10,
+        sector_key_cid: Some(cid(2)),
+        ..Default::default()
+    };
+    let bytes = fvm_ipld_encoding::to_vec(&info).unwrap();
+    let mut out = Vec::new();
+    transcode(&bytes, &mut out).unwrap();
+    assert_eq!(out, typed(&bytes).unwrap());
+    let v12: fil_actor_miner_state::v12::SectorOnChainInfo =
+        fvm_ipld_encoding::from_slice(&out).unwrap();
+    assert_eq!(v12.activation, i64::MIN + 6);
+    assert_eq!(v12.power_base_epoch, i64::MAX - 3);
+}
+
 #[test]
 fn malformed_sector_infos_are_errors_not_panics() {
     let info = fvm_ipld_encoding::to_vec(&(1u64, 2u64)).unwrap();

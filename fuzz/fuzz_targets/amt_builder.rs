@@ -11,11 +11,19 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (u8, Vec<(u32, Vec<u8>)>)| {
     let bit_width = u32::from(input.0 % 8) + 1;
-    let model: BTreeMap<u64, Vec<u8>> = input.1.into_iter().map(|(i, v)| (u64::from(i), v)).collect();
+    let model: BTreeMap<u64, Vec<u8>> = input
+        .1
+        .into_iter()
+        .map(|(i, v)| (u64::from(i), v))
+        .collect();
     let store = MemStore::new();
     let mut b = AmtBuilder::new(&store, bit_width).unwrap();
     for (i, v) in &model {
-        b.push(*i, &fvm_ipld_encoding::to_vec(&RawBytes::new(v.clone())).unwrap()).unwrap();
+        b.push(
+            *i,
+            &fvm_ipld_encoding::to_vec(&RawBytes::new(v.clone())).unwrap(),
+        )
+        .unwrap();
     }
     let ours = b.finish().unwrap();
     let mut amt = fvm_ipld_amt::Amt::new_with_bit_width(&store, bit_width);
@@ -25,7 +33,12 @@ fuzz_target!(|input: (u8, Vec<(u32, Vec<u8>)>)| {
     assert_eq!(ours, amt.flush().unwrap());
     let mut back = BTreeMap::new();
     for_each_value(&store, &ours, |i, v| {
-        back.insert(i, fvm_ipld_encoding::from_slice::<RawBytes>(v).unwrap().to_vec());
+        back.insert(
+            i,
+            fvm_ipld_encoding::from_slice::<RawBytes>(v)
+                .unwrap()
+                .to_vec(),
+        );
         Ok(())
     })
     .unwrap();

@@ -96,10 +96,11 @@ pub fn transcode_prefix(input: &[u8], out: &mut Vec<u8>) -> Result<usize, Transc
         [0xf5] => 1,
         _ => return Err(err(f[14].start, "simple_qa_power: expected a boolean")),
     };
+    // Two's-complement arithmetic, as the reference's int64 (Go) and the
+    // Rust node's release build compute it: a sum the chain cannot hold
+    // still has the reference's answer, never an error only we would raise.
     let new_activation = if has_key {
-        activation
-            .checked_sub(replaced_age)
-            .ok_or_else(|| err(f[4].start, "activation - replaced_sector_age overflows"))?
+        activation.wrapping_sub(replaced_age)
     } else {
         activation
     };
@@ -124,7 +125,8 @@ pub fn typed(v11_bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
 /// The v12 sector info for a v11 one (typed).
 pub fn typed_info(s: v11::SectorOnChainInfo) -> v12::SectorOnChainInfo {
     let activation = if s.sector_key_cid.is_some() {
-        s.activation - s.replaced_sector_age
+        // int64 arithmetic, as the reference's (see `transcode_prefix`).
+        s.activation.wrapping_sub(s.replaced_sector_age)
     } else {
         s.activation
     };

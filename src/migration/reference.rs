@@ -53,7 +53,7 @@ fn sector(s: &v11::SectorOnChainInfo) -> v12::SectorOnChainInfo {
         sealed_cid: s.sealed_cid,
         deal_ids: s.deal_ids.clone(),
         activation: match s.sector_key_cid {
-            Some(_) => s.activation - s.replaced_sector_age,
+            Some(_) => s.activation.wrapping_sub(s.replaced_sector_age), // int64, as Go
             None => s.activation,
         },
         expiration: s.expiration,

@@ -26,6 +26,11 @@ pub struct FjallBackend {
     path: PathBuf,
     db: Database,
     spaces: [Keyspace; 2],
+    /// The first I/O error a write met. fjall poisons the database after a
+    /// failed journal write, and every later call (often on another thread,
+    /// and the one whose error is reported) says only `Poisoned`: the cause
+    /// an operator can act on, a full disk say, would be lost.
+    first_failure: parking_lot::Mutex<Option<(std::io::ErrorKind, String)>>,
 }
 
 impl FjallBackend {
@@ -75,10 +80,33 @@ impl FjallBackend {
             path: path.to_path_buf(),
             db,
             spaces: [blocks, meta],
+            first_failure: parking_lot::Mutex::new(None),
         })
     }
 
     fn wrap(&self, source: fjall::Error) -> Error {
+        match &source {
+            fjall::Error::Io(e) | fjall::Error::Storage(fjall::LsmError::Io(e)) => {
+                self.first_failure
+                    .lock()
+                    .get_or_insert_with(|| (e.kind(), e.to_string()));
+            }
+            fjall::Error::Poisoned => {
+                // fjall may poison itself on a failed journal write without
+                // returning that error (it only logs it): ask the disk.
+                let known = self.first_failure.lock().clone();
+                if let Some((kind, msg)) = known.or_else(|| probe_write(&self.path)) {
+                    return Error::io(
+                        &self.path,
+                        std::io::Error::new(
+                            kind,
+                            format!("the store stopped accepting writes after one failed: {msg}"),
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
         Error::Store {
             path: self.path.clone(),
             source,
@@ -166,6 +194,17 @@ impl StoreBackend for FjallBackend {
     fn disk_space(&self) -> Result<u64> {
         self.db.disk_space().map_err(|e| self.wrap(e))
     }
+}
+
+/// Why the filesystem holding `dir` refuses writes, if it does: writes and
+/// syncs 64 KiB beside the store, then removes it.
+fn probe_write(dir: &Path) -> Option<(std::io::ErrorKind, String)> {
+    use std::io::Write;
+    let probe = dir.join(".write-probe");
+    let result = std::fs::File::create(&probe)
+        .and_then(|mut f| f.write_all(&[0u8; 64 << 10]).and_then(|()| f.sync_all()));
+    let _ = std::fs::remove_file(&probe);
+    result.err().map(|e| (e.kind(), e.to_string()))
 }
 
 /// Store directories on the real filesystem, each a fjall database.
