@@ -33,6 +33,12 @@ fn main() -> ExitCode {
         // SAFETY: sets a global allocator option before any thread is started.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
     }
+    // Die of SIGPIPE when the reader of our output goes away (`status | head`),
+    // as command-line tools do, instead of panicking in `println!` (Rust
+    // ignores SIGPIPE, so a write to a closed pipe returns EPIPE). A run
+    // killed this way is like one killed by any signal: its store resumes.
+    // SAFETY: restores a signal's default disposition before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     cli::init_logging();
     let args = cli::Cli::parse();
     match cli::run(args) {

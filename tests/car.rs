@@ -324,3 +324,29 @@ fn cli_reports_bad_input_with_a_non_zero_exit() {
     assert!(err.contains("bad.car") && err.contains("offset"), "{err}");
     assert!(!dir.path().join("o.car").exists());
 }
+
+/// `fil-migrate status --store DIR | head -1`: the reader goes away before
+/// the output is written. The tool dies of SIGPIPE like any command-line
+/// tool, with no panic message (it used to panic in `println!`).
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+        .args(["status", "--store"])
+        .arg(dir.path().join("store"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before anything is written
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "killed by SIGPIPE: {:?} {err}",
+        out.status
+    );
+}
