@@ -332,6 +332,13 @@ fn cli_reports_bad_input_with_a_non_zero_exit() {
 fn output_into_a_closed_pipe_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
     let dir = tempfile::tempdir().unwrap();
+    drop(
+        fil_migrate::store::DiskStore::open(
+            dir.path().join("store"),
+            fil_migrate::store::DiskStoreOptions::default(),
+        )
+        .unwrap(),
+    );
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
         .args(["status", "--store"])
         .arg(dir.path().join("store"))
