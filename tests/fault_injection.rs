@@ -21,6 +21,7 @@ use std::time::Duration;
 use cid::Cid;
 use common::states::{generate, small_config, successor};
 use fil_migrate::actors::manifest::Network;
+use fil_migrate::migration::actors_tree::TreePath;
 use fil_migrate::migration::{
     collect_garbage_on, migrate_on_store, migrate_state, MigrationOptions, NoCache, StoreCache,
     StoreRole, UpgradeSpec,
@@ -105,7 +106,7 @@ fn spec() -> UpgradeSpec {
 }
 
 /// Runs one step on `fs`; a panic is turned into a test failure message.
-fn run_step(fs: &SimFs, w: &World, step: Step) -> Result<(), String> {
+fn run_step(fs: &SimFs, w: &World, step: Step, baseline: bool) -> Result<(), String> {
     let result = catch_unwind(AssertUnwindSafe(|| -> fil_migrate::Result<()> {
         let fs_dyn: Arc<dyn StoreFs> = Arc::new(fs.clone());
         match step {
@@ -118,6 +119,14 @@ fn run_step(fs: &SimFs, w: &World, step: Step) -> Result<(), String> {
                 let out =
                     migrate_on_store(w.input.clone(), &disk, &root, &spec(), &w.opts(), role)?;
                 assert_eq!(out.state_root, want, "{step:?} gave a wrong root");
+                if step == Step::Final && baseline {
+                    // Unfaulted, the final run takes the incremental paths
+                    // under test: the state tree remapped, sectors diffed.
+                    // (A resumed one may find its own checkpointed work.)
+                    let r = &out.report;
+                    assert_eq!(r.actors_tree, Some(TreePath::Remapped), "{:?}", r.notes);
+                    assert!(r.sectors_via_diff > 0, "no sectors diffed: {:?}", r.notes);
+                }
                 Ok(())
             }
             Step::Gc => collect_garbage_on(
@@ -208,7 +217,7 @@ fn workflow(w: &World, fault: Option<Fault>, seed: u64) -> Outcome {
     fs.arm(fault);
     let what = format!("{fault:?}");
     for (i, step) in STEPS.iter().enumerate() {
-        let Err(e) = run_step(&fs, w, *step) else {
+        let Err(e) = run_step(&fs, w, *step, fault.is_none()) else {
             continue;
         };
         let kind = fault.map(|f| f.kind);
@@ -226,7 +235,7 @@ fn workflow(w: &World, fault: Option<Fault>, seed: u64) -> Outcome {
         };
         let durable = check_store(&after, w, &format!("{what} in {step:?}"));
         for rest in &STEPS[i..] {
-            if let Err(e) = run_step(&after, w, *rest) {
+            if let Err(e) = run_step(&after, w, *rest, false) {
                 panic!("{what}: resuming {rest:?} after the fault in {step:?} failed: {e}");
             }
         }
