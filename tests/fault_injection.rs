@@ -366,3 +366,27 @@ fn a_power_loss_keeps_what_was_synced_and_a_prefix_of_the_rest() {
         "prefix lengths vary: {seen_lengths:?}"
     );
 }
+
+#[test]
+fn a_power_loss_undoes_a_rename_whose_directory_was_not_synced() {
+    let fs = SimFs::new();
+    let (a, b) = (PathBuf::from("/sim/a"), PathBuf::from("/sim/b"));
+    let disk = DiskStore::open_on(Arc::new(fs.clone()), &a, DiskStoreOptions::default()).unwrap();
+    // Created but never synced: a power cut loses the store itself.
+    assert!(!fs.after_power_loss(1).exists(&a));
+    disk.put_meta(b"k", b"v").unwrap();
+    disk.sync().unwrap();
+    drop(disk);
+    assert!(fs.after_power_loss(1).exists(&a));
+    fs.rename(&a, &b).unwrap();
+    let lost = fs.after_power_loss(1);
+    assert!(
+        lost.exists(&a) && !lost.exists(&b),
+        "the rename is not durable yet"
+    );
+    fs.sync_parent(&b).unwrap();
+    let kept = fs.after_power_loss(1);
+    assert!(!kept.exists(&a) && kept.exists(&b));
+    let d = DiskStore::open_on(Arc::new(kept), &b, DiskStoreOptions::default()).unwrap();
+    assert_eq!(d.get_meta(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}

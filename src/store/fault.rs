@@ -17,8 +17,10 @@
 //!
 //! A run that errors out without a power loss leaves the disk as
 //! [`SimFs::after_exit`] says: all it wrote, as the OS would write back.
-//! Renames and removals of store directories are durable at once (the real
-//! ones are followed by a sync of the parent directory).
+//! Directory entries are durable as on a journaling filesystem: a store's
+//! own entry once the store has synced (fjall syncs the directories it
+//! creates files in), a rename or removal only once the parent directory
+//! is synced; a power cut before that undoes it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -107,6 +109,8 @@ impl StoreImage {
 #[derive(Debug, Default)]
 struct FsState {
     dirs: BTreeMap<PathBuf, Arc<Mutex<StoreImage>>>,
+    /// The directory entries a power cut keeps.
+    durable_dirs: BTreeMap<PathBuf, Arc<Mutex<StoreImage>>>,
     points: u64,
     fault: Option<Fault>,
     trace: Vec<&'static str>,
@@ -157,7 +161,7 @@ impl SimFs {
     /// The disk as a process that exited (or failed) left it: everything it
     /// wrote, no fault armed, counting from 0 again.
     pub fn after_exit(&self) -> SimFs {
-        self.image(|img| {
+        self.image(false, |img| {
             let mut img = img.clone();
             img.persist();
             img
@@ -168,7 +172,7 @@ impl SimFs {
     /// of the batches journaled since, its length drawn from `seed`.
     pub fn after_power_loss(&self, seed: u64) -> SimFs {
         let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        self.image(|img| {
+        self.image(true, |img| {
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
@@ -187,19 +191,33 @@ impl SimFs {
         })
     }
 
-    fn image(&self, f: impl FnMut(&StoreImage) -> StoreImage) -> SimFs {
-        let mut f = f;
+    /// A new disk holding `f` of each store: of the durable directory
+    /// entries after a power cut, else of all of them.
+    fn image(&self, power_cut: bool, mut f: impl FnMut(&StoreImage) -> StoreImage) -> SimFs {
         let st = self.state.lock();
-        let dirs = st
-            .dirs
+        let names = if power_cut {
+            &st.durable_dirs
+        } else {
+            &st.dirs
+        };
+        let dirs: BTreeMap<_, _> = names
             .iter()
             .map(|(p, img)| (p.clone(), Arc::new(Mutex::new(f(&img.lock())))))
             .collect();
         SimFs {
             state: Arc::new(Mutex::new(FsState {
+                durable_dirs: dirs.clone(),
                 dirs,
                 ..Default::default()
             })),
+        }
+    }
+
+    /// The store at `dir` has synced: its directory entry is durable.
+    fn entry_synced(&self, dir: &Path, image: &Arc<Mutex<StoreImage>>) {
+        let mut st = self.state.lock();
+        if st.dirs.get(dir).is_some_and(|i| Arc::ptr_eq(i, image)) {
+            st.durable_dirs.insert(dir.to_path_buf(), image.clone());
         }
     }
 
@@ -292,6 +310,7 @@ impl StoreBackend for SimStore {
     fn persist(&self) -> Result<()> {
         self.fs.point(&self.dir, "sync", false)?;
         self.image.lock().persist();
+        self.fs.entry_synced(&self.dir, &self.image);
         Ok(())
     }
 
@@ -310,11 +329,14 @@ impl StoreBackend for SimStore {
             pairs.push((k.to_vec(), v));
         }
         self.fs.point(&self.dir, "ingest", true)?;
-        let mut img = self.image.lock();
-        for (k, v) in pairs {
-            img.live[0].insert(k.clone(), v.clone());
-            img.durable[0].insert(k, v);
+        {
+            let mut img = self.image.lock();
+            for (k, v) in pairs {
+                img.live[0].insert(k.clone(), v.clone());
+                img.durable[0].insert(k, v);
+            }
         }
+        self.fs.entry_synced(&self.dir, &self.image);
         Ok(())
     }
 
@@ -397,7 +419,10 @@ impl StoreFs for SimFs {
     }
 
     fn sync_parent(&self, dir: &Path) -> Result<()> {
-        self.point(dir, "sync dir", false)
+        self.point(dir, "sync dir", false)?;
+        let mut st = self.state.lock();
+        st.durable_dirs = st.dirs.clone();
+        Ok(())
     }
 
     fn disk_usage(&self, dir: &Path) -> Result<u64> {
