@@ -154,21 +154,6 @@ fn io_hint(e: &std::io::Error, path: &std::path::Path) -> String {
     }
 }
 
-impl Error {
-    /// Whether the root cause is a full disk (ENOSPC).
-    pub fn is_disk_full(&self) -> bool {
-        let io = match self {
-            Error::Io { source, .. } => source,
-            Error::Store {
-                source: fjall::Error::Io(io) | fjall::Error::Storage(fjall::LsmError::Io(io)),
-                ..
-            } => io,
-            _ => return false,
-        };
-        io.kind() == std::io::ErrorKind::StorageFull
-    }
-}
-
 fn at_offset(offset: Option<u64>) -> String {
     offset
         .map(|o| format!(" at byte offset {o}"))

@@ -96,6 +96,20 @@ fn map_root(store: &(impl Blockstore + Sync), bw: u32, root: &Cid) -> Cid {
         .root
 }
 
+/// The remap of `root` against the pair `(base_in, base_out)` with the
+/// tests' transform, or `None` when the remap declines.
+fn remap_root(
+    store: &(impl Blockstore + Sync),
+    root: &Cid,
+    base_in: &Cid,
+    base_out: &Cid,
+) -> Option<fil_migrate::ipld::hamt::HamtMapped> {
+    remap_entries(
+        store, root, base_in, base_out, 5, &transform, &no_hook, &vouch_all, &no_vouch,
+    )
+    .unwrap()
+}
+
 fn key_strategy() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(any::<u8>(), 0..6)
 }
@@ -317,41 +331,13 @@ fn map_and_remap_refuse_a_non_canonical_input() {
         .is_none());
     let good = model_root(&store, 5, &[(vec![7u8], vec![1u8])].into_iter().collect());
     let good_out = map_root(&store, 5, &good);
-    assert!(remap_entries(
-        &store,
-        &root,
-        &good,
-        &good_out,
-        5,
-        &transform,
-        &no_hook,
-        &vouch_all,
-        &|_: &[Cid]| {}
-    )
-    .unwrap()
-    .is_none());
+    assert!(remap_root(&store, &root, &good, &good_out).is_none());
     // A base pair that is not one map's input and output does not line up.
     let other = model_root(&store, 5, &(0..50u8).map(|i| (vec![i], vec![i])).collect());
     let other_out = map_root(&store, 5, &other);
     let newer = model_root(&store, 5, &[(vec![8u8], vec![1u8])].into_iter().collect());
-    assert!(remap_entries(
-        &store,
-        &newer,
-        &good,
-        &other_out,
-        5,
-        &transform,
-        &no_hook,
-        &vouch_all,
-        &|_: &[Cid]| {}
-    )
-    .unwrap()
-    .is_none());
-    let r = remap_entries(
-        &store, &newer, &good, &good_out, 5, &transform, &no_hook, &vouch_all, &no_vouch,
-    )
-    .unwrap()
-    .unwrap();
+    assert!(remap_root(&store, &newer, &good, &other_out).is_none());
+    let r = remap_root(&store, &newer, &good, &good_out).unwrap();
     assert_eq!(r.root, map_root(&store, 5, &newer));
 }
 

@@ -89,12 +89,15 @@ impl DiskStore {
         &self,
         blocks: impl IntoIterator<Item = (&'a Cid, &'a [u8])>,
     ) -> Result<()> {
-        let keyed: Vec<(Vec<u8>, &[u8])> =
-            blocks.into_iter().map(|(c, d)| (c.to_bytes(), d)).collect();
+        self.commit_blocks(blocks.into_iter().map(|(c, d)| (c.to_bytes(), d)).collect())
+    }
+
+    /// Commits `(CID bytes, block)` pairs as one batch.
+    fn commit_blocks<D: AsRef<[u8]>>(&self, keyed: Vec<(Vec<u8>, D)>) -> Result<()> {
         self.backend.commit(
             &mut keyed
                 .iter()
-                .map(|(k, d)| Op::Put(Space::Blocks, k.as_slice(), d)),
+                .map(|(k, d)| Op::Put(Space::Blocks, k.as_slice(), d.as_ref())),
         )
     }
 
@@ -223,7 +226,7 @@ impl Blockstore for DiskStore {
         D: AsRef<[u8]>,
         I: IntoIterator<Item = (Cid, D)>,
     {
-        let blocks: Vec<(Cid, D)> = blocks.into_iter().collect();
-        Ok(self.put_batch(blocks.iter().map(|(c, d)| (c, d.as_ref())))?)
+        // Keyed once: the flush of every budgeted write buffer comes here.
+        Ok(self.commit_blocks(blocks.into_iter().map(|(c, d)| (c.to_bytes(), d)).collect())?)
     }
 }

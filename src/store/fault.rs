@@ -136,11 +136,6 @@ impl SimFs {
         self.state.lock().fault = fault;
     }
 
-    /// Fault points passed so far.
-    pub fn fault_points(&self) -> u64 {
-        self.state.lock().points
-    }
-
     /// What each fault point passed so far was: `commit blocks`, `commit
     /// meta`, `sync`, `ingest`, `create`, `rename`, `remove`, `sync dir`.
     pub fn trace(&self) -> Vec<&'static str> {
