@@ -1,5 +1,6 @@
-//! Published builtin-actors manifests (mainnet and calibnet, v8..v19), kept
-//! as data in `migrations/builtin-actors-manifests.json`.
+//! Published builtin-actors manifests (mainnet and calibnet, v8..v19, the
+//! release candidates calibnet ran included), kept as data in
+//! `migrations/builtin-actors-manifests.json`.
 //!
 //! A manifest is the DAG-CBOR tuple `[1, data_cid]`; its data is the list of
 //! `[name, code_cid]` pairs in the published entry order. Building both blocks
@@ -66,6 +67,7 @@ struct File {
 struct Bundle {
     network: String,
     actors_version: u32,
+    release: String,
     manifest: String,
     entries: Vec<(String, String)>,
 }
@@ -77,6 +79,8 @@ pub struct Manifest {
     pub network: Network,
     /// Actors version (11 for nv20/nv21's input, 12 for its output).
     pub actors_version: u32,
+    /// The bundle's release label (`v13.0.0`, `v13.0.0-rc.3`).
+    pub release: String,
     /// `[name, code]` in published order.
     pub entries: Vec<(String, Cid)>,
     /// The published manifest CID.
@@ -88,20 +92,38 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Loads the published manifest of `network` at `actors_version`, checking
-    /// that the blocks rebuilt from its entries hash to the published CID.
+    /// Loads the final published release of `network` at `actors_version`
+    /// (the highest non-candidate release, or the only candidate where no
+    /// final one was published), checking that the blocks rebuilt from its
+    /// entries hash to the published CID.
     pub fn load(network: Network, actors_version: u32) -> Result<Self> {
-        let file: File = serde_json::from_str(MANIFESTS_JSON)
-            .map_err(|e| Error::Invalid(format!("embedded manifests are corrupt: {e}")))?;
-        let b = file
-            .bundles
+        let bundles = bundles()?;
+        let b = bundles
             .into_iter()
-            .find(|b| b.network == network.data_name() && b.actors_version == actors_version)
+            .filter(|b| b.network == network.data_name() && b.actors_version == actors_version)
+            .max_by_key(|b| (!is_candidate(&b.release), b.release.clone()))
             .ok_or_else(|| {
                 Error::Invalid(format!(
                     "no published actors v{actors_version} bundle for {network}"
                 ))
             })?;
+        Self::from_bundle(network, b)
+    }
+
+    /// Loads the published bundle of `network` with release label `release`
+    /// (`v13.0.0-rc.3`).
+    pub fn load_release(network: Network, release: &str) -> Result<Self> {
+        let b = bundles()?
+            .into_iter()
+            .find(|b| b.network == network.data_name() && b.release == release)
+            .ok_or_else(|| {
+                Error::Invalid(format!("no published actors bundle {release} for {network}"))
+            })?;
+        Self::from_bundle(network, b)
+    }
+
+    fn from_bundle(network: Network, b: Bundle) -> Result<Self> {
+        let actors_version = b.actors_version;
         let parse = |s: &str| {
             Cid::try_from(s)
                 .map_err(|e| Error::Invalid(format!("bad CID {s:?} in embedded manifests: {e}")))
@@ -120,12 +142,14 @@ impl Manifest {
         let rebuilt = cbor_cid(&manifest_bytes);
         if rebuilt != manifest_cid {
             return Err(Error::Invalid(format!(
-                "{network} actors v{actors_version}: rebuilt manifest {rebuilt} != published {manifest_cid}"
+                "{network} actors {}: rebuilt manifest {rebuilt} != published {manifest_cid}",
+                b.release
             )));
         }
         Ok(Manifest {
             network,
             actors_version,
+            release: b.release,
             entries,
             manifest_cid,
             data_cid,
@@ -161,35 +185,53 @@ impl Manifest {
     }
 }
 
-/// Every published (network, version) pair.
-pub fn published() -> Vec<(Network, u32)> {
-    let file: File = match serde_json::from_str(MANIFESTS_JSON) {
-        Ok(f) => f,
-        Err(_) => return Vec::new(),
-    };
-    file.bundles
-        .iter()
+fn bundles() -> Result<Vec<Bundle>> {
+    let file: File = serde_json::from_str(MANIFESTS_JSON)
+        .map_err(|e| Error::Invalid(format!("embedded manifests are corrupt: {e}")))?;
+    Ok(file.bundles)
+}
+
+/// A release candidate (`-rc.3`, `-rc2`, `-rc3`).
+fn is_candidate(release: &str) -> bool {
+    release.contains("-rc")
+}
+
+/// Every published (network, release) bundle.
+pub fn published() -> Vec<(Network, String)> {
+    bundles()
+        .unwrap_or_default()
+        .into_iter()
         .filter_map(|b| {
             let n = match b.network.as_str() {
                 "mainnet" => Network::Mainnet,
                 "calibrationnet" => Network::Calibnet,
                 _ => return None,
             };
-            Some((n, b.actors_version))
+            Some((n, b.release))
         })
         .collect()
 }
 
-/// What a code CID is: (actor name, actors version, network), from any published bundle.
-pub fn identify(code: &Cid) -> Option<(String, u32, Network)> {
+/// Every published manifest, loaded once.
+pub fn all() -> &'static [Manifest] {
     static ALL: std::sync::OnceLock<Vec<Manifest>> = std::sync::OnceLock::new();
-    let all = ALL.get_or_init(|| {
+    ALL.get_or_init(|| {
         published()
             .into_iter()
-            .filter_map(|(n, v)| Manifest::load(n, v).ok())
+            .filter_map(|(n, r)| Manifest::load_release(n, &r).ok())
             .collect()
-    });
-    all.iter().find_map(|m| {
+    })
+}
+
+/// The published manifest whose data block is `data_cid` (what a system
+/// actor's state links to): the bundle a state runs.
+pub fn by_data_cid(data_cid: &Cid) -> Option<&'static Manifest> {
+    all().iter().find(|m| m.data_cid == *data_cid)
+}
+
+/// What a code CID is: (actor name, actors version, network), from any published bundle.
+pub fn identify(code: &Cid) -> Option<(String, u32, Network)> {
+    all().iter().find_map(|m| {
         m.name_of(code)
             .map(|name| (name.to_string(), m.actors_version, m.network))
     })

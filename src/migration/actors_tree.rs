@@ -60,6 +60,16 @@ pub struct TreeOutcome {
     pub notes: Vec<String>,
 }
 
+/// How the runner wants the tree migrated.
+pub struct TreeOptions<'f> {
+    /// Whether the remapped path may be taken: not when a deferred
+    /// migrator's result depends on actors a remap would not visit.
+    pub allow_remap: bool,
+    /// Applied to a freshly migrated tree's root before it is recorded
+    /// (the deferred actors are put in here); a cached tree is already final.
+    pub finish: &'f (dyn Fn(Cid) -> Result<Cid> + Sync),
+}
+
 /// Migrates the actors HAMT `in_root`, every entry through `f(key, value)`,
 /// and records the result and the new diff base in the cache.
 pub fn migrate_actors_tree<B, F, V>(
@@ -67,6 +77,7 @@ pub fn migrate_actors_tree<B, F, V>(
     in_root: &Cid,
     f: &F,
     is_output: &V,
+    topts: &TreeOptions<'_>,
 ) -> Result<TreeOutcome>
 where
     B: Blockstore + Sync,
@@ -74,9 +85,12 @@ where
     V: Fn(&[u8]) -> bool + Sync,
 {
     let mut notes = Vec::new();
-    let mut outcome = choose_path(ctx, in_root, f, is_output, &mut notes)?;
+    let mut outcome = choose_path(ctx, in_root, f, is_output, topts.allow_remap, &mut notes)?;
     outcome.notes = notes;
     ctx.cancel.check()?;
+    if outcome.path != TreePath::Cached {
+        outcome.root = (topts.finish)(outcome.root)?;
+    }
     if let Some(retain) = ctx.retain_inputs {
         (retain.0)(in_root, InputTree::ActorsHamt)?;
     }
@@ -93,6 +107,7 @@ fn choose_path<B, F, V>(
     in_root: &Cid,
     f: &F,
     is_output: &V,
+    allow_remap: bool,
     notes: &mut Vec<String>,
 ) -> Result<TreeOutcome>
 where
@@ -114,7 +129,7 @@ where
     // The base's output must also be what the cache holds as that input's
     // result: two entries that disagree are not one migration's pair.
     let base = match (
-        ctx.cache.get(PREV_ACTORS_IN)?,
+        ctx.cache.get(PREV_ACTORS_IN)?.filter(|_| allow_remap),
         ctx.cache.get(PREV_ACTORS_OUT)?,
     ) {
         (Some(i), Some(o)) => match ctx.cache.get(&actors_tree_key(&i))? {

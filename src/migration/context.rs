@@ -48,10 +48,10 @@ impl CancelToken {
 pub struct Counters {
     /// Actors migrated.
     pub actors: AtomicU64,
-    /// Actors per migrator kind: code, system, miner. Code-only actors
+    /// Actors per migrator, in the run's migrator order. Code-only actors
     /// (millions) are not counted here one by one: the report derives
     /// their number as the rest of `actors`.
-    pub by_kind: [AtomicU64; 3],
+    pub by_migrator: Vec<AtomicU64>,
     /// Sector infos transformed while building a sectors AMT from scratch.
     pub sectors_from_scratch: AtomicU64,
     /// Sector infos transformed (or deleted) while patching from a diff.
@@ -63,6 +63,14 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Counters for a run of `migrators` migrators.
+    pub fn new(migrators: usize) -> Self {
+        Counters {
+            by_migrator: (0..migrators).map(|_| AtomicU64::new(0)).collect(),
+            ..Default::default()
+        }
+    }
+
     /// Adds to a counter.
     pub fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);

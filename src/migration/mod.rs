@@ -14,6 +14,7 @@ pub mod runner;
 pub mod spec;
 pub mod store_cache;
 pub mod store_run;
+pub mod upgrades;
 pub mod verify;
 
 pub use cache::{MemoryCache, MigrationCache, NoCache, ScratchCache};

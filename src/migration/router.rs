@@ -5,7 +5,7 @@
 use cid::Cid;
 use rustc_hash::FxHashMap;
 
-use super::spec::{MigratorKind, UpgradeSpec};
+use super::spec::{UpgradeSpec, CODE_MIGRATOR};
 use crate::error::{Error, Result};
 
 /// What an actor of one old code becomes.
@@ -13,8 +13,10 @@ use crate::error::{Error, Result};
 pub struct Route {
     /// Manifest name in the old manifest.
     pub name: String,
-    /// Its migrator.
-    pub kind: MigratorKind,
+    /// Its migrator: an index into the run's migrators.
+    pub migrator: usize,
+    /// The migrator is `code`: same head (the runner's fast path).
+    pub code_only: bool,
     /// Code CID in the new manifest.
     pub new_code: Cid,
 }
@@ -29,13 +31,17 @@ impl Router {
     /// Routes every actor of `spec`'s old manifest: a name without a
     /// migrator, or without code in the new manifest, is an incomplete
     /// specification and an error (never a warning).
-    pub fn new(spec: &UpgradeSpec) -> Result<Self> {
+    /// `names` are the run's migrators, in index order.
+    pub fn new(spec: &UpgradeSpec, names: &[&str]) -> Result<Self> {
         let mut routes = FxHashMap::default();
         for (name, code) in &spec.old_manifest.entries {
-            let kind = *spec
+            let kind = spec
                 .migrators
                 .get(name)
                 .ok_or_else(|| Error::Invalid(format!("{}: no migrator for {name}", spec.name)))?;
+            let migrator = names.iter().position(|n| n == kind).ok_or_else(|| {
+                Error::Invalid(format!("{}: migrator {kind:?} is not built", spec.name))
+            })?;
             let new_code = spec.new_manifest.code_of(name).ok_or_else(|| {
                 Error::Invalid(format!(
                     "{}: no actors v{} code for {name}",
@@ -46,7 +52,8 @@ impl Router {
                 *code,
                 Route {
                     name: name.clone(),
-                    kind,
+                    migrator,
+                    code_only: kind == CODE_MIGRATOR,
                     new_code,
                 },
             );

@@ -14,21 +14,19 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use fvm_shared3::address::{Address, Protocol};
 
-use super::actors_tree::migrate_actors_tree;
+use super::actors_tree::{migrate_actors_tree, TreeOptions};
 use super::cache::MigrationCache;
 use super::checkpointer::Checkpointer;
 use super::context::{in_actor, ActorInput, CancelToken, Counters, MigrationCtx};
-use super::migrators::code::CodeMigrator;
-use super::migrators::nv21_miner::Nv21MinerMigrator;
-use super::migrators::system::SystemMigrator;
-use super::migrators::ActorMigrator;
 use super::progress::Progress;
 use super::report::{peak_rss_bytes, MigrationReport};
 use super::router::Router;
-use super::spec::{MigratorKind, UpgradeSpec};
+use super::spec::UpgradeSpec;
+use super::upgrades::migrators_for;
 use crate::actors::manifest::Network;
 use crate::actors::state_tree::{get_cbor, RawActor, StateRoot, STATE_TREE_VERSION};
 use crate::error::{Error, Result};
+use crate::ipld::hamt::{replace_value, DEFAULT_BIT_WIDTH};
 use crate::store::{BufferOptions, BufferedBlockstore};
 
 /// Which input tree a [`RetainInputs`] callback is asked to keep.
@@ -104,14 +102,6 @@ pub struct MigrationOutcome {
     pub report: MigrationReport,
 }
 
-fn kind_index(k: MigratorKind) -> usize {
-    match k {
-        MigratorKind::Code => 0,
-        MigratorKind::System => 1,
-        MigratorKind::Nv21Miner => 2,
-    }
-}
-
 /// Formats an actor address as the reference does (`f0…` / `t0…`).
 pub fn address_text(key: &[u8], network: Network) -> String {
     let prefix = if network == Network::Mainnet {
@@ -132,20 +122,13 @@ pub fn address_text(key: &[u8], network: Network) -> String {
     }
 }
 
-struct Migrators {
-    code: CodeMigrator,
-    system: SystemMigrator,
-    miner: Nv21MinerMigrator,
-}
-
-impl Migrators {
-    fn get<B: Blockstore + Sync>(&self, k: MigratorKind) -> &dyn ActorMigrator<B> {
-        match k {
-            MigratorKind::Code => &self.code,
-            MigratorKind::System => &self.system,
-            MigratorKind::Nv21Miner => &self.miner,
-        }
-    }
+/// An actor whose migration waits for every other one.
+struct DeferredActor {
+    key: Vec<u8>,
+    migrator: usize,
+    new_code: Cid,
+    input: ActorInput,
+    value: Vec<u8>,
 }
 
 /// Migrates the state at `state_root` in `backing` (which holds the input and
@@ -191,17 +174,16 @@ pub fn migrate_state<B: Blockstore + Sync>(
             ),
         });
     }
-    let router = Router::new(spec)?;
-    let migrators = Migrators {
-        code: CodeMigrator,
-        system: SystemMigrator,
-        miner: Nv21MinerMigrator::new(&buf)?,
-    };
+    let migrators = migrators_for::<&B, _>(spec, &buf)?;
+    let names: Vec<&str> = migrators.iter().map(|(n, _)| n.as_str()).collect();
+    let router = Router::new(spec, &names)?;
+    let deferred_kinds: Vec<bool> = migrators.iter().map(|(_, m)| m.deferred()).collect();
+    let deferred = parking_lot::Mutex::new(Vec::<DeferredActor>::new());
     report
         .phases
         .push(("load".into(), t_all.elapsed().as_secs_f64()));
 
-    let counters = Arc::new(Counters::default());
+    let counters = Arc::new(Counters::new(migrators.len()));
     let progress = Progress::start(counters.clone(), opts.progress);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -229,7 +211,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
                 spec.old_manifest.actors_version
             ))
         })?;
-        let new_head = if route.kind == MigratorKind::Code {
+        let new_head = if route.code_only {
             // The head is the input's own link, read from an input node:
             // the flush need not look it up again.
             buf.vouch(std::slice::from_ref(&raw.head));
@@ -241,11 +223,26 @@ pub fn migrate_state<B: Blockstore + Sync>(
                 code: raw.code,
                 head: raw.head,
             };
-            let head = migrators
-                .get::<&B>(route.kind)
+            if deferred_kinds[route.migrator] {
+                // In the tree for now with its old head; replaced once
+                // every other actor is done (below).
+                buf.vouch(std::slice::from_ref(&raw.head));
+                let value = value.to_vec();
+                deferred.lock().push(DeferredActor {
+                    key: key.to_vec(),
+                    migrator: route.migrator,
+                    new_code: route.new_code,
+                    input,
+                    value,
+                });
+                count_actor(&counters);
+                return Ok(raw.with(&route.new_code, &raw.head));
+            }
+            let head = migrators[route.migrator]
+                .1
                 .migrate_state(&ctx, &input)
                 .map_err(|e| in_actor(&input, e))?;
-            Counters::add(&counters.by_kind[kind_index(route.kind)], 1);
+            Counters::add(&counters.by_migrator[route.migrator], 1);
             // Only migrators stage cache entries (code-only actors have
             // none until the tree's own at the end).
             checkpointer.maybe(cache, &|c: &Cid| buf.flush(c))?;
@@ -262,9 +259,41 @@ pub fn migrate_state<B: Blockstore + Sync>(
     let is_output = |value: &[u8]| {
         RawActor::parse(value, &root.actors).is_ok_and(|a| new_codes.contains(&a.code))
     };
+    // Deferred actors run serially, in address order, each from its input
+    // actor, and replace their placeholder in the mapped tree.
+    let finish = |tree: Cid| -> Result<Cid> {
+        let mut list = std::mem::take(&mut *deferred.lock());
+        list.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut tree = tree;
+        for d in list {
+            let raw = RawActor::parse(&d.value, &root.actors)?;
+            let head = pool
+                .install(|| migrators[d.migrator].1.migrate_state(&ctx, &d.input))
+                .map_err(|e| in_actor(&d.input, e))?;
+            Counters::add(&counters.by_migrator[d.migrator], 1);
+            let value = raw.with(&d.new_code, &head);
+            tree = replace_value(&buf, &tree, DEFAULT_BIT_WIDTH, &d.key, &value)?.ok_or_else(
+                || {
+                    Error::Invalid(format!(
+                        "deferred actor {} vanished from the migrated actors tree",
+                        d.input.address
+                    ))
+                },
+            )?;
+        }
+        Ok(tree)
+    };
+    let any_deferred = deferred_kinds.iter().any(|d| *d);
+    let topts = TreeOptions {
+        // The remap visits changed actors only, and a deferred migrator
+        // needs what every actor of its inputs contributes.
+        allow_remap: !any_deferred,
+        finish: &finish,
+    };
     let t = Instant::now();
-    let tree =
-        pool.install(|| migrate_actors_tree(&ctx, &root.actors, &migrate_actor, &is_output))?;
+    let tree = pool.install(|| {
+        migrate_actors_tree(&ctx, &root.actors, &migrate_actor, &is_output, &topts)
+    })?;
     flush_actor_count(&pool, &counters);
     report
         .phases
@@ -293,18 +322,19 @@ pub fn migrate_state<B: Blockstore + Sync>(
         report.actor_tree_nodes_read = s.nodes_read;
     }
     report.actors = counters.actors.load(Ordering::Relaxed);
-    let special: u64 = counters.by_kind[1..]
-        .iter()
-        .map(|c| c.load(Ordering::Relaxed))
-        .sum();
-    for (name, n) in [
-        ("code", report.actors - special),
-        ("system", counters.by_kind[1].load(Ordering::Relaxed)),
-        ("nv21_miner", counters.by_kind[2].load(Ordering::Relaxed)),
-    ] {
+    let mut special = 0;
+    for ((name, _), n) in migrators.iter().zip(&counters.by_migrator).skip(1) {
+        let n = n.load(Ordering::Relaxed);
+        special += n;
         if n > 0 {
-            report.actors_by_migrator.insert(name.into(), n);
+            report.actors_by_migrator.insert(name.clone(), n);
         }
+    }
+    if report.actors > special {
+        report.actors_by_migrator.insert(
+            migrators[0].0.clone(),
+            report.actors - special,
+        );
     }
     report.sectors_from_scratch = counters.sectors_from_scratch.load(Ordering::Relaxed);
     report.sectors_via_diff = counters.sectors_via_diff.load(Ordering::Relaxed);

@@ -9,29 +9,34 @@ use serde::Deserialize;
 use crate::actors::manifest::{Manifest, Network};
 use crate::error::{Error, Result};
 
-/// The specs shipped with this build, by name.
-const SPECS: &[(&str, &str)] = &[("nv21", include_str!("../../migrations/nv21.toml"))];
+/// The specs shipped with this build, by name, in upgrade order.
+pub const SPECS: &[(&str, &str)] = &[
+    ("nv21", include_str!("../../migrations/nv21.toml")),
+    ("nv22", include_str!("../../migrations/nv22.toml")),
+    ("nv22fix", include_str!("../../migrations/nv22fix.toml")),
+];
 
-/// The migrators the runner knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MigratorKind {
-    /// New code CID, same head.
-    Code,
-    /// System actor: head becomes `[new manifest data]`.
-    System,
-    /// nv21 miner: sector infos v11 → v12, deadline snapshots.
-    Nv21Miner,
-}
+/// The migrator every upgrade has: new code CID, same head.
+pub const CODE_MIGRATOR: &str = "code";
+/// The system actor's migrator: head becomes `[new manifest data]`.
+pub const SYSTEM_MIGRATOR: &str = "system";
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawSpec {
     name: String,
     description: String,
+    network_version: u32,
     from_actors_version: u32,
     to_actors_version: u32,
     heights: BTreeMap<String, i64>,
-    migrators: BTreeMap<String, MigratorKind>,
+    /// Input bundle release per network, where not the version's final one.
+    #[serde(default)]
+    from_bundles: BTreeMap<String, String>,
+    /// Output bundle release per network, where not the version's final one.
+    #[serde(default)]
+    bundles: BTreeMap<String, String>,
+    migrators: BTreeMap<String, String>,
 }
 
 /// A validated upgrade spec for one network.
@@ -39,6 +44,8 @@ struct RawSpec {
 pub struct UpgradeSpec {
     /// Upgrade name ("nv21").
     pub name: String,
+    /// The network version the upgrade starts.
+    pub network_version: u32,
     /// Human description.
     pub description: String,
     /// Network.
@@ -49,8 +56,9 @@ pub struct UpgradeSpec {
     pub old_manifest: Manifest,
     /// Manifest of the output actors.
     pub new_manifest: Manifest,
-    /// Migrator per actor name of the old manifest.
-    pub migrators: BTreeMap<String, MigratorKind>,
+    /// Migrator name per actor name of the old manifest (`code`,
+    /// `system`, or one of the upgrade's own, see [`super::upgrades`]).
+    pub migrators: BTreeMap<String, String>,
 }
 
 impl UpgradeSpec {
@@ -77,13 +85,26 @@ impl UpgradeSpec {
         let height = *raw.heights.get(&network.to_string()).ok_or_else(|| {
             Error::Invalid(format!("upgrade {} has no height for {network}", raw.name))
         })?;
-        let old_manifest = Manifest::load(network, raw.from_actors_version)?;
-        let new_manifest = Manifest::load(network, raw.to_actors_version)?;
-        let default = raw.migrators.get("default").copied();
+        let manifest = |releases: &BTreeMap<String, String>, version: u32| {
+            let m = match releases.get(&network.to_string()) {
+                Some(release) => Manifest::load_release(network, release)?,
+                None => Manifest::load(network, version)?,
+            };
+            if m.actors_version != version {
+                return Err(Error::Invalid(format!(
+                    "upgrade {}: bundle {} is actors v{}, not v{version}",
+                    raw.name, m.release, m.actors_version
+                )));
+            }
+            Ok(m)
+        };
+        let old_manifest = manifest(&raw.from_bundles, raw.from_actors_version)?;
+        let new_manifest = manifest(&raw.bundles, raw.to_actors_version)?;
+        let default = raw.migrators.get("default").cloned();
         let mut migrators = BTreeMap::new();
         let mut missing = Vec::new();
         for (name, _) in &old_manifest.entries {
-            match raw.migrators.get(name).copied().or(default) {
+            match raw.migrators.get(name).cloned().or(default.clone()) {
                 Some(kind) => {
                     if new_manifest.code_of(name).is_none() {
                         return Err(Error::Invalid(format!(
@@ -113,6 +134,7 @@ impl UpgradeSpec {
         }
         Ok(UpgradeSpec {
             name: raw.name,
+            network_version: raw.network_version,
             description: raw.description,
             network,
             height,
@@ -121,4 +143,12 @@ impl UpgradeSpec {
             migrators,
         })
     }
+}
+
+/// Every shipped upgrade that runs on `network`, in upgrade order.
+pub fn shipped(network: Network) -> Vec<UpgradeSpec> {
+    SPECS
+        .iter()
+        .filter_map(|(_, text)| UpgradeSpec::parse(text, network).ok())
+        .collect()
 }

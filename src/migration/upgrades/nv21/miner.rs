@@ -14,7 +14,7 @@ use fil_actor_miner_state::{v11, v12};
 use fil_actors_shared::v11::runtime::Policy;
 use fvm_ipld_blockstore::Blockstore;
 
-use super::ActorMigrator;
+use crate::migration::migrators::ActorMigrator;
 use crate::actors::sector_v11_v12::{transcode, transcode_prefix};
 use crate::actors::state_tree::put_cbor;
 use crate::actors::tuple;
