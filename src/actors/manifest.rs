@@ -117,7 +117,9 @@ impl Manifest {
             .into_iter()
             .find(|b| b.network == network.data_name() && b.release == release)
             .ok_or_else(|| {
-                Error::Invalid(format!("no published actors bundle {release} for {network}"))
+                Error::Invalid(format!(
+                    "no published actors bundle {release} for {network}"
+                ))
             })?;
         Self::from_bundle(network, b)
     }

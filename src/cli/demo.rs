@@ -55,6 +55,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         empty_miners: 0,
         payment_channels: 0,
         placeholders: 0,
+        deals_per_sector: 0,
     };
     let s0 = dir.join("s0.car");
     let g = generate_car(&s0, &cfg, budget)?;

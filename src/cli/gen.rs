@@ -10,6 +10,9 @@ use fil_migrate::synth::{
     MAINNET_PRESET_SECTORS,
 };
 
+use fil_migrate::migration::car_run::migrate_car_chain;
+use fil_migrate::migration::{MigrationOptions, UpgradeSpec};
+
 use super::args::parse_bytes;
 
 #[derive(Debug, Args)]
@@ -59,6 +62,16 @@ pub struct GenArgs {
     /// Placeholders besides the one every state has.
     #[arg(long, default_value_t = 0)]
     placeholders: u64,
+    /// Most deals a sector with deals lists, with a market holding their
+    /// proposals and states (0: an empty market and random deal IDs, the
+    /// nv21 states). A third of sectors have deals, so the market holds
+    /// about sectors × (1 + this) / 6 deals.
+    #[arg(long, default_value_t = 0)]
+    deals_per_sector: u64,
+    /// Run these upgrades on the generated (v11) state and write the result
+    /// instead: `--then nv21` gives a v12 state for nv22. Repeatable.
+    #[arg(long)]
+    then: Vec<String>,
     /// A whole population instead of the counts above: `mainnet` is mainnet's
     /// actor mix (3.81M actors at --scale 1: 0.7M miners, 4,000 of them with
     /// the --total-sectors, default 2M × scale, by a power law).
@@ -127,7 +140,8 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
         let mut cfg = mainnet_preset(a.scale, total, a.seed);
         cfg.network = a.network;
         cfg.epoch = a.epoch.unwrap_or_else(|| default_epoch(a.network));
-        return write_state(&a.out, &cfg, a.memory_budget);
+        cfg.deals_per_sector = a.deals_per_sector;
+        return write_state(&a.out, &cfg, a.memory_budget, &a.then);
     }
     let miners = match a.total_sectors {
         Some(total) => MinerSizes::PowerLaw {
@@ -152,11 +166,52 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
         empty_miners: a.empty_miners,
         payment_channels: a.payment_channels,
         placeholders: a.placeholders,
+        deals_per_sector: a.deals_per_sector,
     };
-    write_state(&a.out, &cfg, a.memory_budget)
+    write_state(&a.out, &cfg, a.memory_budget, &a.then)
 }
 
-fn write_state(out: &std::path::Path, cfg: &GenConfig, memory_budget: u64) -> anyhow::Result<()> {
+fn write_state(
+    out: &std::path::Path,
+    cfg: &GenConfig,
+    memory_budget: u64,
+    then: &[String],
+) -> anyhow::Result<()> {
+    if !then.is_empty() {
+        let specs = then
+            .iter()
+            .map(|u| UpgradeSpec::load(u, cfg.network))
+            .collect::<Result<Vec<_>, _>>()?;
+        let dir = tempfile::tempdir_in(
+            out.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new(".")),
+        )?;
+        let v11 = dir.path().join("generated.car");
+        let s = generate_car(&v11, cfg, memory_budget)?;
+        println!(
+            "generated:   {} ({} actors, actors v11)",
+            s.state_root, s.stats.actors
+        );
+        let opts = MigrationOptions {
+            memory_budget,
+            ..Default::default()
+        };
+        let roots = migrate_car_chain(&v11, out, &specs, &opts)?;
+        for (spec, root) in specs.iter().zip(&roots) {
+            println!(
+                "{:<12} {root} (actors v{})",
+                format!("{}:", spec.name),
+                spec.new_manifest.actors_version
+            );
+        }
+        println!(
+            "state root:  {}",
+            roots.last().expect("one upgrade at least")
+        );
+        println!("car:         {}", out.display());
+        return Ok(());
+    }
     let s = generate_car(out, cfg, memory_budget)?;
     println!("state root:  {}", s.state_root);
     println!(

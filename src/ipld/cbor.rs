@@ -110,6 +110,20 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Reads a signed integer (major 0 or 1) that fits an `i64`, as the
+    /// chain's epochs are.
+    pub fn int(&mut self) -> Result<i64, CborError> {
+        let at = self.pos;
+        let bad = |reason| CborError { offset: at, reason };
+        match self.header()? {
+            (major::UINT, v) => i64::try_from(v).map_err(|_| bad("integer beyond int64")),
+            (major::NINT, v) => i64::try_from(v)
+                .map(|v| -1 - v)
+                .map_err(|_| bad("integer beyond int64")),
+            _ => Err(bad("expected an integer")),
+        }
+    }
+
     /// Reads a header and checks its major type.
     pub fn expect(&mut self, want: u8, what: &'static str) -> Result<u64, CborError> {
         let at = self.pos;
@@ -223,6 +237,15 @@ pub fn write_header(out: &mut Vec<u8>, major: u8, arg: u64) {
     } else {
         out.push(m | 27);
         out.extend_from_slice(&arg.to_be_bytes());
+    }
+}
+
+/// Appends a signed integer (major 0 or 1, shortest form).
+pub fn write_int(out: &mut Vec<u8>, v: i64) {
+    if v >= 0 {
+        write_header(out, major::UINT, v as u64);
+    } else {
+        write_header(out, major::NINT, (-1 - v) as u64);
     }
 }
 

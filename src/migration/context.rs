@@ -122,6 +122,8 @@ impl<B: Blockstore> MigrationCtx<'_, B> {
 pub struct ActorInput {
     /// The actor's address as text (`f01234`).
     pub address: String,
+    /// Its actor ID (every key of the actors tree is an ID address).
+    pub id: Option<u64>,
     /// Its manifest name in the old manifest.
     pub name: String,
     /// Old code.

@@ -2,6 +2,7 @@
 
 pub mod actors_tree;
 pub mod cache;
+pub mod car_run;
 pub mod checkpointer;
 pub mod context;
 pub mod gc;

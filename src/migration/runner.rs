@@ -219,6 +219,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
         } else {
             let input = ActorInput {
                 address: address_text(key, spec.network),
+                id: Address::from_bytes(key).ok().and_then(|a| a.id().ok()),
                 name: route.name.clone(),
                 code: raw.code,
                 head: raw.head,
@@ -291,9 +292,8 @@ pub fn migrate_state<B: Blockstore + Sync>(
         finish: &finish,
     };
     let t = Instant::now();
-    let tree = pool.install(|| {
-        migrate_actors_tree(&ctx, &root.actors, &migrate_actor, &is_output, &topts)
-    })?;
+    let tree = pool
+        .install(|| migrate_actors_tree(&ctx, &root.actors, &migrate_actor, &is_output, &topts))?;
     flush_actor_count(&pool, &counters);
     report
         .phases
@@ -331,10 +331,9 @@ pub fn migrate_state<B: Blockstore + Sync>(
         }
     }
     if report.actors > special {
-        report.actors_by_migrator.insert(
-            migrators[0].0.clone(),
-            report.actors - special,
-        );
+        report
+            .actors_by_migrator
+            .insert(migrators[0].0.clone(), report.actors - special);
     }
     report.sectors_from_scratch = counters.sectors_from_scratch.load(Ordering::Relaxed);
     report.sectors_via_diff = counters.sectors_via_diff.load(Ordering::Relaxed);

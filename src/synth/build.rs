@@ -7,9 +7,10 @@ use fvm_shared3::bigint::BigInt;
 use fvm_shared3::econ::TokenAmount;
 
 use super::config::GenConfig;
+use super::market::MarketBuilder;
 use super::miner_state::{assemble, MinerInputs};
 use super::population::{self, EmptyMiners};
-use super::sector_gen::{mix, SectorParams, NANO};
+use super::sector_gen::{mix, sector_info, DealIds, SectorParams, NANO};
 use super::sectors::build_sectors;
 use super::singletons::{self as single, ids};
 use crate::actors::manifest::Manifest;
@@ -26,6 +27,10 @@ pub struct BuildStats {
     pub miners: u64,
     /// Live sectors over all miners.
     pub sectors: u64,
+    /// Deal states in the market.
+    pub deal_states: u64,
+    /// Deal proposals in the market.
+    pub deal_proposals: u64,
 }
 
 struct Actors {
@@ -102,10 +107,29 @@ pub fn build_state<B: Blockstore>(
         next_id - 1
     };
 
-    // Miners, each with an owner and a worker account.
+    // Miners, each with an owner and a worker account; their deals go into
+    // the market as they are made (deal IDs ascend miner by miner).
     let mut claims = Vec::new();
     let mut total_pledge = TokenAmount::from_atto(0u64);
-    for (i, &n) in cfg.miners.counts().iter().enumerate() {
+    let counts = cfg.miners.counts();
+    let mut market = match cfg.deals_per_sector {
+        0 => None,
+        _ => Some(MarketBuilder::new(
+            buf,
+            seed,
+            cfg.epoch,
+            market_upgrade_epoch(cfg)?,
+        )?),
+    };
+    // Clients are plain accounts, allocated after the miners' three IDs each.
+    let first_client = ids::FIRST_NON_SINGLETON + 3 * counts.len() as u64;
+    let client_of = |deal: u64, owner: u64| match cfg.accounts {
+        0 => owner,
+        n => first_client + mix(&[seed, deal, 340]) % n,
+    };
+    let mut next_deal = 1_000u64;
+    let mut sector_miners = Vec::new();
+    for (i, &n) in counts.iter().enumerate() {
         let owner = alloc();
         let worker = alloc();
         let id = alloc();
@@ -120,8 +144,23 @@ pub fn build_state<B: Blockstore>(
             miner: id,
             epoch: cfg.epoch,
             large: i % 5 == 4,
+            deals: (cfg.deals_per_sector > 0).then_some(DealIds {
+                base: next_deal,
+                per_sector: cfg.deals_per_sector,
+            }),
         };
         let sectors = build_sectors(buf, &params, n)?;
+        if let Some(m) = market.as_mut() {
+            // Numbers 0..n, extensions change expirations only.
+            for s in &sectors.live {
+                let info = sector_info(&params, s.number, 0);
+                for d in &info.deal_ids {
+                    m.listed(*d, id, client_of(*d, owner), info.activation, s.expiration)?;
+                }
+            }
+            next_deal += (n + 1) * cfg.deals_per_sector;
+            sector_miners.push((id, owner));
+        }
         let precommits: Vec<u64> = (n..n + 2 + n / 20_000).collect();
         let m = assemble(
             buf,
@@ -156,6 +195,29 @@ pub fn build_state<B: Blockstore>(
         stats.miners += 1;
         stats.sectors += sectors.live.len() as u64;
     }
+
+    // Deals no sector lists (2%), then pending proposals (1%).
+    let market_head = match market {
+        Some(mut m) => {
+            let listed = m.deal_states.max(50);
+            for k in 0..listed / 50 + listed / 100 {
+                let deal = next_deal + k;
+                let (provider, owner) = sector_miners
+                    .get((mix(&[seed, deal, 341]) % sector_miners.len().max(1) as u64) as usize)
+                    .copied()
+                    .unwrap_or((ids::FIRST_NON_SINGLETON + 2, ids::FIRST_NON_SINGLETON));
+                if k < listed / 50 {
+                    m.ghost(deal, provider, client_of(deal, owner))?;
+                } else {
+                    m.pending(deal, provider, client_of(deal, owner))?;
+                }
+            }
+            stats.deal_states = m.deal_states;
+            stats.deal_proposals = m.proposals_written;
+            m.finish(cfg.epoch - 1)?.0
+        }
+        None => single::market(buf, cfg.epoch)?,
+    };
 
     // Plain accounts: mostly secp256k1, some BLS.
     let mut first_plain_account = None;
@@ -342,7 +404,7 @@ pub fn build_state<B: Blockstore>(
     actors.add(
         ids::MARKET,
         "storagemarket",
-        single::market(buf, cfg.epoch)?,
+        market_head,
         fil(seed, 5, 100_000),
         None,
     )?;
@@ -374,4 +436,10 @@ pub fn build_state<B: Blockstore>(
     }
     .store(buf)?;
     Ok((root, stats))
+}
+
+/// The nv22 upgrade epoch of the state's network: where the generated deal
+/// cases (ended before, live at) are placed.
+fn market_upgrade_epoch(cfg: &GenConfig) -> Result<i64> {
+    Ok(crate::migration::UpgradeSpec::load("nv22", cfg.network)?.height)
 }

@@ -257,6 +257,7 @@ pub fn churn_state<B: Blockstore>(
             miner: id,
             epoch: new_epoch,
             large: false,
+            deals: None,
         };
         let sectors = build_sectors(buf, &params, cfg.new_miner_sectors)?;
         let m = assemble(
@@ -369,6 +370,7 @@ fn churn_miner<B: Blockstore>(
         miner: id,
         epoch: new_epoch,
         large,
+        deals: None,
     };
     let e = cfg.epochs as f64;
     let mut live: Vec<SectorSummary> = Vec::new();

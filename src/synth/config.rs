@@ -82,6 +82,11 @@ pub struct GenConfig {
     /// Placeholders (f410 addresses that received funds before any code),
     /// besides the one every state has.
     pub placeholders: u64,
+    /// Most deals a sector with deals lists (a third of sectors have
+    /// deals). 0: the market is empty and sectors list random deal IDs (the
+    /// nv21 states, whose roots stay as they were); above 0 the market holds
+    /// a proposal and state for the listed deals (see [`super::market`]).
+    pub deals_per_sector: u64,
 }
 
 /// The actor population of mainnet at `scale` 1 (3.81M actors; DESIGN §2):
@@ -105,6 +110,7 @@ pub fn mainnet_preset(scale: f64, total_sectors: u64, seed: u64) -> GenConfig {
         empty_miners: n(696_000.0),
         payment_channels: n(30_000.0),
         placeholders: n(50_000.0),
+        deals_per_sector: 0,
     }
 }
 
@@ -129,6 +135,7 @@ impl GenConfig {
             empty_miners: 0,
             payment_channels: 0,
             placeholders: 0,
+            deals_per_sector: 0,
         }
     }
 }

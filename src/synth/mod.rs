@@ -6,6 +6,7 @@ pub mod actor_churn;
 pub mod build;
 pub mod churn;
 pub mod config;
+pub mod market;
 pub mod miner_state;
 pub mod output;
 pub mod population;

@@ -68,6 +68,19 @@ pub struct SectorParams {
     pub epoch: i64,
     /// 64 GiB sectors instead of 32 GiB.
     pub large: bool,
+    /// Deal IDs from a market (`gen --deals-per-sector`): sector `n` lists
+    /// 1..=`per_sector` of `base + n·per_sector + k`, unique over the state.
+    /// `None`: random IDs and no market behind them (the nv21 states).
+    pub deals: Option<DealIds>,
+}
+
+/// A miner's range of deal IDs (see [`SectorParams::deals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DealIds {
+    /// The miner's first deal ID.
+    pub base: u64,
+    /// Most deals one sector lists.
+    pub per_sector: u64,
 }
 
 impl SectorParams {
@@ -109,12 +122,14 @@ pub fn sector_info(p: &SectorParams, number: u64, extensions: u32) -> SectorOnCh
     }
     expiration += i64::from(extensions) * 180 * EPOCHS_PER_DAY;
     let has_deals = r(3) % 3 == 0;
-    let deal_ids: Vec<u64> = if has_deals {
-        (0..1 + r(4) % 3)
+    let deal_ids: Vec<u64> = match (has_deals, p.deals) {
+        (false, _) => Vec::new(),
+        (true, None) => (0..1 + r(4) % 3)
             .map(|k| 1_000_000 + (r(5 + k) % 50_000_000))
-            .collect()
-    } else {
-        Vec::new()
+            .collect(),
+        (true, Some(d)) => (0..1 + r(4) % d.per_sector)
+            .map(|k| d.base + number * d.per_sector + k)
+            .collect(),
     };
     let size = BigInt::from(p.sector_size());
     let duration = BigInt::from(expiration - activation);

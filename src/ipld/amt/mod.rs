@@ -24,7 +24,7 @@ pub use diff::{diff, Change, ChangeKind};
 pub use node::{Node, Slot};
 pub use patch::{AmtPatcher, Patch};
 pub use root::AmtRoot;
-pub use walk::for_each_value;
+pub use walk::{for_each_value, par_for_each_value};
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;

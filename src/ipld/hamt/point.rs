@@ -50,7 +50,16 @@ fn replace_in<S: Blockstore>(
     };
     let new_child = match &node.pointers[i].1 {
         Pointer::Link(child) => {
-            match replace_in(store, child, Some(*cid), bit_width, depth + 1, hash, key, value)? {
+            match replace_in(
+                store,
+                child,
+                Some(*cid),
+                bit_width,
+                depth + 1,
+                hash,
+                key,
+                value,
+            )? {
                 Some(c) => Some(c),
                 None => return Ok(None),
             }
@@ -76,7 +85,14 @@ fn replace_in<S: Blockstore>(
                     kvs.iter()
                         .map(|(k, v)| {
                             let k = node.bytes(k);
-                            (k, if this && k == key { value } else { node.bytes(v) })
+                            (
+                                k,
+                                if this && k == key {
+                                    value
+                                } else {
+                                    node.bytes(v)
+                                },
+                            )
                         })
                         .collect(),
                 ),

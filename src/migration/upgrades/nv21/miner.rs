@@ -14,7 +14,6 @@ use fil_actor_miner_state::{v11, v12};
 use fil_actors_shared::v11::runtime::Policy;
 use fvm_ipld_blockstore::Blockstore;
 
-use crate::migration::migrators::ActorMigrator;
 use crate::actors::sector_v11_v12::{transcode, transcode_prefix};
 use crate::actors::state_tree::put_cbor;
 use crate::actors::tuple;
@@ -27,6 +26,7 @@ use crate::migration::cache::{
     actor_head_key, prev_sectors_in_key, prev_sectors_out_key, sectors_amt_key,
 };
 use crate::migration::context::{ActorInput, Counters, MigrationCtx};
+use crate::migration::migrators::ActorMigrator;
 
 /// Bit width of every sectors AMT (v11 and v12).
 pub const SECTORS_AMT_BITWIDTH: u32 = 5;

@@ -10,7 +10,9 @@ use crate::error::Result;
 use crate::migration::migrators::Named;
 
 /// nv21's own migrators, by the names its spec uses.
-pub fn migrators<'a, B: Blockstore + Sync + 'a, S: Blockstore>(store: &S) -> Result<Vec<Named<'a, B>>> {
+pub fn migrators<'a, B: Blockstore + Sync + 'a, S: Blockstore>(
+    store: &S,
+) -> Result<Vec<Named<'a, B>>> {
     Ok(vec![(
         "nv21_miner".to_string(),
         Box::new(miner::Nv21MinerMigrator::new(store)?),

@@ -1,4 +1,13 @@
-//! nv22 Dragon (actors v12 → v13, FIP-0076; UPGRADES §3).
+//! nv22 Dragon (actors v12 → v13, FIP-0076; UPGRADES §3): miners keep their
+//! state and are read for their deals; the market, deferred until every
+//! miner is done, rewrites every deal state and gains `ProviderSectors`.
+
+pub mod collect;
+pub mod market;
+pub mod miner;
+pub mod proposals;
+
+use std::sync::Arc;
 
 use fvm_ipld_blockstore::Blockstore;
 
@@ -6,10 +15,21 @@ use crate::error::Result;
 use crate::migration::migrators::Named;
 use crate::migration::spec::UpgradeSpec;
 
-/// nv22's own migrators, by the names its spec uses.
+/// nv22's own migrators, by the names its spec uses: the miner and the
+/// market share what the miner pass collects.
 pub fn migrators<'a, B: Blockstore + Sync + 'a, S: Blockstore>(
     _spec: &UpgradeSpec,
-    _store: &S,
+    store: &S,
 ) -> Result<Vec<Named<'a, B>>> {
-    Ok(vec![])
+    let collected = Arc::new(collect::Collected::default());
+    Ok(vec![
+        (
+            "nv22_miner".to_string(),
+            Box::new(miner::Nv22MinerMigrator::new(store, collected.clone())?),
+        ),
+        (
+            "nv22_market".to_string(),
+            Box::new(market::Nv22MarketMigrator::new(collected)),
+        ),
+    ])
 }

@@ -12,28 +12,11 @@ use cid::Cid;
 use fil_actor_miner_state::{v11, v12};
 use fvm_ipld_amt::Amt;
 use fvm_ipld_blockstore::Blockstore;
-use fvm_ipld_encoding::tuple::*;
 use fvm_ipld_encoding::CborStore;
 use fvm_ipld_hamt::{BytesKey, Hamt};
 use multihash_codetable::Code;
 
-type R<T> = anyhow::Result<T>;
-
-#[derive(Serialize_tuple, Deserialize_tuple, Clone, Debug, PartialEq)]
-struct Actor {
-    code: Cid,
-    head: Cid,
-    sequence: u64,
-    balance: fvm_shared3::econ::TokenAmount,
-    delegated_address: Option<fvm_shared3::address::Address>,
-}
-
-#[derive(Serialize_tuple, Deserialize_tuple, Clone, Debug)]
-struct Root {
-    version: u64,
-    actors: Cid,
-    info: Cid,
-}
+use super::{Actor, Root, R};
 
 fn t4(t: &fvm_shared3::econ::TokenAmount) -> fvm_shared4::econ::TokenAmount {
     fvm_shared4::econ::TokenAmount::from_atto(t.atto().clone())
