@@ -16,6 +16,7 @@ fn sectors() -> Vec<Vec<u8>> {
         miner: 1000,
         epoch: 3_400_000,
         large: false,
+        deals: None,
     };
     (0..10_000u64)
         .map(|n| fvm_ipld_encoding::to_vec(&sector_info(&p, n, (n % 3) as u32)).unwrap())

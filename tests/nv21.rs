@@ -184,14 +184,28 @@ fn cached_diffed_and_from_scratch_paths_agree_with_the_reference() {
 
 #[test]
 fn an_actor_with_unknown_code_is_an_error_naming_it() {
+    use fil_migrate::actors::state_tree::ActorState;
+    use fil_migrate::ipld::hamt::{get_value, replace_value};
     let (store, root) = generate(&small_config(Network::Mainnet, 1, 10, 1));
-    // A calibnet spec does not know mainnet's code CIDs.
-    let spec = UpgradeSpec::load("nv21", Network::Calibnet).unwrap();
-    let err = migrate_state(&store, &root, &spec, &NoCache, &opts(1, 1 << 20))
+    // The burnt-funds account gets a code of the calibnet bundle.
+    let mut sr: StateRoot = get_cbor(&store, &root, "root").unwrap();
+    let key = fvm_shared3::address::Address::new_id(99).to_bytes();
+    let mut a: ActorState =
+        fvm_ipld_encoding::from_slice(&get_value(&store, &sr.actors, 5, &key).unwrap().unwrap())
+            .unwrap();
+    let calib = fil_migrate::actors::manifest::Manifest::load(Network::Calibnet, 11).unwrap();
+    a.code = calib.code_of("account").unwrap();
+    let v = fvm_ipld_encoding::to_vec(&a).unwrap();
+    sr.actors = replace_value(&store, &sr.actors, 5, &key, &v)
+        .unwrap()
+        .unwrap();
+    let bad = put_cbor(&store, &sr).unwrap();
+    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let err = migrate_state(&store, &bad, &spec, &NoCache, &opts(1, 1 << 20))
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("is not in the calibnet actors v11 manifest") && err.contains("actor t0"),
+        err.contains("is not in the mainnet actors v11 manifest") && err.contains("actor f099"),
         "{err}"
     );
 }

@@ -138,3 +138,176 @@ fn the_generated_market_holds_every_case_and_the_migration_fills_it() {
     assert!(s.provider_sectors > 500, "{s:?}");
     assert!(s.pending > 0, "{s:?}");
 }
+
+#[test]
+fn same_root_for_every_thread_count_budget_and_cache_state() {
+    let (store, root) = v12_state(Network::Mainnet, 3, 2_500, 3, 11);
+    let spec = UpgradeSpec::load("nv22", Network::Mainnet).unwrap();
+    let reference = reference_nv22(&store, &root, &spec).unwrap();
+    for (threads, budget) in [(1, 16 << 10), (2, 16 << 10), (1, 256 << 20), (2, 256 << 20)] {
+        let (ours, _) = nv22(&store, &root, Network::Mainnet, &opts(threads, budget));
+        assert_eq!(ours, reference, "{threads} threads, {budget} bytes");
+    }
+    // A cache filled by a first run (a premigration of the same state).
+    let cache = MemoryCache::default();
+    let first = migrate_state(&store, &root, &spec, &cache, &opts(2, 1 << 20)).unwrap();
+    let second = migrate_state(&store, &root, &spec, &cache, &opts(2, 1 << 20)).unwrap();
+    assert_eq!(first.state_root, reference);
+    assert_eq!(second.state_root, reference);
+}
+
+/// Rewrites actor `id`'s head in the state `root` with `edit(old head) → new head`.
+fn edit_actor(store: &MemStore, root: &Cid, id: u64, edit: impl FnOnce(Cid) -> Cid) -> Cid {
+    use fil_migrate::actors::state_tree::{get_cbor, put_cbor, ActorState, StateRoot};
+    use fil_migrate::ipld::hamt::{get_value, replace_value};
+    let mut sr: StateRoot = get_cbor(store, root, "root").unwrap();
+    let key = fvm_shared3::address::Address::new_id(id).to_bytes();
+    let raw = get_value(store, &sr.actors, 5, &key).unwrap().unwrap();
+    let mut a: ActorState = fvm_ipld_encoding::from_slice(&raw).unwrap();
+    a.head = edit(a.head);
+    let v = fvm_ipld_encoding::to_vec(&a).unwrap();
+    sr.actors = replace_value(store, &sr.actors, 5, &key, &v)
+        .unwrap()
+        .unwrap();
+    put_cbor(store, &sr).unwrap()
+}
+
+/// Edits the v12 market state of `root`.
+fn edit_market(
+    store: &MemStore,
+    root: &Cid,
+    edit: impl FnOnce(&mut fil_actor_market_state::v12::State),
+) -> Cid {
+    use fil_migrate::actors::state_tree::{get_cbor, put_cbor};
+    edit_actor(store, root, 5, |head| {
+        let mut st: fil_actor_market_state::v12::State = get_cbor(store, &head, "market").unwrap();
+        edit(&mut st);
+        put_cbor(store, &st).unwrap()
+    })
+}
+
+fn nv22_error(store: &MemStore, root: &Cid) -> String {
+    let spec = UpgradeSpec::load("nv22", Network::Mainnet).unwrap();
+    match migrate_state(store, root, &spec, &NoCache, &opts(2, 1 << 20)) {
+        Ok(o) => panic!("migrated to {}", o.state_root),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_deal_state_without_its_proposal_is_an_error_naming_the_deal() {
+    use fil_actor_market_state::v12::{DealProposal, DealState};
+    let (store, root) = v12_state(Network::Mainnet, 2, 600, 2, 13);
+    let mut victim = None;
+    let bad = edit_market(&store, &root, |st| {
+        let states: fvm_ipld_amt::Amt<DealState, _> =
+            fvm_ipld_amt::Amt::load(&st.states, &store).unwrap();
+        states
+            .for_each(|i, _| {
+                victim.get_or_insert(i);
+                Ok(())
+            })
+            .unwrap();
+        let mut props: fvm_ipld_amt::Amt<DealProposal, _> =
+            fvm_ipld_amt::Amt::load(&st.proposals, &store).unwrap();
+        props.delete(victim.unwrap()).unwrap().unwrap();
+        st.proposals = props.flush().unwrap();
+    });
+    let deal = victim.unwrap();
+    let e = nv22_error(&store, &bad);
+    assert!(e.contains(&format!("deal {deal} ")), "{e}");
+    assert!(e.contains("no proposal"), "{e}");
+    assert!(e.contains("f05"), "{e}");
+}
+
+#[test]
+fn market_amts_of_the_wrong_bit_width_are_errors_naming_the_amt() {
+    use fil_actor_market_state::v12::DealState;
+    let (store, root) = v12_state(Network::Mainnet, 2, 600, 2, 17);
+    let mut rebuilt = None;
+    let bad = edit_market(&store, &root, |st| {
+        let states: fvm_ipld_amt::Amt<DealState, _> =
+            fvm_ipld_amt::Amt::load(&st.states, &store).unwrap();
+        let mut five: fvm_ipld_amt::Amt<DealState, _> =
+            fvm_ipld_amt::Amt::new_with_bit_width(&store, 5);
+        states
+            .for_each(|i, s| {
+                five.set(i, *s)?;
+                Ok(())
+            })
+            .unwrap();
+        st.states = five.flush().unwrap();
+        rebuilt = Some(st.states);
+    });
+    let e = nv22_error(&store, &bad);
+    assert!(e.contains("bit width 5"), "{e}");
+    assert!(e.contains(&rebuilt.unwrap().to_string()), "{e}");
+}
+
+#[test]
+fn the_wrong_actors_version_or_network_is_refused_before_any_work() {
+    let mut cfg = small_config(Network::Mainnet, 1, 300, 19);
+    cfg.deals_per_sector = 2;
+    let (store, v11) = generate(&cfg);
+    let e = nv22_error(&store, &v11);
+    assert!(e.contains("runs actors v11"), "{e}");
+    assert!(e.contains("nv22 migrates actors v12"), "{e}");
+    let nv21 = UpgradeSpec::load("nv21", Network::Calibnet).unwrap();
+    let e = migrate_state(&store, &v11, &nv21, &NoCache, &opts(1, 1 << 20)).unwrap_err();
+    assert!(e.to_string().contains("\"mainnet\" state"), "{e}");
+}
+
+#[test]
+fn calibnet_runs_dragon_on_the_release_candidate_then_dragonfix_swaps_verifreg() {
+    use fil_migrate::actors::state_tree::{get_cbor, ActorState, StateRoot};
+    let (store, root) = v12_state(Network::Calibnet, 2, 500, 2, 23);
+    let (v13rc, _) = nv22(&store, &root, Network::Calibnet, &opts(2, 1 << 20));
+    let spec = UpgradeSpec::load("nv22", Network::Calibnet).unwrap();
+    assert_eq!(spec.new_manifest.release, "v13.0.0-rc.3");
+    assert_eq!(v13rc, reference_nv22(&store, &root, &spec).unwrap());
+    let fix = UpgradeSpec::load("nv22fix", Network::Calibnet).unwrap();
+    assert!(UpgradeSpec::load("nv22fix", Network::Mainnet).is_err());
+    let fixed = migrate_state(&store, &v13rc, &fix, &NoCache, &opts(2, 1 << 20))
+        .unwrap()
+        .state_root;
+    let actors = |r: &Cid| {
+        let sr: StateRoot = get_cbor(&store, r, "root").unwrap();
+        let mut out = std::collections::BTreeMap::new();
+        fil_migrate::ipld::hamt::for_each_entry(&store, &sr.actors, 5, |k, v| {
+            out.insert(
+                k.to_vec(),
+                fvm_ipld_encoding::from_slice::<ActorState>(v).unwrap(),
+            );
+            Ok(())
+        })
+        .unwrap();
+        out
+    };
+    let (before, after) = (actors(&v13rc), actors(&fixed));
+    assert_eq!(before.len(), after.len());
+    let verifreg = fvm_shared3::address::Address::new_id(6).to_bytes();
+    let system = fvm_shared3::address::Address::new_id(0).to_bytes();
+    for (k, a) in &before {
+        let b = &after[k];
+        if *k == verifreg {
+            assert_eq!(
+                b.code.to_string(),
+                "bafk2bzacebj2zdquagzy2xxn7up574oemg3w7ed3fe4aujkyhgdwj57voesn2"
+            );
+            assert_eq!(
+                a.code.to_string(),
+                "bafk2bzacednskl3bykz5qpo54z2j2p4q44t5of4ktd6vs6ymmg2zebsbxazkm"
+            );
+        } else if *k == system {
+            let st: fil_actor_system_state::v13::State =
+                get_cbor(&store, &b.head, "system").unwrap();
+            assert_eq!(
+                st.builtin_actors.to_string(),
+                "bafy2bzacea5bjazzf7xqe3lync5xg76rkfzrjvsp44dfev4isde72qxdcwugm"
+            );
+            assert_eq!(a.code, b.code);
+        } else {
+            assert_eq!(a, b);
+        }
+    }
+}

@@ -29,6 +29,14 @@ pub struct StateSummary {
     pub sectors: u64,
     /// Largest miner's sector count.
     pub largest_miner_sectors: u64,
+    /// The actors bundle the system actor names ("actors v12 (mainnet v12.0.0)").
+    pub actors_bundle: String,
+    /// The init actor's network name.
+    pub network_name: String,
+    /// Deal proposals in the market (its proposals AMT's count).
+    pub deal_proposals: u64,
+    /// Deal states in the market (its states AMT's count).
+    pub deal_states: u64,
 }
 
 /// Walks the actors tree of `state_root` and summarizes it.
@@ -58,6 +66,23 @@ pub fn summarize<S: Blockstore>(store: &S, state_root: &Cid) -> Result<StateSumm
                     s.sectors += count;
                     s.largest_miner_sectors = s.largest_miner_sectors.max(count);
                 }
+                if name == "storagemarket" {
+                    let head = store.get(&a.head).map_err(Error::from_blockstore)?.ok_or(
+                        Error::MissingBlock {
+                            cid: a.head,
+                            parent: Some(root.actors),
+                        },
+                    )?;
+                    // proposals and states lead every version's tuple.
+                    let n = crate::ipld::cbor::Cursor::new(&head).array().unwrap_or(0);
+                    let ranges = tuple::elements(&head, n, "market state", &a.head)?;
+                    if ranges.len() >= 2 {
+                        let p = tuple::cid_at(&head, &ranges[0], "market proposals", &a.head)?;
+                        let st = tuple::cid_at(&head, &ranges[1], "market states", &a.head)?;
+                        s.deal_proposals += AmtRoot::load(store, &p)?.count;
+                        s.deal_states += AmtRoot::load(store, &st)?.count;
+                    }
+                }
                 format!("{name} v{v}")
             }
             None => format!("unknown code {}", a.code),
@@ -65,5 +90,9 @@ pub fn summarize<S: Blockstore>(store: &S, state_root: &Cid) -> Result<StateSumm
         *s.by_type.entry(kind).or_default() += 1;
         Ok(())
     })?;
+    if let Ok(f) = crate::migration::detect::state_facts(store, state_root) {
+        s.actors_bundle = f.describe();
+        s.network_name = f.network_name;
+    }
     Ok(s)
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::resolve_state_root;
-use fil_migrate::migration::reference::reference_nv21;
+use fil_migrate::migration::reference::reference_root;
 use fil_migrate::migration::report::peak_rss_bytes;
 use fil_migrate::migration::{migrate_state, MigrationOptions, ScratchCache, UpgradeSpec};
 use fil_migrate::store::{CarSource, CarSourceOptions, MemStore, Overlay};
@@ -17,8 +17,11 @@ use super::args::parse_bytes;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// From-scratch nv21 of a snapshot: the engine and/or the typed reference path.
-    Nv21(Nv21Args),
+    /// From-scratch migration of a snapshot (any upgrade with a typed
+    /// reference path; `bench nv21` is the same command): the engine and/or
+    /// the typed reference path.
+    #[command(name = "upgrade", alias = "nv21")]
+    Upgrade(UpgradeArgs),
     /// Build an AMT of N ~200-byte values into a discarding store (one
     /// implementation per process, so `/usr/bin/time -v` shows its peak RSS).
     AmtBuild(AmtBuildArgs),
@@ -214,13 +217,16 @@ enum Which {
 }
 
 #[derive(Debug, Args)]
-pub struct Nv21Args {
+pub struct UpgradeArgs {
     /// Input snapshot CAR.
     #[arg(long)]
     snapshot: PathBuf,
-    /// Network.
-    #[arg(long, default_value = "mainnet")]
-    network: Network,
+    /// Upgrade, or `auto`: the one that starts from the state's bundle.
+    #[arg(long, default_value = "auto")]
+    upgrade: String,
+    /// Network (default: the state's; given, it must match).
+    #[arg(long)]
+    network: Option<Network>,
     /// Which implementation(s) to run (one per process to measure peak RSS).
     #[arg(long = "impl", value_enum, default_value = "both")]
     which: Which,
@@ -237,14 +243,14 @@ pub struct Nv21Args {
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Nv21(a) => nv21(a),
+        BenchCommand::Upgrade(a) => upgrade(a),
         BenchCommand::AmtBuild(a) => amt_build(a),
         BenchCommand::Suite(a) => super::bench_suite::run(a),
         BenchCommand::Final(a) => final_in_process(a),
     }
 }
 
-fn nv21(a: Nv21Args) -> anyhow::Result<()> {
+fn upgrade(a: UpgradeArgs) -> anyhow::Result<()> {
     let car = CarSource::open(
         &a.snapshot,
         CarSourceOptions {
@@ -253,7 +259,7 @@ fn nv21(a: Nv21Args) -> anyhow::Result<()> {
         },
     )?;
     let root = resolve_state_root(&car, car.roots().first().context("no root")?)?;
-    let spec = UpgradeSpec::load("nv21", a.network)?;
+    let spec = super::migrate::choose_upgrade(&car, &root, &a.upgrade, a.network)?;
     let mut engine = None;
     let mut json = serde_json::Map::new();
     if a.which != Which::Reference {
@@ -276,10 +282,12 @@ fn nv21(a: Nv21Args) -> anyhow::Result<()> {
         let secs = t.elapsed().as_secs_f64();
         let sectors = out.report.sectors_from_scratch;
         println!(
-            "engine:    {} in {secs:.3}s, {sectors} sectors transformed, {:.0} sectors/s, {} threads",
+            "engine:    {} {} in {secs:.3}s, {} actors, {sectors} sectors transformed, {} threads, {} MiB peak",
+            spec.name,
             out.state_root,
-            sectors as f64 / secs,
-            out.report.threads
+            out.report.actors,
+            out.report.threads,
+            peak_rss_bytes() >> 20
         );
         engine = Some((out.state_root, secs));
         json.insert(
@@ -300,9 +308,11 @@ fn nv21(a: Nv21Args) -> anyhow::Result<()> {
             lower: &car,
         };
         let t = Instant::now();
-        let r = reference_nv21(&store, &root, a.network)?;
+        let r = reference_root(&store, &root, &spec)?;
         let secs = t.elapsed().as_secs_f64();
-        println!("reference: {r} in {secs:.3}s (typed v11/v12 + fvm_ipld_amt/hamt, one thread)");
+        println!(
+            "reference: {r} in {secs:.3}s (typed actor state types + fvm_ipld_amt/hamt, one thread)"
+        );
         json.insert(
             "reference".into(),
             serde_json::json!({ "root": r.to_string(), "secs": secs }),

@@ -28,6 +28,8 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     }
     println!("state root:    {}", s.state_root);
     println!("actors root:   {}", s.actors_root);
+    println!("network:       {}", s.network_name);
+    println!("bundle:        {}", s.actors_bundle);
     println!("actors:        {}", s.actors);
     for (k, n) in &s.by_type {
         println!("  {k:<28} {n}");
@@ -36,6 +38,10 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     println!(
         "sectors:       {} (largest miner {})",
         s.sectors, s.largest_miner_sectors
+    );
+    println!(
+        "deals:         {} states, {} proposals",
+        s.deal_states, s.deal_proposals
     );
     println!("blocks:        {}", car.index().len());
     println!("bytes:         {}", car.index().payload_bytes);

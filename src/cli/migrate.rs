@@ -8,6 +8,7 @@ use cid::Cid;
 use clap::Args;
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::resolve_state_root;
+use fil_migrate::migration::detect::{check_spec, next_upgrade, state_facts};
 use fil_migrate::migration::store_run::{migrate_on_store, StoreRole};
 use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{
@@ -25,12 +26,14 @@ pub struct MigrateArgs {
     /// Input snapshot CAR (`.car` or `.car.zst`).
     #[arg(long)]
     snapshot: PathBuf,
-    /// Upgrade to run.
-    #[arg(long, default_value = "nv21")]
+    /// Upgrade to run (`nv21`, `nv22`, `nv22fix`), or `auto`: the one that
+    /// starts from the state's actors bundle (its system actor's manifest).
+    #[arg(long, default_value = "auto")]
     upgrade: String,
-    /// Network (selects manifests and heights).
-    #[arg(long, default_value = "mainnet")]
-    network: Network,
+    /// Network (selects bundles and heights). Default: the state's own (its
+    /// init actor's network name); given, it must match it.
+    #[arg(long)]
+    network: Option<Network>,
     /// State root to migrate (default: the CAR root, or its block header's ParentStateRoot).
     #[arg(long)]
     state_root: Option<String>,
@@ -79,6 +82,38 @@ pub fn run_premigrate(a: MigrateArgs) -> anyhow::Result<()> {
     run_migration(a, true)
 }
 
+/// The upgrade `--upgrade` / `--network` ask for, checked against the state.
+pub fn choose_upgrade(
+    store: &impl fvm_ipld_blockstore::Blockstore,
+    state_root: &Cid,
+    upgrade: &str,
+    network: Option<Network>,
+) -> anyhow::Result<UpgradeSpec> {
+    let facts = state_facts(store, state_root)?;
+    let state_network = facts.network();
+    if let (Some(asked), Some(actual)) = (network, state_network) {
+        anyhow::ensure!(
+            asked == actual,
+            "--network {asked} but the state is a {} state (its init actor's network name is {:?})",
+            actual,
+            facts.network_name
+        );
+    }
+    let spec = if upgrade == "auto" {
+        next_upgrade(&facts)?
+    } else {
+        let network = network.or(state_network).with_context(|| {
+            format!(
+                "the state's network {:?} is not one this build knows: pass --network",
+                facts.network_name
+            )
+        })?;
+        UpgradeSpec::load(upgrade, network)?
+    };
+    check_spec(&facts, &spec)?;
+    Ok(spec)
+}
+
 fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     let car = std::sync::Arc::new(CarSource::open(
         &a.snapshot,
@@ -99,7 +134,11 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
             resolve_state_root(&*car, &root)?
         }
     };
-    let spec = UpgradeSpec::load(&a.upgrade, a.network)?;
+    let spec = choose_upgrade(&*car, &input_root, &a.upgrade, a.network)?;
+    eprintln!(
+        "upgrade {} on {} at epoch {}: {}",
+        spec.name, spec.network, spec.height, spec.description
+    );
     let tmp = tempfile::tempdir()?;
     let store_dir = a.store.clone().unwrap_or_else(|| tmp.path().join("store"));
     let disk = DiskStore::open(&store_dir, DiskStoreOptions::default())?;

@@ -36,7 +36,7 @@ pub fn migrate_car_chain(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let dir = tempfile::tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
-    let disk = DiskStore::open(&dir.path().join("store"), DiskStoreOptions::default())?;
+    let disk = DiskStore::open(dir.path().join("store"), DiskStoreOptions::default())?;
     let backing = LowerFirst(Overlay {
         upper: disk.clone(),
         lower: &car,

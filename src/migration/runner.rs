@@ -174,6 +174,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
             ),
         });
     }
+    super::detect::check_spec(&super::detect::state_facts(&buf, state_root)?, spec)?;
     let migrators = migrators_for::<&B, _>(spec, &buf)?;
     let names: Vec<&str> = migrators.iter().map(|(n, _)| n.as_str()).collect();
     let router = Router::new(spec, &names)?;

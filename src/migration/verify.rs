@@ -1,6 +1,7 @@
 //! Run-time verification (`--verify`): the migration is run again from
-//! scratch with no cache and must give the same root, and every migrated
-//! sector info must decode with the v12 type.
+//! scratch with no cache and must give the same root; then for nv21 every
+//! migrated sector info must decode with the v12 type, and for later
+//! upgrades the typed reference path must give the same root.
 
 use cid::Cid;
 use fil_actor_miner_state::v12;
@@ -24,6 +25,8 @@ pub struct VerifySummary {
     pub miners: u64,
     /// Sector infos decoded with the v12 type.
     pub sectors_decoded: u64,
+    /// Root of the typed reference path, where it ran.
+    pub reference_root: Option<String>,
 }
 
 /// Re-runs `spec` on `input_root` without a cache and compares with `migrated_root`,
@@ -46,6 +49,17 @@ pub fn verify<B: Blockstore + Sync>(
         from_scratch_root: scratch.state_root.to_string(),
         ..Default::default()
     };
+    if spec.name != "nv21" {
+        // The typed reference path, independent of the engine.
+        let reference = super::reference::reference_root(backing, input_root, spec)?;
+        if reference != *migrated_root {
+            return Err(Error::Invalid(format!(
+                "verification failed: the migration gave {migrated_root} but the typed reference path gives {reference}"
+            )));
+        }
+        summary.reference_root = Some(reference.to_string());
+        return Ok(summary);
+    }
     let root: StateRoot = get_cbor(backing, migrated_root, "state root")?;
     let miner_code = spec
         .new_manifest

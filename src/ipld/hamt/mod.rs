@@ -25,7 +25,7 @@ pub use builder::HamtBuilder;
 pub use diff::{diff, HamtChange};
 pub use map::map_entries;
 pub use node::{HamtNode, Pointer};
-pub use point::replace_value;
+pub use point::{get_value, replace_value};
 pub use remap::remap_entries;
 pub use shape::HamtMapped;
 pub use walk::for_each_entry;

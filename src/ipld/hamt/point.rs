@@ -12,6 +12,42 @@ use super::{key_hash, slot_at};
 use crate::error::{Error, Result};
 use crate::ipld::cids::cbor_cid;
 
+/// The value bytes of `key` in the HAMT `root`, if it holds the key.
+pub fn get_value<S: Blockstore>(
+    store: &S,
+    root: &Cid,
+    bit_width: u32,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>> {
+    let hash = key_hash(key);
+    let mut cid = *root;
+    let mut parent = None;
+    for depth in 0.. {
+        let Some(slot) = slot_at(&hash, depth, bit_width) else {
+            break;
+        };
+        let node = HamtNode::load(store, &cid, parent, bit_width)?;
+        match node.pointers.iter().find(|(s, _)| *s == slot) {
+            None => return Ok(None),
+            Some((_, Pointer::Link(child))) => {
+                parent = Some(cid);
+                cid = *child;
+            }
+            Some((_, Pointer::Bucket(kvs))) => {
+                return Ok(kvs
+                    .iter()
+                    .find(|(k, _)| node.bytes(k) == key)
+                    .map(|(_, v)| node.bytes(v).to_vec()))
+            }
+        }
+    }
+    Err(Error::Malformed {
+        what: "HAMT node",
+        cid,
+        reason: "deeper than the key hash allows".into(),
+    })
+}
+
 /// Replaces the value of `key` in the HAMT `root` with the CBOR item
 /// `value`, writing the new path's nodes to `store`. `None` if the tree
 /// holds no such key (nothing is written then).

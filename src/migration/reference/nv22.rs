@@ -143,7 +143,7 @@ fn market<S: Blockstore>(store: &S, head: &Cid, upgrade: i64, pass: &MinerPass) 
         pending_deal_allocation_ids: st.pending_deal_allocation_ids,
         provider_sectors,
     };
-    Ok(store.put_cbor(&new, Code::Blake2b256)?)
+    store.put_cbor(&new, Code::Blake2b256)
 }
 
 fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {
@@ -191,12 +191,12 @@ fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid>
         Ok(())
     })?;
     let actors = out.flush()?;
-    Ok(store.put_cbor(
+    store.put_cbor(
         &Root {
             version: 5,
             actors,
             info: root.info,
         },
         Code::Blake2b256,
-    )?)
+    )
 }

@@ -183,7 +183,7 @@ fn provider_sectors<B: Blockstore + Sync>(
             (key_hash(&key), key, tuple::encode_cid(&root))
         })
         .collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    entries.sort_unstable_by_key(|e| e.0);
     let mut b = HamtBuilder::new(ctx.store, PROVIDER_SECTORS_BITWIDTH)?;
     for (_, k, v) in &entries {
         b.push(k, v)?;

@@ -122,7 +122,7 @@ pub fn kept_sectors<B: Blockstore + Sync>(
     if entries.is_empty() {
         return Ok((listings, None));
     }
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    entries.sort_unstable_by_key(|e| e.0);
     let mut b = HamtBuilder::new(ctx.store, PROVIDER_SECTORS_BITWIDTH)?
         .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)));
     for (_, k, v) in &entries {

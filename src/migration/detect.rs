@@ -1,0 +1,137 @@
+//! What a state is, read from the state itself: the actors bundle from the
+//! system actor's manifest link, the network from the init actor's
+//! `NetworkName`. `--upgrade auto` picks the upgrade from these, and every
+//! run checks them against the upgrade it was asked for: migrating a state
+//! of the wrong version or network would otherwise fail midway (an actor's
+//! code "not in the manifest") or, worse, succeed with the wrong bundle.
+
+use cid::Cid;
+use fvm_ipld_blockstore::Blockstore;
+
+use super::spec::{shipped, UpgradeSpec};
+use crate::actors::manifest::{by_data_cid, Manifest, Network};
+use crate::actors::state_tree::{get_cbor, RawActor, StateRoot};
+use crate::actors::tuple;
+use crate::error::{Error, Result};
+use crate::ipld::cbor::Cursor;
+use crate::ipld::hamt::{get_value, DEFAULT_BIT_WIDTH};
+
+/// What a state runs.
+#[derive(Debug, Clone)]
+pub struct StateFacts {
+    /// The system actor's `builtin_actors` (the manifest data CID).
+    pub manifest_data: Cid,
+    /// The published bundle with that data, if any.
+    pub bundle: Option<&'static Manifest>,
+    /// The init actor's network name (`mainnet`, `calibrationnet`, …).
+    pub network_name: String,
+}
+
+impl StateFacts {
+    /// The network, if the name is one this build knows.
+    pub fn network(&self) -> Option<Network> {
+        self.network_name.parse().ok()
+    }
+
+    /// "actors v12 (mainnet v12.0.0)" or the unknown data CID.
+    pub fn describe(&self) -> String {
+        match self.bundle {
+            Some(m) => format!("actors v{} ({} {})", m.actors_version, m.network, m.release),
+            None => format!(
+                "an unpublished actors bundle (manifest data {})",
+                self.manifest_data
+            ),
+        }
+    }
+}
+
+fn actor_head<S: Blockstore>(store: &S, actors: &Cid, id: u64, what: &str) -> Result<Cid> {
+    let key = fvm_shared3::address::Address::new_id(id).to_bytes();
+    let v = get_value(store, actors, DEFAULT_BIT_WIDTH, &key)?
+        .ok_or_else(|| Error::Invalid(format!("the state has no {what} actor (f0{id})")))?;
+    Ok(RawActor::parse(&v, actors)?.head)
+}
+
+/// Reads the facts of the state at `state_root`.
+pub fn state_facts<S: Blockstore>(store: &S, state_root: &Cid) -> Result<StateFacts> {
+    let root: StateRoot = get_cbor(store, state_root, "state root")?;
+    let system = actor_head(store, &root.actors, 0, "system")?;
+    let bytes = store
+        .get(&system)
+        .map_err(Error::from_blockstore)?
+        .ok_or(Error::MissingBlock {
+            cid: system,
+            parent: Some(root.actors),
+        })?;
+    let fields = tuple::elements(&bytes, 1, "system actor state", &system)?;
+    let manifest_data = tuple::cid_at(&bytes, &fields[0], "system builtin_actors", &system)?;
+    let init = actor_head(store, &root.actors, 1, "init")?;
+    let bytes = store
+        .get(&init)
+        .map_err(Error::from_blockstore)?
+        .ok_or(Error::MissingBlock {
+            cid: init,
+            parent: Some(root.actors),
+        })?;
+    let fields = tuple::elements(&bytes, 3, "init actor state", &init)?;
+    let mut cur = Cursor::new(&bytes[fields[2].clone()]);
+    let name = cur
+        .expect(
+            crate::ipld::cbor::major::TEXT,
+            "network name is not a text string",
+        )
+        .and_then(|n| cur.take(n))
+        .map_err(|e| Error::Cbor {
+            cid: init,
+            offset: fields[2].start + e.offset,
+            reason: format!("init actor network_name: {}", e.reason),
+        })?;
+    Ok(StateFacts {
+        manifest_data,
+        bundle: by_data_cid(&manifest_data),
+        network_name: String::from_utf8_lossy(name).into_owned(),
+    })
+}
+
+/// Checks that `spec` migrates a state with these facts: its network and
+/// its input bundle.
+pub fn check_spec(facts: &StateFacts, spec: &UpgradeSpec) -> Result<()> {
+    if facts.network() != Some(spec.network) {
+        return Err(Error::Invalid(format!(
+            "the state is a {:?} state (its init actor's network name), not {}: pass --network {} or --upgrade auto",
+            facts.network_name,
+            spec.network,
+            facts.network().map_or_else(|| facts.network_name.clone(), |n| n.to_string()),
+        )));
+    }
+    if facts.manifest_data != spec.old_manifest.data_cid {
+        return Err(Error::Invalid(format!(
+            "the state runs {}, but {} migrates actors v{} ({} {})",
+            facts.describe(),
+            spec.name,
+            spec.old_manifest.actors_version,
+            spec.network,
+            spec.old_manifest.release
+        )));
+    }
+    Ok(())
+}
+
+/// The shipped upgrade that starts from the state's bundle on its network.
+pub fn next_upgrade(facts: &StateFacts) -> Result<UpgradeSpec> {
+    let network = facts.network().ok_or_else(|| {
+        Error::Invalid(format!(
+            "the state's network {:?} has no published bundles here (mainnet, calibrationnet)",
+            facts.network_name
+        ))
+    })?;
+    shipped(network)
+        .into_iter()
+        .find(|s| s.old_manifest.data_cid == facts.manifest_data)
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "no upgrade in this build starts from {} on {network}",
+                facts.describe()
+            ))
+        })
+}
