@@ -174,13 +174,19 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
         let t = Instant::now();
         let v = verify(&backing, &input_root, &outcome.state_root, &spec, &opts)?;
         report.verified = Some(true);
-        report.notes.push(format!(
-            "verify: uncached from-scratch run agrees ({}), {} sectors of {} miners decode as v12, in {:.2}s",
-            v.from_scratch_root,
-            v.sectors_decoded,
-            v.miners,
-            t.elapsed().as_secs_f64()
-        ));
+        report.notes.push(match &v.reference_root {
+            Some(r) => format!(
+                "verify: uncached from-scratch run and the typed reference path agree ({r}), in {:.2}s",
+                t.elapsed().as_secs_f64()
+            ),
+            None => format!(
+                "verify: uncached from-scratch run agrees ({}), {} sectors of {} miners decode as v12, in {:.2}s",
+                v.from_scratch_root,
+                v.sectors_decoded,
+                v.miners,
+                t.elapsed().as_secs_f64()
+            ),
+        });
         eprintln!("{}", report.notes.last().expect("just pushed"));
     }
     if let Some(out) = &a.out {
