@@ -311,3 +311,90 @@ fn calibnet_runs_dragon_on_the_release_candidate_then_dragonfix_swaps_verifreg()
         }
     }
 }
+
+/// Edits one sector of miner `id`: the first for which `pick` holds.
+fn edit_sector(
+    store: &MemStore,
+    root: &Cid,
+    id: u64,
+    pick: impl Fn(&fil_actor_miner_state::v12::SectorOnChainInfo) -> bool,
+    edit: impl FnOnce(&mut fil_actor_miner_state::v12::SectorOnChainInfo),
+) -> Cid {
+    use fil_actor_miner_state::v12::{SectorOnChainInfo, State};
+    use fil_migrate::actors::state_tree::{get_cbor, put_cbor};
+    edit_actor(store, root, id, |head| {
+        let mut st: State = get_cbor(store, &head, "miner").unwrap();
+        let mut sectors: fvm_ipld_amt::Amt<SectorOnChainInfo, _> =
+            fvm_ipld_amt::Amt::load(&st.sectors, store).unwrap();
+        let mut found = None;
+        sectors
+            .for_each(|i, s| {
+                if found.is_none() && pick(s) {
+                    found = Some((i, s.clone()));
+                }
+                Ok(())
+            })
+            .unwrap();
+        let (i, mut s) = found.expect("a sector to edit");
+        edit(&mut s);
+        sectors.set(i, s).unwrap();
+        st.sectors = sectors.flush().unwrap();
+        put_cbor(store, &st).unwrap()
+    })
+}
+
+/// Premigrates `before`, then migrates `after` through that cache: the
+/// result must be the typed reference's from-scratch root of `after`.
+fn final_equals_from_scratch(store: &MemStore, before: &Cid, after: &Cid) {
+    let spec = UpgradeSpec::load("nv22", Network::Mainnet).unwrap();
+    let cache = MemoryCache::default();
+    migrate_state(store, before, &spec, &cache, &opts(2, 1 << 20)).unwrap();
+    let fin = migrate_state(store, after, &spec, &cache, &opts(2, 1 << 20)).unwrap();
+    assert_eq!(fin.state_root, reference_nv22(store, after, &spec).unwrap());
+}
+
+#[test]
+fn the_reference_diff_paths_divergences_do_not_happen_here() {
+    let (store, a) = v12_state(Network::Mainnet, 2, 1_500, 3, 29);
+    let u = UpgradeSpec::load("nv22", Network::Mainnet).unwrap().height;
+    let miner = 102; // the first miner (after its owner and worker)
+                     // §3.4 (1): a sector with deals expiring before the upgrade changes
+                     // between premigration and upgrade; it stays out of ProviderSectors.
+    let short = edit_sector(
+        &store,
+        &a,
+        miner,
+        |s| s.deal_ids.len() > 1,
+        |s| s.expiration = u - 10,
+    );
+    let b = edit_sector(
+        &store,
+        &short,
+        miner,
+        |s| !s.deal_ids.is_empty() && s.expiration < u,
+        |s| s.deal_ids.reverse(),
+    );
+    assert_ne!(b, short);
+    final_equals_from_scratch(&store, &short, &b);
+    // §3.4 (3): a kept sector's deal list becomes empty; it leaves
+    // ProviderSectors and its deals lose their sector number.
+    let c = edit_sector(
+        &store,
+        &a,
+        miner,
+        |s| !s.deal_ids.is_empty() && s.expiration >= u,
+        |s| s.deal_ids.clear(),
+    );
+    final_equals_from_scratch(&store, &a, &c);
+    // §3.4 (2), by its effect: a miner with kept sectors that had none at
+    // the premigration (there, a brand-new miner's sectors are ignored).
+    let empty = edit_actor(&store, &a, miner, |head| {
+        use fil_migrate::actors::state_tree::{get_cbor, put_cbor};
+        let mut st: fil_actor_miner_state::v12::State = get_cbor(&store, &head, "m").unwrap();
+        st.sectors = fvm_ipld_amt::Amt::<(), _>::new_with_bit_width(&store, 5)
+            .flush()
+            .unwrap();
+        put_cbor(&store, &st).unwrap()
+    });
+    final_equals_from_scratch(&store, &empty, &a);
+}
