@@ -102,13 +102,7 @@ pub fn get_cbor<S: Blockstore, T: serde::de::DeserializeOwned>(
     cid: &Cid,
     what: &'static str,
 ) -> Result<T> {
-    let data = store
-        .get(cid)
-        .map_err(Error::from_blockstore)?
-        .ok_or(Error::MissingBlock {
-            cid: *cid,
-            parent: None,
-        })?;
+    let data = crate::ipld::load_block(store, cid, None)?;
     fvm_ipld_encoding::from_slice(&data).map_err(|e| Error::Malformed {
         what,
         cid: *cid,

@@ -8,9 +8,10 @@ use fvm_ipld_blockstore::Blockstore;
 use super::manifest::identify;
 use super::state_tree::{get_cbor, RawActor, StateRoot};
 use super::tuple;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ipld::amt::AmtRoot;
 use crate::ipld::hamt::for_each_entry;
+use crate::ipld::load_block;
 
 /// What `inspect` reports.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -53,12 +54,7 @@ pub fn summarize<S: Blockstore>(store: &S, state_root: &Cid) -> Result<StateSumm
         let kind = match identify(&a.code) {
             Some((name, v, _)) => {
                 if name == "storageminer" {
-                    let head = store.get(&a.head).map_err(Error::from_blockstore)?.ok_or(
-                        Error::MissingBlock {
-                            cid: a.head,
-                            parent: Some(root.actors),
-                        },
-                    )?;
+                    let head = load_block(store, &a.head, Some(root.actors))?;
                     let ranges = tuple::elements(&head, 15, "miner state", &a.head)?;
                     let sectors = tuple::cid_at(&head, &ranges[9], "miner state sectors", &a.head)?;
                     let count = AmtRoot::load(store, &sectors)?.count;
@@ -67,12 +63,7 @@ pub fn summarize<S: Blockstore>(store: &S, state_root: &Cid) -> Result<StateSumm
                     s.largest_miner_sectors = s.largest_miner_sectors.max(count);
                 }
                 if name == "storagemarket" {
-                    let head = store.get(&a.head).map_err(Error::from_blockstore)?.ok_or(
-                        Error::MissingBlock {
-                            cid: a.head,
-                            parent: Some(root.actors),
-                        },
-                    )?;
+                    let head = load_block(store, &a.head, Some(root.actors))?;
                     // proposals and states lead every version's tuple.
                     let n = crate::ipld::cbor::Cursor::new(&head).array().unwrap_or(0);
                     let ranges = tuple::elements(&head, n, "market state", &a.head)?;

@@ -15,6 +15,7 @@ use crate::actors::tuple;
 use crate::error::{Error, Result};
 use crate::ipld::cbor::Cursor;
 use crate::ipld::hamt::{get_value, DEFAULT_BIT_WIDTH};
+use crate::ipld::load_block;
 
 /// What a state runs.
 #[derive(Debug, Clone)]
@@ -56,23 +57,11 @@ fn actor_head<S: Blockstore>(store: &S, actors: &Cid, id: u64, what: &str) -> Re
 pub fn state_facts<S: Blockstore>(store: &S, state_root: &Cid) -> Result<StateFacts> {
     let root: StateRoot = get_cbor(store, state_root, "state root")?;
     let system = actor_head(store, &root.actors, 0, "system")?;
-    let bytes = store
-        .get(&system)
-        .map_err(Error::from_blockstore)?
-        .ok_or(Error::MissingBlock {
-            cid: system,
-            parent: Some(root.actors),
-        })?;
+    let bytes = load_block(store, &system, Some(root.actors))?;
     let fields = tuple::elements(&bytes, 1, "system actor state", &system)?;
     let manifest_data = tuple::cid_at(&bytes, &fields[0], "system builtin_actors", &system)?;
     let init = actor_head(store, &root.actors, 1, "init")?;
-    let bytes = store
-        .get(&init)
-        .map_err(Error::from_blockstore)?
-        .ok_or(Error::MissingBlock {
-            cid: init,
-            parent: Some(root.actors),
-        })?;
+    let bytes = load_block(store, &init, Some(root.actors))?;
     let fields = tuple::elements(&bytes, 3, "init actor state", &init)?;
     let mut cur = Cursor::new(&bytes[fields[2].clone()]);
     let name = cur

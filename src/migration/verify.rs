@@ -70,13 +70,7 @@ pub fn verify<B: Blockstore + Sync>(
         if a.code != miner_code {
             return Ok(());
         }
-        let head = backing
-            .get(&a.head)
-            .map_err(Error::from_blockstore)?
-            .ok_or(Error::MissingBlock {
-                cid: a.head,
-                parent: Some(root.actors),
-            })?;
+        let head = crate::ipld::load_block(backing, &a.head, Some(root.actors))?;
         let fields = tuple::elements(&head, 15, "miner state v12", &a.head)?;
         let sectors = tuple::cid_at(&head, &fields[9], "miner sectors", &a.head)?;
         for_each_value(backing, &sectors, |i, bytes| {

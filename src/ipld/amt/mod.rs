@@ -26,9 +26,6 @@ pub use patch::{AmtPatcher, Patch};
 pub use root::AmtRoot;
 pub use walk::{for_each_value, par_for_each_value};
 
-use cid::Cid;
-use fvm_ipld_blockstore::Blockstore;
-
 use crate::error::{Error, Result};
 
 /// Largest bit width supported (256 slots per node).
@@ -81,14 +78,4 @@ pub fn check_bit_width(bit_width: u32) -> Result<()> {
     }
 }
 
-/// Reads a block that must exist.
-pub(crate) fn load_block<S: Blockstore>(
-    store: &S,
-    cid: &Cid,
-    parent: Option<Cid>,
-) -> Result<Vec<u8>> {
-    store
-        .get(cid)
-        .map_err(Error::from_blockstore)?
-        .ok_or(Error::MissingBlock { cid: *cid, parent })
-}
+pub(crate) use crate::ipld::load_block;

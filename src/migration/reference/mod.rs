@@ -13,11 +13,15 @@ pub mod nv22;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_encoding::tuple::*;
+use fvm_ipld_encoding::CborStore;
+use fvm_ipld_hamt::{BytesKey, Hamt};
+use multihash_codetable::Code;
 
 pub use nv21::reference_nv21;
 pub use nv22::reference_nv22;
 
 use super::spec::UpgradeSpec;
+use crate::actors::manifest::Manifest;
 use crate::error::{Error, Result};
 
 type R<T> = anyhow::Result<T>;
@@ -38,6 +42,65 @@ struct Root {
     version: u64,
     actors: Cid,
     info: Cid,
+}
+
+/// The input actors tree of a state.
+type Actors<'s, S> = Hamt<&'s S, Actor, BytesKey>;
+
+/// Loads a v5 state root and its actors tree.
+fn load_state<'s, S: Blockstore>(store: &'s S, state_root: &Cid) -> R<(Root, Actors<'s, S>)> {
+    let root: Root = store
+        .get_cbor(state_root)?
+        .ok_or_else(|| anyhow::anyhow!("missing state root {state_root}"))?;
+    anyhow::ensure!(root.version == 5, "state tree version {}", root.version);
+    let actors = Hamt::load_with_bit_width(&root.actors, store, 5)?;
+    Ok((root, actors))
+}
+
+/// The new state: every actor of `input` with its code mapped by name from
+/// `old` to `new`, the system actor pointing at `new`'s data, and the head
+/// `head(name, key, actor)` gives (`None`: unchanged), set one by one into a
+/// new tree as the reference implementations do.
+fn rebuild_state<S: Blockstore>(
+    store: &S,
+    root: &Root,
+    input: &Actors<'_, S>,
+    old: &Manifest,
+    new: &Manifest,
+    mut head: impl FnMut(&str, &BytesKey, &Actor) -> R<Option<Cid>>,
+) -> R<Cid> {
+    let mut out: Actors<'_, S> = Hamt::new_with_bit_width(store, 5);
+    input.for_each(|k, a| {
+        let name = old
+            .name_of(&a.code)
+            .ok_or_else(|| anyhow::anyhow!("unknown code {}", a.code))?;
+        let new_head = match name {
+            // `[builtin_actors]` in every actors version.
+            "system" => store.put_cbor(
+                &fil_actor_system_state::v12::State {
+                    builtin_actors: new.data_cid,
+                },
+                Code::Blake2b256,
+            )?,
+            _ => head(name, k, a)?.unwrap_or(a.head),
+        };
+        let mut b = a.clone();
+        b.code = new
+            .code_of(name)
+            .ok_or_else(|| anyhow::anyhow!("no actors v{} code for {name}", new.actors_version))?;
+        b.head = new_head;
+        out.set(k.clone(), b)?;
+        Ok(())
+    })?;
+    let actors = out.flush()?;
+    store.put_cbor(
+        &Root {
+            version: 5,
+            actors,
+            info: root.info,
+        },
+        Code::Blake2b256,
+    )
 }
 
 /// The reference migration of `state_root` by `spec`, if this build has a

@@ -13,10 +13,9 @@ use fil_actor_miner_state::{v11, v12};
 use fvm_ipld_amt::Amt;
 use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_encoding::CborStore;
-use fvm_ipld_hamt::{BytesKey, Hamt};
 use multihash_codetable::Code;
 
-use super::{Actor, Root, R};
+use super::{load_state, rebuild_state, R};
 
 fn t4(t: &fvm_shared3::econ::TokenAmount) -> fvm_shared4::econ::TokenAmount {
     fvm_shared4::econ::TokenAmount::from_atto(t.atto().clone())
@@ -156,42 +155,10 @@ pub fn reference_nv21<S: Blockstore>(
 fn run<S: Blockstore>(store: &S, state_root: &Cid, network: Network) -> R<Cid> {
     let old = Manifest::load(network, 11)?;
     let new = Manifest::load(network, 12)?;
-    let root: Root = store
-        .get_cbor(state_root)?
-        .ok_or_else(|| anyhow::anyhow!("missing block"))?;
-    anyhow::ensure!(root.version == 5, "state tree version {}", root.version);
-    let input: Hamt<_, Actor, BytesKey> = Hamt::load_with_bit_width(&root.actors, store, 5)?;
-    let mut out: Hamt<_, Actor, BytesKey> = Hamt::new_with_bit_width(store, 5);
+    let (root, input) = load_state(store, state_root)?;
     let memo = Memo::default();
-    input.for_each(|k, a| {
-        let name = old
-            .name_of(&a.code)
-            .ok_or_else(|| anyhow::anyhow!("unknown code {}", a.code))?;
-        let head = match name {
-            "system" => store.put_cbor(
-                &fil_actor_system_state::v12::State {
-                    builtin_actors: new.data_cid,
-                },
-                Code::Blake2b256,
-            )?,
-            "storageminer" => miner(store, &a.head, &memo)?,
-            _ => a.head,
-        };
-        let mut b = a.clone();
-        b.code = new
-            .code_of(name)
-            .ok_or_else(|| anyhow::anyhow!("no v12 code for {name}"))?;
-        b.head = head;
-        out.set(k.clone(), b)?;
-        Ok(())
-    })?;
-    let actors = out.flush()?;
-    store.put_cbor(
-        &Root {
-            version: 5,
-            actors,
-            info: root.info,
-        },
-        Code::Blake2b256,
-    )
+    rebuild_state(store, &root, &input, &old, &new, |name, _, a| match name {
+        "storageminer" => Ok(Some(miner(store, &a.head, &memo)?)),
+        _ => Ok(None),
+    })
 }

@@ -14,10 +14,9 @@ use fil_actors_shared::v13::Map2;
 use fvm_ipld_amt::Amt;
 use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_encoding::CborStore;
-use fvm_ipld_hamt::{BytesKey, Hamt};
 use multihash_codetable::Code;
 
-use super::{Actor, Root, R};
+use super::{load_state, rebuild_state, R};
 use crate::migration::spec::UpgradeSpec;
 
 /// The nv22 migration of `state_root`, computed the reference way.
@@ -148,11 +147,7 @@ fn market<S: Blockstore>(store: &S, head: &Cid, upgrade: i64, pass: &MinerPass) 
 
 fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {
     let (old, new, upgrade) = (&spec.old_manifest, &spec.new_manifest, spec.height);
-    let root: Root = store
-        .get_cbor(state_root)?
-        .ok_or_else(|| anyhow::anyhow!("missing state root"))?;
-    anyhow::ensure!(root.version == 5, "state tree version {}", root.version);
-    let input: Hamt<_, Actor, BytesKey> = Hamt::load_with_bit_width(&root.actors, store, 5)?;
+    let (root, input) = load_state(store, state_root)?;
     let mut pass = MinerPass::default();
     let mut market_actor = None;
     input.for_each(|k, a| {
@@ -162,41 +157,14 @@ fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid>
                 read_miner(store, id, &a.head, upgrade, &mut pass)?;
             }
             Some("storagemarket") => market_actor = Some(k.clone()),
-            Some(_) => {}
-            None => anyhow::bail!("unknown code {}", a.code),
+            _ => {}
         }
         Ok(())
     })?;
-    let mut out: Hamt<_, Actor, BytesKey> = Hamt::new_with_bit_width(store, 5);
-    input.for_each(|k, a| {
-        let name = old.name_of(&a.code).expect("checked above");
-        let head = match name {
-            "system" => store.put_cbor(
-                &fil_actor_system_state::v13::State {
-                    builtin_actors: new.data_cid,
-                },
-                Code::Blake2b256,
-            )?,
-            "storagemarket" if market_actor.as_ref() == Some(k) => {
-                market(store, &a.head, upgrade, &pass)?
-            }
-            _ => a.head,
-        };
-        let mut b = a.clone();
-        b.code = new
-            .code_of(name)
-            .ok_or_else(|| anyhow::anyhow!("no v13 code for {name}"))?;
-        b.head = head;
-        out.set(k.clone(), b)?;
-        Ok(())
-    })?;
-    let actors = out.flush()?;
-    store.put_cbor(
-        &Root {
-            version: 5,
-            actors,
-            info: root.info,
-        },
-        Code::Blake2b256,
-    )
+    rebuild_state(store, &root, &input, old, new, |name, k, a| match name {
+        "storagemarket" if market_actor.as_ref() == Some(k) => {
+            Ok(Some(market(store, &a.head, upgrade, &pass)?))
+        }
+        _ => Ok(None),
+    })
 }
