@@ -16,9 +16,8 @@ use common::states::{generate, small_config, successor};
 use common::store_runs::{opts, uncached_root as uncached, StoreRun};
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::migration::actors_tree::TreePath;
-use fil_migrate::migration::runner::{InputTree, RetainInputs};
+use fil_migrate::migration::store_run::retain_into;
 use fil_migrate::migration::{collect_garbage, MigrationOutcome, StoreCache};
-use fil_migrate::store::copy::{copy_dag, copy_hamt_nodes};
 use fil_migrate::store::{DiskStore, DiskStoreOptions, MemStore, Overlay};
 
 /// One run on the store in `dir`, keeping each miner's input tree if `retain`.
@@ -26,13 +25,7 @@ fn run(dir: &std::path::Path, input: &Arc<MemStore>, root: &Cid, retain: bool) -
     let store = StoreRun::open(dir, retain);
     let mut opts = opts();
     if retain {
-        let (from, to) = (input.clone(), store.disk.clone());
-        opts.retain_inputs = Some(RetainInputs(Arc::new(
-            move |r: &Cid, t: InputTree| match t {
-                InputTree::SectorsAmt => copy_dag(&*from, &to, r).map(|_| ()),
-                InputTree::ActorsHamt => copy_hamt_nodes(&*from, &to, r).map(|_| ()),
-            },
-        )));
+        opts.retain_inputs = Some(retain_into(input.clone(), &store.disk));
     }
     let out = store.migrate(input, root, &opts).unwrap();
     store.disk.settle().unwrap();

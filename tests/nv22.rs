@@ -351,6 +351,11 @@ fn final_equals_from_scratch(store: &MemStore, before: &Cid, after: &Cid) {
     migrate_state(store, before, &spec, &cache, &opts(2, 1 << 20)).unwrap();
     let fin = migrate_state(store, after, &spec, &cache, &opts(2, 1 << 20)).unwrap();
     assert_eq!(fin.state_root, reference_nv22(store, after, &spec).unwrap());
+    assert_eq!(
+        fin.report.actors_tree,
+        Some(fil_migrate::migration::actors_tree::TreePath::Remapped),
+        "the final is patched"
+    );
 }
 
 #[test]
@@ -397,4 +402,141 @@ fn the_reference_diff_paths_divergences_do_not_happen_here() {
         put_cbor(&store, &st).unwrap()
     });
     final_equals_from_scratch(&store, &empty, &a);
+}
+
+/// Edits miner `id`'s v12 sectors AMT.
+fn edit_sectors(
+    store: &MemStore,
+    root: &Cid,
+    id: u64,
+    edit: impl FnOnce(&mut fvm_ipld_amt::Amt<fil_actor_miner_state::v12::SectorOnChainInfo, &MemStore>),
+) -> Cid {
+    use fil_actor_miner_state::v12::State;
+    use fil_migrate::actors::state_tree::{get_cbor, put_cbor};
+    edit_actor(store, root, id, |head| {
+        let mut st: State = get_cbor(store, &head, "miner").unwrap();
+        let mut sectors = fvm_ipld_amt::Amt::load(&st.sectors, store).unwrap();
+        edit(&mut sectors);
+        st.sectors = sectors.flush().unwrap();
+        put_cbor(store, &st).unwrap()
+    })
+}
+
+#[test]
+fn a_final_after_sector_and_deal_churn_is_patched_and_equals_from_scratch() {
+    use fil_actor_market_state::v12::{DealProposal, DealState};
+    use fil_migrate::migration::actors_tree::TreePath;
+    let (store, a) = v12_state(Network::Mainnet, 3, 1_500, 3, 31);
+    let u = UpgradeSpec::load("nv22", Network::Mainnet).unwrap().height;
+    // Miner 102 gains a sector listing two new deals (and one that already
+    // has a state), and loses one with deals; miner 105 snaps deals into a
+    // sector that had none.
+    let mut lost = Vec::new();
+    let mut b = edit_sectors(&store, &a, 102, |s| {
+        let mut template = None;
+        let mut victim = None;
+        s.for_each(|i, info| {
+            if !info.deal_ids.is_empty() && info.expiration >= u {
+                template.get_or_insert((i, info.clone()));
+                if template.as_ref().unwrap().0 != i {
+                    victim.get_or_insert(i);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        let (_, mut t) = template.unwrap();
+        let v = victim.unwrap();
+        lost = s.get(v).unwrap().unwrap().deal_ids.clone();
+        s.delete(v).unwrap();
+        t.sector_number = 900_000;
+        t.deal_ids = vec![900_000_001, 900_000_002, lost[0]];
+        s.set(900_000, t).unwrap();
+    });
+    b = edit_sectors(&store, &b, 105, |s| {
+        let mut pick = None;
+        s.for_each(|i, info| {
+            if info.deal_ids.is_empty() && info.expiration >= u {
+                pick.get_or_insert(i);
+            }
+            Ok(())
+        })
+        .unwrap();
+        let mut info = s.get(pick.unwrap()).unwrap().unwrap().clone();
+        info.deal_ids = vec![900_000_003];
+        s.set(pick.unwrap(), info).unwrap();
+    });
+    // The market: the new deals activated (proposals and states), one
+    // deal slashed, one state and proposal cleaned up, updates on others.
+    b = edit_market(&store, &b, |st| {
+        let mut props: fvm_ipld_amt::Amt<DealProposal, _> =
+            fvm_ipld_amt::Amt::load(&st.proposals, &store).unwrap();
+        let mut states: fvm_ipld_amt::Amt<DealState, _> =
+            fvm_ipld_amt::Amt::load(&st.states, &store).unwrap();
+        let mut some = Vec::new();
+        states
+            .for_each(|i, _| {
+                some.push(i);
+                Ok(())
+            })
+            .unwrap();
+        let template = props.get(some[0]).unwrap().unwrap().clone();
+        for (k, deal) in [900_000_001u64, 900_000_002, 900_000_003]
+            .into_iter()
+            .enumerate()
+        {
+            let mut p = template.clone();
+            p.end_epoch = u + 10_000;
+            p.provider = fvm_shared4::address::Address::new_id(if k < 2 { 102 } else { 105 });
+            props.set(deal, p).unwrap();
+            states
+                .set(
+                    deal,
+                    DealState {
+                        sector_start_epoch: u - 100,
+                        last_updated_epoch: -1,
+                        slash_epoch: -1,
+                        verified_claim: 0,
+                    },
+                )
+                .unwrap();
+        }
+        let mut slashed = *states.get(some[10]).unwrap().unwrap();
+        slashed.slash_epoch = u - 50;
+        states.set(some[10], slashed).unwrap();
+        states.delete(some[20]).unwrap();
+        props.delete(some[20]).unwrap();
+        for &d in &some[30..60] {
+            let mut s = *states.get(d).unwrap().unwrap();
+            s.last_updated_epoch = u - 7;
+            states.set(d, s).unwrap();
+        }
+        st.proposals = props.flush().unwrap();
+        st.states = states.flush().unwrap();
+        st.next_id = 900_000_004;
+    });
+    let spec = UpgradeSpec::load("nv22", Network::Mainnet).unwrap();
+    let reference = reference_nv22(&store, &b, &spec).unwrap();
+    for threads in [1, 2] {
+        let cache = MemoryCache::default();
+        migrate_state(&store, &a, &spec, &cache, &opts(threads, 1 << 20)).unwrap();
+        let fin = migrate_state(&store, &b, &spec, &cache, &opts(threads, 16 << 10)).unwrap();
+        assert_eq!(fin.state_root, reference, "{threads} threads");
+        assert_eq!(
+            fin.report.actors_tree,
+            Some(TreePath::Remapped),
+            "{:?}",
+            fin.report.notes
+        );
+        // Only the two changed miners were visited, and the market.
+        assert_eq!(fin.report.actors_by_migrator.get("nv22_miner"), Some(&2));
+        assert_eq!(fin.report.actors_by_migrator.get("nv22_market"), Some(&1));
+    }
+    // The uncached root agrees (and differs from the unchurned state's).
+    let (scratch, _) = nv22(&store, &b, Network::Mainnet, &opts(2, 1 << 20));
+    assert_eq!(scratch, reference);
+    assert_ne!(
+        scratch,
+        nv22(&store, &a, Network::Mainnet, &opts(2, 1 << 20)).0
+    );
 }

@@ -60,14 +60,18 @@ pub struct TreeOutcome {
     pub notes: Vec<String>,
 }
 
+/// A finished tree's root and the cache entries recorded with its diff base.
+pub type Finished = (Cid, Vec<(String, Cid)>);
+
 /// How the runner wants the tree migrated.
 pub struct TreeOptions<'f> {
     /// Whether the remapped path may be taken: not when a deferred
     /// migrator's result depends on actors a remap would not visit.
     pub allow_remap: bool,
     /// Applied to a freshly migrated tree's root before it is recorded
-    /// (the deferred actors are put in here); a cached tree is already final.
-    pub finish: &'f (dyn Fn(Cid) -> Result<Cid> + Sync),
+    /// (the deferred actors are put in here); a cached tree is already
+    /// final. Returns the root and entries recorded with the diff base.
+    pub finish: &'f (dyn Fn(Cid) -> Result<Finished> + Sync),
 }
 
 /// Migrates the actors HAMT `in_root`, every entry through `f(key, value)`,
@@ -88,17 +92,21 @@ where
     let mut outcome = choose_path(ctx, in_root, f, is_output, topts.allow_remap, &mut notes)?;
     outcome.notes = notes;
     ctx.cancel.check()?;
+    let mut extra = Vec::new();
     if outcome.path != TreePath::Cached {
-        outcome.root = (topts.finish)(outcome.root)?;
+        (outcome.root, extra) = (topts.finish)(outcome.root)?;
     }
     if let Some(retain) = ctx.retain_inputs {
         (retain.0)(in_root, InputTree::ActorsHamt)?;
     }
-    ctx.cache.put_many(&[
-        (&actors_tree_key(in_root), outcome.root),
+    let key = actors_tree_key(in_root);
+    let mut entries: Vec<(&str, Cid)> = vec![
+        (&key, outcome.root),
         (PREV_ACTORS_IN, *in_root),
         (PREV_ACTORS_OUT, outcome.root),
-    ])?;
+    ];
+    entries.extend(extra.iter().map(|(k, v)| (k.as_str(), *v)));
+    ctx.cache.put_many(&entries)?;
     Ok(outcome)
 }
 

@@ -48,17 +48,33 @@ pub fn actors_tree_key(in_root: &Cid) -> String {
 pub const PREV_ACTORS_IN: &str = "prevActorsIn";
 /// Key of the last migrated output actors HAMT root.
 pub const PREV_ACTORS_OUT: &str = "prevActorsOut";
+/// Key of the block listing the deferred actors of the run that recorded
+/// `prevActorsIn`/`prevActorsOut` (a remap does not visit them if they did
+/// not change, and they must run anyway).
+pub const PREV_DEFERRED_ACTORS: &str = "prevDeferredActors";
 
 /// Whether a key names a diff base (a previous input/output pair) rather
 /// than a content-addressed result.
 pub fn is_diff_base(key: &str) -> bool {
-    key.starts_with("prevSectors") || key.starts_with("prevActors")
+    [
+        "prevSectors",
+        "prevActors",
+        "prevDeal",
+        "prevProviderSectors",
+        "prevMarketBase",
+        "prevDeferredActors",
+    ]
+    .iter()
+    .any(|p| key.starts_with(p))
 }
 
 /// Whether a key's value is an input root (which may live outside the
 /// store the migration writes to, e.g. in the snapshot).
 pub fn names_input(key: &str) -> bool {
-    key.starts_with("prevSectorsIn-") || key == PREV_ACTORS_IN
+    key.starts_with("prevSectorsIn-")
+        || key.starts_with("prevDealStatesIn-")
+        || key.starts_with("prevDealProposalsIn-")
+        || key == PREV_ACTORS_IN
 }
 
 /// A store of migration results.

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod car_run;
 pub mod checkpointer;
 pub mod context;
+pub mod deferred;
 pub mod detect;
 pub mod gc;
 pub mod migrators;

@@ -16,8 +16,10 @@ use fvm_shared3::address::{Address, Protocol};
 
 use super::actors_tree::{migrate_actors_tree, TreeOptions};
 use super::cache::MigrationCache;
+use super::cache::PREV_DEFERRED_ACTORS;
 use super::checkpointer::Checkpointer;
 use super::context::{in_actor, ActorInput, CancelToken, Counters, MigrationCtx};
+use super::deferred::{previous_keys, store_keys, Deferred, DeferredActor};
 use super::progress::Progress;
 use super::report::{peak_rss_bytes, MigrationReport};
 use super::router::Router;
@@ -26,7 +28,7 @@ use super::upgrades::migrators_for;
 use crate::actors::manifest::Network;
 use crate::actors::state_tree::{get_cbor, RawActor, StateRoot, STATE_TREE_VERSION};
 use crate::error::{Error, Result};
-use crate::ipld::hamt::{replace_value, DEFAULT_BIT_WIDTH};
+use crate::ipld::hamt::{get_value, replace_value, DEFAULT_BIT_WIDTH};
 use crate::store::{BufferOptions, BufferedBlockstore};
 
 /// Which input tree a [`RetainInputs`] callback is asked to keep.
@@ -37,6 +39,9 @@ pub enum InputTree {
     /// The actors HAMT: its nodes only, not the actors' states (the next
     /// run's remap compares nodes; the states it needs are its own input's).
     ActorsHamt,
+    /// Another AMT the next run diffs against, whole (nv22's deal states
+    /// and proposals).
+    Amt,
 }
 
 /// Copies an input tree (given its root) into durable storage. An offline
@@ -122,15 +127,6 @@ pub fn address_text(key: &[u8], network: Network) -> String {
     }
 }
 
-/// An actor whose migration waits for every other one.
-struct DeferredActor {
-    key: Vec<u8>,
-    migrator: usize,
-    new_code: Cid,
-    input: ActorInput,
-    value: Vec<u8>,
-}
-
 /// Migrates the state at `state_root` in `backing` (which holds the input and
 /// receives the output) as `spec` says, reusing and filling `cache`.
 /// Every block of the returned root has been written to `backing`; making
@@ -179,7 +175,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
     let names: Vec<&str> = migrators.iter().map(|(n, _)| n.as_str()).collect();
     let router = Router::new(spec, &names)?;
     let deferred_kinds: Vec<bool> = migrators.iter().map(|(_, m)| m.deferred()).collect();
-    let deferred = parking_lot::Mutex::new(Vec::<DeferredActor>::new());
+    let deferred = Deferred::default();
     report
         .phases
         .push(("load".into(), t_all.elapsed().as_secs_f64()));
@@ -200,10 +196,8 @@ pub fn migrate_state<B: Blockstore + Sync>(
         retain_inputs: opts.retain_inputs.as_ref(),
     };
     let checkpointer = Checkpointer::new(opts.checkpoint_every);
-    let migrate_actor = |key: &[u8], value: &[u8]| -> Result<Vec<u8>> {
-        opts.cancel.check()?;
-        let raw = RawActor::parse(value, &root.actors)?;
-        let route = router.route(&raw.code).ok_or_else(|| {
+    let route_of = |key: &[u8], raw: &RawActor<'_>| {
+        router.route(&raw.code).ok_or_else(|| {
             Error::Invalid(format!(
                 "actor {}: code {} is not in the {} actors v{} manifest",
                 address_text(key, spec.network),
@@ -211,31 +205,36 @@ pub fn migrate_state<B: Blockstore + Sync>(
                 spec.network,
                 spec.old_manifest.actors_version
             ))
-        })?;
+        })
+    };
+    let input_of = |key: &[u8], raw: &RawActor<'_>, name: &str| ActorInput {
+        address: address_text(key, spec.network),
+        id: Address::from_bytes(key).ok().and_then(|a| a.id().ok()),
+        name: name.to_string(),
+        code: raw.code,
+        head: raw.head,
+    };
+    let migrate_actor = |key: &[u8], value: &[u8]| -> Result<Vec<u8>> {
+        opts.cancel.check()?;
+        let raw = RawActor::parse(value, &root.actors)?;
+        let route = route_of(key, &raw)?;
         let new_head = if route.code_only {
             // The head is the input's own link, read from an input node:
             // the flush need not look it up again.
             buf.vouch(std::slice::from_ref(&raw.head));
             raw.head
         } else {
-            let input = ActorInput {
-                address: address_text(key, spec.network),
-                id: Address::from_bytes(key).ok().and_then(|a| a.id().ok()),
-                name: route.name.clone(),
-                code: raw.code,
-                head: raw.head,
-            };
+            let input = input_of(key, &raw, &route.name);
             if deferred_kinds[route.migrator] {
                 // In the tree for now with its old head; replaced once
                 // every other actor is done (below).
                 buf.vouch(std::slice::from_ref(&raw.head));
-                let value = value.to_vec();
-                deferred.lock().push(DeferredActor {
+                deferred.hold(DeferredActor {
                     key: key.to_vec(),
                     migrator: route.migrator,
                     new_code: route.new_code,
                     input,
-                    value,
+                    value: value.to_vec(),
                 });
                 count_actor(&counters);
                 return Ok(raw.with(&route.new_code, &raw.head));
@@ -261,13 +260,46 @@ pub fn migrate_state<B: Blockstore + Sync>(
     let is_output = |value: &[u8]| {
         RawActor::parse(value, &root.actors).is_ok_and(|a| new_codes.contains(&a.code))
     };
+    // Before the pass: may a deferred migrator work from the changed actors
+    // only (a remapped tree)? Each is asked (it prepares for either pass).
+    let mut incremental = true;
+    for (m, _) in migrators.iter().zip(&deferred_kinds).filter(|(_, d)| **d) {
+        incremental &= m.1.incremental_ok(&ctx)?;
+    }
+    let any_deferred = deferred_kinds.iter().any(|d| *d);
+    let prev_deferred = if any_deferred {
+        previous_keys(&buf, cache)?
+    } else {
+        Some(Vec::new())
+    };
     // Deferred actors run serially, in address order, each from its input
-    // actor, and replace their placeholder in the mapped tree.
-    let finish = |tree: Cid| -> Result<Cid> {
-        let mut list = std::mem::take(&mut *deferred.lock());
+    // actor, and replace their placeholder in the mapped tree; those of the
+    // last run that a remap did not visit (unchanged) run all the same.
+    let finish = |tree: Cid| -> Result<(Cid, Vec<(String, Cid)>)> {
+        let mut list = deferred.take();
+        for key in prev_deferred.iter().flatten() {
+            if list.iter().any(|d| d.key == *key) {
+                continue;
+            }
+            let Some(value) = get_value(&buf, &root.actors, DEFAULT_BIT_WIDTH, key)? else {
+                continue;
+            };
+            let raw = RawActor::parse(&value, &root.actors)?;
+            let route = route_of(key, &raw)?;
+            if deferred_kinds[route.migrator] {
+                let input = input_of(key, &raw, &route.name);
+                list.push(DeferredActor {
+                    key: key.clone(),
+                    migrator: route.migrator,
+                    new_code: route.new_code,
+                    input,
+                    value: value.clone(),
+                });
+            }
+        }
         list.sort_by(|a, b| a.key.cmp(&b.key));
         let mut tree = tree;
-        for d in list {
+        for d in &list {
             let raw = RawActor::parse(&d.value, &root.actors)?;
             let head = pool
                 .install(|| migrators[d.migrator].1.migrate_state(&ctx, &d.input))
@@ -283,13 +315,22 @@ pub fn migrate_state<B: Blockstore + Sync>(
                 },
             )?;
         }
-        Ok(tree)
+        let extra = match any_deferred {
+            true => {
+                // Cache entries name only blocks the store holds.
+                let keys = store_keys(&buf, &list)?;
+                buf.flush(&keys)?;
+                vec![(PREV_DEFERRED_ACTORS.to_string(), keys)]
+            }
+            false => Vec::new(),
+        };
+        Ok((tree, extra))
     };
-    let any_deferred = deferred_kinds.iter().any(|d| *d);
     let topts = TreeOptions {
-        // The remap visits changed actors only, and a deferred migrator
-        // needs what every actor of its inputs contributes.
-        allow_remap: !any_deferred,
+        // The remap visits changed actors only: with deferred migrators,
+        // only if they all work from those and the base names its deferred
+        // actors.
+        allow_remap: !any_deferred || (incremental && prev_deferred.is_some()),
         finish: &finish,
     };
     let t = Instant::now();

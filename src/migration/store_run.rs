@@ -38,6 +38,19 @@ impl StoreRole {
     }
 }
 
+/// Keeps input trees by copying them from `input` into `disk`: whole AMTs,
+/// the actors HAMT's nodes only.
+pub fn retain_into<I>(input: Arc<I>, disk: &DiskStore) -> RetainInputs
+where
+    I: Blockstore + Send + Sync + 'static,
+{
+    let to = disk.clone();
+    RetainInputs(Arc::new(move |root: &Cid, tree: InputTree| match tree {
+        InputTree::SectorsAmt | InputTree::Amt => copy_dag(&*input, &to, root).map(|_| ()),
+        InputTree::ActorsHamt => copy_hamt_nodes(&*input, &to, root).map(|_| ()),
+    }))
+}
+
 /// Migrates `root`, read from `input` (the snapshot, or a node's store) and
 /// `disk`, writing the output and the cache to `disk`. Every block of the
 /// returned root and every durable cache entry's DAG is on disk when it
@@ -57,13 +70,7 @@ where
         StoreCache::open(disk, &spec.name, spec.network)?.keep_diff_bases(role.keeps_inputs());
     let mut opts = opts.clone();
     if role.keeps_inputs() {
-        let (from, to) = (input.clone(), disk.clone());
-        opts.retain_inputs = Some(RetainInputs(Arc::new(
-            move |root: &Cid, tree: InputTree| match tree {
-                InputTree::SectorsAmt => copy_dag(&*from, &to, root).map(|_| ()),
-                InputTree::ActorsHamt => copy_hamt_nodes(&*from, &to, root).map(|_| ()),
-            },
-        )));
+        opts.retain_inputs = Some(retain_into(input.clone(), disk));
     }
     let backing = LowerFirst(Overlay {
         upper: disk.clone(),

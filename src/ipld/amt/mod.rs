@@ -15,6 +15,7 @@ pub mod diff;
 pub mod map;
 pub mod node;
 pub mod patch;
+pub mod point;
 pub mod remap;
 pub mod root;
 pub mod walk;
@@ -23,6 +24,7 @@ pub use builder::AmtBuilder;
 pub use diff::{diff, Change, ChangeKind};
 pub use node::{Node, Slot};
 pub use patch::{AmtPatcher, Patch};
+pub use point::get_value;
 pub use root::AmtRoot;
 pub use walk::{for_each_value, par_for_each_value};
 

@@ -22,6 +22,14 @@ pub trait ActorMigrator<B: Blockstore>: Send + Sync {
     fn deferred(&self) -> bool {
         false
     }
+
+    /// For a deferred migrator, asked once before the pass: whether it can
+    /// work from only the actors that changed since the run the cache
+    /// remembers (a remapped actors tree visits no others); if not, every
+    /// actor is visited.
+    fn incremental_ok(&self, _ctx: &MigrationCtx<'_, B>) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// A migrator by the name a spec gives it.

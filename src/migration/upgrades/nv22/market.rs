@@ -2,27 +2,36 @@
 //! (UPGRADES §3.3): every deal state is rewritten v12 → v13 (`verified_claim`
 //! dropped, `sector_number` first), and the state gains `ProviderSectors`.
 //!
-//! The States AMT keeps its key set, so it is migrated by the parallel
-//! structure-preserving map (its shape is the input's); a deal's sector is
-//! found by binary search in the sorted listings; proposals are read once
-//! into a two-bit table.
+//! From scratch, the States AMT (whose key set, so shape, stays) is mapped
+//! in parallel, a deal's sector found in the sorted listings and its
+//! proposal in a two-bit table read once. With the last run's base
+//! ([`MarketBase`]) the market is patched instead, and gives the same root:
+//! `ProviderSectors` gets the changed miners' inner maps, the listings
+//! index their gained and lost listings; the States leaves that changed
+//! since the base are mapped again and every other deal whose listing or
+//! proposal changed is rewritten by itself.
 
 use std::sync::Arc;
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
+use fvm_ipld_hamt::{BytesKey, Hamt};
 
-use super::collect::{sector_of, Collected, DealListing};
-use super::miner::PROVIDER_SECTORS_BITWIDTH;
-use super::proposals::{Proposal, ProposalTable};
+use super::base::MarketBase;
+use super::collect::{sector_of, Collected, DealListing, Harvest};
+use super::listings::{self, ListingChange};
+use super::miner::{deal_list, empty_map, varint_key, PROVIDER_SECTORS_BITWIDTH};
+use super::proposals::{check_proposals_bit_width, proposal_at, Proposal, ProposalTable};
 use crate::actors::tuple;
 use crate::error::{Error, Result};
 use crate::ipld::amt::map::map_values;
-use crate::ipld::amt::{for_each_value, AmtBuilder, AmtRoot};
+use crate::ipld::amt::remap::remap_changed;
+use crate::ipld::amt::{diff, for_each_value, get_value, AmtBuilder, AmtPatcher, AmtRoot, Patch};
 use crate::ipld::cbor::{self, major, Cursor};
 use crate::ipld::hamt::{key_hash, HamtBuilder};
 use crate::migration::context::{ActorInput, MigrationCtx};
 use crate::migration::migrators::ActorMigrator;
+use crate::migration::runner::InputTree;
 
 /// Bit width of the deal states AMT (v12 and v13 `STATES_AMT_BITWIDTH`).
 pub const STATES_AMT_BITWIDTH: u32 = 6;
@@ -43,9 +52,17 @@ impl Nv22MarketMigrator {
     }
 }
 
+/// The market's new `(states, provider_sectors, listings index)`.
+type MarketOut = (Cid, Cid, Cid);
+
 impl<B: Blockstore + Sync> ActorMigrator<B> for Nv22MarketMigrator {
     fn deferred(&self) -> bool {
         true
+    }
+
+    fn incremental_ok(&self, ctx: &MigrationCtx<'_, B>) -> Result<bool> {
+        let base = MarketBase::load(ctx)?;
+        Ok(self.collected.decide(base).is_some())
     }
 
     fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
@@ -65,11 +82,13 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv22MarketMigrator {
                 offset: fields[STATE_NEXT_ID].start + e.offset,
                 reason: format!("market next_id: {}", e.reason),
             })?;
-        let (listings, providers) = self.collected.take();
-        let table = ProposalTable::read(ctx.store, &proposals, next_id, ctx.spec.height)?;
-        let new_states = migrate_states(ctx, &states, &proposals, &table, &listings)?;
-        drop(listings);
-        let provider_sectors = provider_sectors(ctx, providers)?;
+        check_states_bit_width(ctx, &states)?;
+        check_proposals_bit_width(ctx.store, &proposals)?;
+        let harvest = self.collected.take();
+        let (new_states, provider_sectors, index) = match self.collected.base() {
+            None => from_scratch(ctx, &states, &proposals, next_id, harvest)?,
+            Some(base) => patched(ctx, &states, &proposals, &base, harvest)?,
+        };
         let mut out = Vec::with_capacity(head.len() + 48);
         cbor::write_header(&mut out, major::ARRAY, STATE_FIELDS + 1);
         for (i, r) in fields.iter().enumerate() {
@@ -82,18 +101,23 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv22MarketMigrator {
         cbor::write_cid(&mut out, &provider_sectors);
         let new_head = ctx.put(&out);
         ctx.store.flush(&new_head)?;
+        if let Some(retain) = ctx.retain_inputs {
+            (retain.0)(&states, InputTree::Amt)?;
+            (retain.0)(&proposals, InputTree::Amt)?;
+        }
+        MarketBase {
+            states_in: states,
+            proposals_in: proposals,
+            states_out: new_states,
+            provider_sectors,
+            listings: index,
+        }
+        .record(ctx, &actor.address)?;
         Ok(new_head)
     }
 }
 
-/// The v13 States AMT of the v12 States AMT `root`.
-fn migrate_states<B: Blockstore + Sync>(
-    ctx: &MigrationCtx<'_, B>,
-    root: &Cid,
-    proposals: &Cid,
-    table: &ProposalTable,
-    listings: &[DealListing],
-) -> Result<Cid> {
+fn check_states_bit_width<B: Blockstore>(ctx: &MigrationCtx<'_, B>, root: &Cid) -> Result<()> {
     let r = AmtRoot::load(ctx.store, root)?;
     if r.bit_width != STATES_AMT_BITWIDTH {
         return Err(Error::Malformed {
@@ -105,12 +129,170 @@ fn migrate_states<B: Blockstore + Sync>(
             ),
         });
     }
+    Ok(())
+}
+
+/// Every deal rewritten, `ProviderSectors` and the listings index built.
+fn from_scratch<B: Blockstore + Sync>(
+    ctx: &MigrationCtx<'_, B>,
+    states: &Cid,
+    proposals: &Cid,
+    next_id: u64,
+    harvest: Harvest,
+) -> Result<MarketOut> {
+    let table = ProposalTable::read(ctx.store, proposals, next_id, ctx.spec.height)?;
+    let listings = &harvest.listings;
     let f = |deal: u64, v: &[u8], out: &mut Vec<u8>| -> Result<usize> {
-        migrate_deal(deal, v, out, proposals, table, listings)
-            .map_err(|e| Error::Invalid(format!("deal {deal} of states AMT {root}: {e}")))
+        migrate_deal(v, out, proposals, table.get(deal), || {
+            Ok(sector_of(listings, deal))
+        })
+        .map_err(|e| deal_error(deal, states, e))
     };
+    let new_states = map_states(ctx, states, &f)?;
+    let index = listings::build(ctx, listings)?;
+    let inner: Vec<(u64, Cid)> = harvest
+        .miners
+        .iter()
+        .filter_map(|(m, c)| c.map(|c| (*m, c)))
+        .collect();
+    Ok((new_states, provider_sectors(ctx, inner)?, index))
+}
+
+/// The base patched with what changed since.
+fn patched<B: Blockstore + Sync>(
+    ctx: &MigrationCtx<'_, B>,
+    states: &Cid,
+    proposals: &Cid,
+    base: &MarketBase,
+    harvest: Harvest,
+) -> Result<MarketOut> {
+    let u = ctx.spec.height;
+    let (provider_sectors, mut changes) = patch_provider_sectors(ctx, base, &harvest.miners)?;
+    changes.sort_unstable();
+    let (index, mut redo) = listings::patch(ctx, &base.listings, &changes)?;
+    // Deals whose proposal changed (never, on a chain: proposals are
+    // written once; removed only with their state).
+    diff(ctx.store, &base.proposals_in, proposals, |c| {
+        redo.push(c.index);
+        Ok(())
+    })?;
+    let f = |deal: u64, v: &[u8], out: &mut Vec<u8>| -> Result<usize> {
+        let p = proposal_at(ctx.store, proposals, deal, u)?;
+        migrate_deal(v, out, proposals, p, || {
+            Ok(listings::winner(&listings::lookup(
+                ctx.store, &index, deal,
+            )?))
+        })
+        .map_err(|e| deal_error(deal, states, e))
+    };
+    // The leaves of States that changed since the base, mapped whole.
     let hook = |c: &Cid| ctx.flush_if_over_budget(c);
-    if let Some(m) = map_values(ctx.store, root, STATES_AMT_BITWIDTH, &f, &hook)? {
+    let vouch = |links: &[Cid]| ctx.store.vouch(links);
+    let remapped = remap_changed(
+        ctx.store,
+        states,
+        &base.states_in,
+        &base.states_out,
+        STATES_AMT_BITWIDTH,
+        &f,
+        &hook,
+        &vouch,
+    )?;
+    let mapped = match remapped {
+        Some(m) => m.root,
+        None => {
+            tracing::info!(
+                "states AMT {states} does not line up with the base's: mapping every deal"
+            );
+            map_states(ctx, states, &f)?
+        }
+    };
+    // Then every other deal whose inputs changed (rewriting one a changed
+    // leaf already holds gives the same bytes).
+    redo.sort_unstable();
+    redo.dedup();
+    let mut patcher = AmtPatcher::open(ctx.store, &mapped)?
+        .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)));
+    let mut out = Vec::with_capacity(32);
+    for deal in redo {
+        if let Some(v) = get_value(ctx.store, states, deal)? {
+            out.clear();
+            f(deal, &v, &mut out)?;
+            patcher.apply(Patch::Set(deal, &out))?;
+        }
+    }
+    Ok((patcher.finish()?, provider_sectors, index))
+}
+
+/// The base's `ProviderSectors` with each visited miner's inner map put in
+/// (or its entry removed), and the listings gained and lost.
+fn patch_provider_sectors<B: Blockstore>(
+    ctx: &MigrationCtx<'_, B>,
+    base: &MarketBase,
+    miners: &[(u64, Option<Cid>)],
+) -> Result<(Cid, Vec<ListingChange>)> {
+    let bad = |e: fvm_ipld_hamt::Error| {
+        Error::Invalid(format!(
+            "ProviderSectors map {}: {e}",
+            base.provider_sectors
+        ))
+    };
+    let mut outer: Hamt<_, Cid, BytesKey> =
+        Hamt::load_with_bit_width(&base.provider_sectors, ctx.store, PROVIDER_SECTORS_BITWIDTH)
+            .map_err(bad)?;
+    let empty = empty_map(ctx.store)?;
+    let mut changes = Vec::new();
+    for (miner, inner) in miners {
+        let key = BytesKey(varint_key(*miner));
+        let old = outer.get(&key).map_err(bad)?.copied();
+        if old == *inner {
+            continue;
+        }
+        let (a, b) = (old.unwrap_or(empty), inner.unwrap_or(empty));
+        crate::ipld::hamt::diff(ctx.store, &a, &b, PROVIDER_SECTORS_BITWIDTH, |c| {
+            let (sector, _) = unsigned_varint::decode::u64(c.key).map_err(|e| {
+                Error::Invalid(format!("ProviderSectors map of miner {miner}: key: {e}"))
+            })?;
+            for (side, added) in [(c.before, false), (c.after, true)] {
+                let Some(v) = side else { continue };
+                let deals = deal_list(v).map_err(|e| {
+                    Error::Invalid(format!("ProviderSectors map of miner {miner}: {e}"))
+                })?;
+                changes.extend(deals.into_iter().map(|deal| ListingChange {
+                    listing: DealListing {
+                        deal,
+                        miner: *miner,
+                        sector,
+                    },
+                    added,
+                }));
+            }
+            Ok(())
+        })?;
+        match inner {
+            Some(c) => {
+                outer.set(key, *c).map_err(bad)?;
+            }
+            None => {
+                outer.delete(&key).map_err(bad)?;
+            }
+        }
+    }
+    Ok((outer.flush().map_err(bad)?, changes))
+}
+
+fn deal_error(deal: u64, states: &Cid, e: String) -> Error {
+    Error::Invalid(format!("deal {deal} of states AMT {states}: {e}"))
+}
+
+/// Maps every deal of the States AMT `root` through `f`.
+fn map_states<B, F>(ctx: &MigrationCtx<'_, B>, root: &Cid, f: &F) -> Result<Cid>
+where
+    B: Blockstore + Sync,
+    F: Fn(u64, &[u8], &mut Vec<u8>) -> Result<usize> + Sync,
+{
+    let hook = |c: &Cid| ctx.flush_if_over_budget(c);
+    if let Some(m) = map_values(ctx.store, root, STATES_AMT_BITWIDTH, f, &hook)? {
         return Ok(m.root);
     }
     tracing::debug!("states AMT {root} is not canonical: rebuilding it");
@@ -126,14 +308,14 @@ fn migrate_states<B: Blockstore + Sync>(
 }
 
 /// Appends the v13 state of `deal` (v12 state at the start of `v`) to
-/// `out`; returns the bytes the v12 state took.
+/// `out`; returns the bytes the v12 state took. `sector` is asked only for
+/// an unslashed deal whose proposal is live.
 fn migrate_deal(
-    deal: u64,
     v: &[u8],
     out: &mut Vec<u8>,
     proposals: &Cid,
-    table: &ProposalTable,
-    listings: &[DealListing],
+    proposal: Proposal,
+    sector: impl FnOnce() -> Result<Option<u64>>,
 ) -> std::result::Result<usize, String> {
     let mut cur = Cursor::new(v);
     let e = |e: cbor::CborError| format!("deal state: {} at byte {}", e.reason, e.offset);
@@ -144,7 +326,7 @@ fn migrate_deal(
     let updated = cur.int().map_err(e)?;
     let slash = cur.int().map_err(e)?;
     cur.uint().map_err(e)?; // verified_claim, dropped in v13
-    let live = match table.get(deal) {
+    let live = match proposal {
         Proposal::Missing => {
             return Err(format!(
                 "no proposal for the deal in proposals AMT {proposals}"
@@ -159,7 +341,7 @@ fn migrate_deal(
         Proposal::Ended => false,
     };
     let sector = if slash == -1 && live {
-        sector_of(listings, deal).unwrap_or(0)
+        sector().map_err(|e| e.to_string())?.unwrap_or(0)
     } else {
         0
     };
@@ -179,7 +361,7 @@ fn provider_sectors<B: Blockstore + Sync>(
     let mut entries: Vec<([u8; 32], Vec<u8>, Vec<u8>)> = providers
         .into_iter()
         .map(|(miner, root)| {
-            let key = unsigned_varint::encode::u64(miner, &mut Default::default()).to_vec();
+            let key = varint_key(miner);
             (key_hash(&key), key, tuple::encode_cid(&root))
         })
         .collect();

@@ -1,22 +1,33 @@
 //! nv22's miner migrator: the miner keeps its head (only its code changes),
-//! but every sector of its `sectors` AMT is read for the market pass: a
-//! sector with deals that expires at or after the upgrade epoch is *kept*,
-//! its deal IDs listed, and it gets an entry in the miner's `ProviderSectors`
-//! inner map (sector number → its whole deal list, in on-chain order).
+//! but its sectors are read for the market pass: a sector with deals that
+//! expires at or after the upgrade epoch is *kept*, its deal IDs listed, and
+//! it gets an entry in the miner's `ProviderSectors` inner map (sector
+//! number → its whole deal list, in on-chain order).
+//!
+//! The inner map is a function of the sectors AMT alone, so it is cached
+//! under `providerSectors-<sectors root>`; a miner whose sectors changed
+//! since the last run is diffed against that run's input
+//! (`prevSectorsIn-<addr>`) and its map patched, the keep rule applied to
+//! each changed sector's new value (so none of the reference diff path's
+//! divergences, UPGRADES §3.4, can happen); else it is built from scratch.
 
 use std::sync::Arc;
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
+use fvm_ipld_hamt::{BytesKey, Hamt};
+
 use super::collect::{Collected, DealListing};
 use crate::actors::tuple;
 use crate::error::{Error, Result};
-use crate::ipld::amt::{for_each_value, AmtRoot};
+use crate::ipld::amt::{diff, for_each_value, AmtRoot};
 use crate::ipld::cbor::{self, major, Cursor};
-use crate::ipld::hamt::{key_hash, HamtBuilder};
+use crate::ipld::hamt::{for_each_entry, key_hash, HamtBuilder};
+use crate::migration::cache::prev_sectors_in_key;
 use crate::migration::context::{ActorInput, MigrationCtx};
 use crate::migration::migrators::ActorMigrator;
+use crate::migration::runner::InputTree;
 
 /// Bit width of a v12 sectors AMT.
 pub const SECTORS_AMT_BITWIDTH: u32 = 5;
@@ -28,10 +39,22 @@ const SECTOR_FIELDS: u64 = 15;
 const SECTOR_DEALS: usize = 3;
 const SECTOR_EXPIRATION: usize = 5;
 
+/// Cache key of the `ProviderSectors` inner map of a sectors AMT (the empty
+/// map's CID when no sector is kept).
+pub fn inner_map_key(sectors: &Cid) -> String {
+    format!("providerSectors-{sectors}")
+}
+
+/// The empty `ProviderSectors` map (stored).
+pub fn empty_map<S: Blockstore>(store: &S) -> Result<Cid> {
+    HamtBuilder::new(store, PROVIDER_SECTORS_BITWIDTH)?.finish()
+}
+
 /// Reads every miner's sectors into [`Collected`].
 pub struct Nv22MinerMigrator {
     collected: Arc<Collected>,
     empty_sectors: Cid,
+    empty_map: Cid,
 }
 
 impl Nv22MinerMigrator {
@@ -42,6 +65,7 @@ impl Nv22MinerMigrator {
         Ok(Nv22MinerMigrator {
             collected,
             empty_sectors,
+            empty_map: empty_map(store)?,
         })
     }
 }
@@ -59,14 +83,169 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv22MinerMigrator {
         let miner = actor
             .id
             .ok_or_else(|| Error::Invalid("a miner without an ID address".into()))?;
+        let want = self.collected.wants_listings();
         if sectors != self.empty_sectors {
-            let (listings, inner) = kept_sectors(ctx, &sectors, ctx.spec.height, miner)?;
+            let (inner, listings) = self.inner_map(ctx, actor, &sectors, miner, want)?;
             self.collected.add_miner(miner, listings, inner);
+        } else if !want {
+            // A patched market must hear of a miner left with no sectors.
+            self.collected.add_miner(miner, Vec::new(), None);
         }
         // Heads that stay are the input's own: nothing to look up at flush.
         ctx.store.vouch(std::slice::from_ref(&actor.head));
         Ok(actor.head)
     }
+}
+
+impl Nv22MinerMigrator {
+    /// The miner's inner map by the cheapest path, and its listings if
+    /// `want_listings`; records the map and the diff base for the next run.
+    fn inner_map<B: Blockstore + Sync>(
+        &self,
+        ctx: &MigrationCtx<'_, B>,
+        actor: &ActorInput,
+        sectors: &Cid,
+        miner: u64,
+        want_listings: bool,
+    ) -> Result<(Option<Cid>, Vec<DealListing>)> {
+        let key = inner_map_key(sectors);
+        let cached = match ctx.cache.get(&key)? {
+            Some(c) if ctx.store.has(&c).map_err(Error::from_blockstore)? => Some(c),
+            _ => None,
+        };
+        let (inner, listings) = match cached {
+            Some(c) => (self.some(c), None),
+            None => match self.diff_base(ctx, &actor.address)? {
+                Some((pi, po)) => (self.patched(ctx, &actor.address, &pi, sectors, &po)?, None),
+                None => {
+                    let (l, inner) = kept_sectors(ctx, sectors, ctx.spec.height, miner)?;
+                    (inner, Some(l))
+                }
+            },
+        };
+        if let Some(retain) = ctx.retain_inputs {
+            (retain.0)(sectors, InputTree::SectorsAmt)?;
+        }
+        ctx.cache.put_many(&[
+            (&key, inner.unwrap_or(self.empty_map)),
+            (&prev_sectors_in_key(&actor.address), *sectors),
+        ])?;
+        let listings = match (want_listings, listings) {
+            (false, _) => Vec::new(),
+            (true, Some(l)) => l,
+            (true, None) => match inner {
+                Some(c) => listings_of(ctx, miner, &c)?,
+                None => Vec::new(),
+            },
+        };
+        Ok((inner, listings))
+    }
+
+    fn some(&self, map: Cid) -> Option<Cid> {
+        (map != self.empty_map).then_some(map)
+    }
+
+    /// The last run's input sectors of `miner` and its inner map, if both
+    /// are known and the input can still be read.
+    fn diff_base<B: Blockstore>(
+        &self,
+        ctx: &MigrationCtx<'_, B>,
+        miner: &str,
+    ) -> Result<Option<(Cid, Cid)>> {
+        let Some(pi) = ctx.cache.get(&prev_sectors_in_key(miner))? else {
+            return Ok(None);
+        };
+        let Some(po) = ctx.cache.get(&inner_map_key(&pi))? else {
+            return Ok(None);
+        };
+        let readable = ctx.store.has(&pi).map_err(Error::from_blockstore)?
+            && ctx.store.has(&po).map_err(Error::from_blockstore)?;
+        Ok(readable.then_some((pi, po)))
+    }
+
+    /// The inner map of `sectors`: `base_map` (that of `base_sectors`) with
+    /// every sector that differs between the two re-judged.
+    fn patched<B: Blockstore + Sync>(
+        &self,
+        ctx: &MigrationCtx<'_, B>,
+        miner: &str,
+        base_sectors: &Cid,
+        sectors: &Cid,
+        base_map: &Cid,
+    ) -> Result<Option<Cid>> {
+        let bad = |e: fvm_ipld_hamt::Error| {
+            Error::Invalid(format!(
+                "ProviderSectors map {base_map} of miner {miner}: {e}"
+            ))
+        };
+        let mut map: Hamt<_, Vec<u64>, BytesKey> =
+            Hamt::load_with_bit_width(base_map, ctx.store, PROVIDER_SECTORS_BITWIDTH)
+                .map_err(bad)?;
+        let u = ctx.spec.height;
+        let judge = |i: u64, v: Option<&[u8]>| -> Result<Option<Vec<u64>>> {
+            let Some(v) = v else { return Ok(None) };
+            let mut deals = Vec::new();
+            let exp = sector_deals(v, &mut deals)
+                .map_err(|e| Error::Invalid(format!("sector {i} of sectors AMT {sectors}: {e}")))?;
+            Ok((!deals.is_empty() && exp >= u).then_some(deals))
+        };
+        let mut n = 0u64;
+        diff(ctx.store, base_sectors, sectors, |c| {
+            n += 1;
+            if n.is_multiple_of(4096) {
+                ctx.cancel.check()?;
+            }
+            let key = BytesKey(varint_key(c.index));
+            match (judge(c.index, c.before)?, judge(c.index, c.after)?) {
+                (_, Some(deals)) => {
+                    map.set(key, deals).map_err(bad)?;
+                }
+                (Some(_), None) => {
+                    map.delete(&key).map_err(bad)?;
+                }
+                (None, None) => {}
+            }
+            Ok(())
+        })?;
+        let root = map.flush().map_err(bad)?;
+        Ok(self.some(root))
+    }
+}
+
+/// A `ProviderSectors` key (miner ID or sector number): its unsigned varint.
+pub fn varint_key(n: u64) -> Vec<u8> {
+    unsigned_varint::encode::u64(n, &mut Default::default()).to_vec()
+}
+
+/// The listings an inner map holds (its sectors' deal lists).
+fn listings_of<B: Blockstore>(
+    ctx: &MigrationCtx<'_, B>,
+    miner: u64,
+    inner: &Cid,
+) -> Result<Vec<DealListing>> {
+    let mut out = Vec::new();
+    for_each_entry(ctx.store, inner, PROVIDER_SECTORS_BITWIDTH, |k, v| {
+        let (sector, _) = unsigned_varint::decode::u64(k).map_err(|e| {
+            Error::Invalid(format!("ProviderSectors map {inner}: key {k:02x?}: {e}"))
+        })?;
+        let deals = deal_list(v)
+            .map_err(|e| Error::Invalid(format!("ProviderSectors map {inner}: {e}")))?;
+        out.extend(deals.into_iter().map(|deal| DealListing {
+            deal,
+            miner,
+            sector,
+        }));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Decodes a `SectorDealIDs` value (a bare array of deal IDs).
+pub fn deal_list(v: &[u8]) -> std::result::Result<Vec<u64>, String> {
+    let mut cur = Cursor::new(v);
+    let e = |e: cbor::CborError| format!("deal list: {} at byte {}", e.reason, e.offset);
+    let n = cur.array().map_err(e)?;
+    (0..n).map(|_| cur.uint().map_err(e)).collect()
 }
 
 /// The deal listings of the kept sectors of the sectors AMT `root`, and the
@@ -109,8 +288,7 @@ pub fn kept_sectors<B: Blockstore + Sync>(
             miner,
             sector: i,
         }));
-        let mut key = Vec::with_capacity(10);
-        key.extend_from_slice(unsigned_varint::encode::u64(i, &mut Default::default()));
+        let key = varint_key(i);
         let mut value = Vec::with_capacity(1 + 9 * deals.len());
         cbor::write_header(&mut value, major::ARRAY, deals.len() as u64);
         for d in &deals {

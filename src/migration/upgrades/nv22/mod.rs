@@ -2,7 +2,9 @@
 //! state and are read for their deals; the market, deferred until every
 //! miner is done, rewrites every deal state and gains `ProviderSectors`.
 
+pub mod base;
 pub mod collect;
+pub mod listings;
 pub mod market;
 pub mod miner;
 pub mod proposals;

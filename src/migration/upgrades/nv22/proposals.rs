@@ -71,17 +71,7 @@ impl ProposalTable {
         next_id: u64,
         upgrade_epoch: i64,
     ) -> Result<Self> {
-        let r = AmtRoot::load(store, root)?;
-        if r.bit_width != PROPOSALS_AMT_BITWIDTH {
-            return Err(Error::Malformed {
-                what: "market proposals AMT",
-                cid: *root,
-                reason: format!(
-                    "bit width {} (v12 proposals use {PROPOSALS_AMT_BITWIDTH})",
-                    r.bit_width
-                ),
-            });
-        }
+        let r = check_proposals_bit_width(store, root)?;
         let dense = if next_id <= r.count.saturating_mul(64).saturating_add(1 << 24) {
             next_id
         } else {
@@ -121,6 +111,35 @@ impl ProposalTable {
                 .unwrap_or(Proposal::Missing)
         }
     }
+}
+
+/// The proposal of `deal` read from the proposals AMT `root` (one lookup).
+pub fn proposal_at<S: Blockstore>(
+    store: &S,
+    root: &Cid,
+    deal: u64,
+    upgrade_epoch: i64,
+) -> Result<Proposal> {
+    Ok(match crate::ipld::amt::get_value(store, root, deal)? {
+        Some(v) => classify(&v, upgrade_epoch),
+        None => Proposal::Missing,
+    })
+}
+
+/// Checks a proposals AMT's bit width.
+pub fn check_proposals_bit_width<S: Blockstore>(store: &S, root: &Cid) -> Result<AmtRoot> {
+    let r = AmtRoot::load(store, root)?;
+    if r.bit_width != PROPOSALS_AMT_BITWIDTH {
+        return Err(Error::Malformed {
+            what: "market proposals AMT",
+            cid: *root,
+            reason: format!(
+                "bit width {} (v12 proposals use {PROPOSALS_AMT_BITWIDTH})",
+                r.bit_width
+            ),
+        });
+    }
+    Ok(r)
 }
 
 fn classify(v: &[u8], upgrade_epoch: i64) -> Proposal {
