@@ -540,3 +540,38 @@ fn a_final_after_sector_and_deal_churn_is_patched_and_equals_from_scratch() {
         nv22(&store, &a, Network::Mainnet, &opts(2, 1 << 20)).0
     );
 }
+
+#[test]
+fn premigration_then_final_after_a_generated_churn_equals_from_scratch() {
+    let mut cfg = small_config(Network::Mainnet, 3, 3_000, 37);
+    cfg.deals_per_sector = 3;
+    let (store, a11) = generate(&cfg);
+    let b11 = common::states::successor(&store, &a11, 5);
+    let nv21 = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let up = |r: &Cid| {
+        migrate_state(&store, r, &nv21, &NoCache, &opts(2, 64 << 20))
+            .unwrap()
+            .state_root
+    };
+    let (a, b) = (up(&a11), up(&b11));
+    let spec = UpgradeSpec::load("nv22", Network::Mainnet).unwrap();
+    let reference = reference_nv22(&store, &b, &spec).unwrap();
+    let cache = MemoryCache::default();
+    migrate_state(&store, &a, &spec, &cache, &opts(2, 1 << 20)).unwrap();
+    let fin = migrate_state(&store, &b, &spec, &cache, &opts(2, 16 << 10)).unwrap();
+    assert_eq!(fin.state_root, reference);
+    assert_eq!(
+        fin.report.actors_tree,
+        Some(fil_migrate::migration::actors_tree::TreePath::Remapped)
+    );
+    // The churn reached the market: deals activated, slashed, cleaned up.
+    let (sa, sb) = (
+        market_summary(
+            &store,
+            &nv22(&store, &a, Network::Mainnet, &opts(2, 1 << 20)).0,
+        ),
+        market_summary(&store, &fin.state_root),
+    );
+    assert_ne!(sa.states, sb.states, "{sa:?} {sb:?}");
+    assert!(sb.slashed > sa.slashed, "{sa:?} {sb:?}");
+}

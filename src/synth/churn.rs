@@ -17,6 +17,7 @@ use fvm_shared3::bigint::BigInt;
 use fvm_shared3::econ::TokenAmount;
 
 use super::actor_churn::{churn_actors, ActorChurn, ActorChurnStats};
+use super::market_churn::MarketChurn;
 use super::miner_state::{assemble, build_deadlines, MinerInputs, SectorSummary};
 use super::sector_gen::{
     commitment, is_verified, mix, sector_info, SectorParams, COMMR_CODEC, EPOCHS_PER_DAY, NANO,
@@ -97,6 +98,8 @@ pub struct ChurnStats {
     pub new_accounts: u64,
     /// What happened to the other actors.
     pub actors: ActorChurnStats,
+    /// The market's churn (states with deals only).
+    pub market: super::market_churn::MarketChurnStats,
 }
 
 /// Whether the event keyed by `parts` happens, with probability `p`.
@@ -162,6 +165,11 @@ pub fn churn_state<B: Blockstore>(
 
     // Miners with sectors (the others change below, in the actor churn).
     let empty_sectors = AmtBuilder::new(buf, 5)?.finish()?;
+    let market_i = find(&actors, "storagemarket");
+    let mut market_churn = match market_i {
+        Some(i) => MarketChurn::open(buf, &actors[i].1.head, cfg.seed, new_epoch)?,
+        None => None,
+    };
     let mut claims: BTreeMap<u64, fil_actor_power_state::v11::Claim> = BTreeMap::new();
     for (key, actor) in actors.iter_mut() {
         if manifest.name_of(&actor.code) != Some("storageminer") {
@@ -175,7 +183,15 @@ pub fn churn_state<B: Blockstore>(
             .ok()
             .and_then(|a| a.id().ok())
             .ok_or_else(|| Error::Invalid("miner key is not an ID address".into()))?;
-        let (head, claim) = churn_miner(buf, id, &actor.head, cfg, new_epoch, &mut stats)?;
+        let (head, claim) = churn_miner(
+            buf,
+            id,
+            &actor.head,
+            cfg,
+            new_epoch,
+            &mut stats,
+            market_churn.as_mut(),
+        )?;
         actor.head = head;
         claims.insert(id, claim);
         buf.flush(&head)?;
@@ -193,7 +209,12 @@ pub fn churn_state<B: Blockstore>(
         &empty_sectors,
     )?;
     // The market's cron runs every epoch.
-    if let Some(i) = find(&actors, "storagemarket") {
+    if let Some(m) = market_churn {
+        let i = market_i.expect("a market churn has a market");
+        let (head, s) = m.apply(buf, &actors[i].1.head, cfg.epochs)?;
+        actors[i].1.head = head;
+        stats.market = s;
+    } else if let Some(i) = find(&actors, "storagemarket") {
         let mut market: fil_actor_market_state::v11::State =
             get_cbor(buf, &actors[i].1.head, "market state")?;
         market.last_cron = new_epoch;
@@ -361,6 +382,7 @@ fn churn_miner<B: Blockstore>(
     cfg: &ChurnConfig,
     new_epoch: i64,
     stats: &mut ChurnStats,
+    mut market: Option<&mut MarketChurn>,
 ) -> Result<(Cid, fil_actor_power_state::v11::Claim)> {
     let mut st: miner::State = get_cbor(buf, head, "miner state v11")?;
     let info: miner::MinerInfo = get_cbor(buf, &st.info, "miner info v11")?;
@@ -393,6 +415,9 @@ fn churn_miner<B: Blockstore>(
             ),
         };
         if remove {
+            if let (Some(m), true) = (market.as_deref_mut(), s.expiration > new_epoch) {
+                m.terminate(&s.deal_ids);
+            }
             patcher.apply(Patch::Delete(i))?;
             stats.removed += 1;
             return Ok(());
@@ -405,7 +430,10 @@ fn churn_miner<B: Blockstore>(
                 s.replaced_sector_age = new_epoch - s.activation;
                 s.replaced_day_reward = s.expected_day_reward.clone();
                 s.activation = new_epoch;
-                s.deal_ids = vec![60_000_000 + mix(&r(6)) % 1_000_000];
+                s.deal_ids = match market.as_deref_mut() {
+                    Some(m) => m.activate(id, 1, s.expiration),
+                    None => vec![60_000_000 + mix(&r(6)) % 1_000_000],
+                };
             } else {
                 s.expiration += 180 * EPOCHS_PER_DAY;
             }
@@ -427,7 +455,12 @@ fn churn_miner<B: Blockstore>(
         None => (count as f64 * cfg.onboarding_rate * e).round() as u64,
     };
     for number in first_new..first_new + added {
-        let s = sector_info(&params, number, 0);
+        let mut s = sector_info(&params, number, 0);
+        if let Some(m) = market.as_deref_mut() {
+            if !s.deal_ids.is_empty() {
+                s.deal_ids = m.activate(id, s.deal_ids.len(), s.expiration);
+            }
+        }
         enc = fvm_ipld_encoding::to_vec(&s).map_err(|err| Error::Invalid(err.to_string()))?;
         patcher.apply(Patch::Set(number, &enc))?;
         live.push(summary_of(&s));

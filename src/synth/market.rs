@@ -98,38 +98,7 @@ impl<'s, B: Blockstore> MarketBuilder<'s, B> {
         start: i64,
         end: i64,
     ) -> DealProposal {
-        let r = |k: u64| mix(&[self.seed, deal, k]);
-        let mut digest = [0u8; 32];
-        for (i, c) in digest.chunks_mut(8).enumerate() {
-            c.copy_from_slice(&r(310 + i as u64).to_le_bytes());
-        }
-        digest[31] &= 0x3f; // a Fr32 commitment
-        let piece_cid = Cid::new_v1(
-            fvm_shared3::commcid::FIL_COMMITMENT_UNSEALED,
-            cid::multihash::Multihash::wrap(
-                fvm_shared3::commcid::SHA2_256_TRUNC254_PADDED,
-                &digest,
-            )
-            .expect("32-byte digest"),
-        );
-        let price = TokenAmount::from_atto(r(320) % 1_000_000);
-        DealProposal {
-            piece_cid,
-            piece_size: PaddedPieceSize(1 << (20 + r(321) % 16)),
-            verified_deal: r(322) % 2 == 0,
-            client: Address::new_id(client),
-            provider: Address::new_id(provider),
-            label: if r(323) % 4 == 0 {
-                Label::Bytes(r(324).to_le_bytes().to_vec())
-            } else {
-                Label::String(format!("bafk{:016x}", r(325)))
-            },
-            start_epoch: start,
-            end_epoch: end,
-            storage_price_per_epoch: price,
-            provider_collateral: TokenAmount::from_atto(r(326) % 1_000_000_000_000),
-            client_collateral: TokenAmount::from_atto(0u64),
-        }
+        deal_proposal(self.seed, deal, provider, client, start, end)
     }
 
     fn put_proposal(&mut self, deal: u64, p: &DealProposal) -> Result<Cid> {
@@ -275,4 +244,45 @@ fn atto(t: &TokenAmount) -> u128 {
 
 fn token(v: u128) -> Result<Vec<u8>> {
     fvm_ipld_encoding::to_vec(&TokenAmount::from_atto(v)).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// A deal proposal between `client` and `provider` for epochs `start..end`
+/// (piece, size, label and price drawn from `seed` and the deal ID).
+pub fn deal_proposal(
+    seed: u64,
+    deal: u64,
+    provider: u64,
+    client: u64,
+    start: i64,
+    end: i64,
+) -> DealProposal {
+    let r = |k: u64| mix(&[seed, deal, k]);
+    let mut digest = [0u8; 32];
+    for (i, c) in digest.chunks_mut(8).enumerate() {
+        c.copy_from_slice(&r(310 + i as u64).to_le_bytes());
+    }
+    digest[31] &= 0x3f; // a Fr32 commitment
+    let piece_cid = Cid::new_v1(
+        fvm_shared3::commcid::FIL_COMMITMENT_UNSEALED,
+        cid::multihash::Multihash::wrap(fvm_shared3::commcid::SHA2_256_TRUNC254_PADDED, &digest)
+            .expect("32-byte digest"),
+    );
+    let price = TokenAmount::from_atto(r(320) % 1_000_000);
+    DealProposal {
+        piece_cid,
+        piece_size: PaddedPieceSize(1 << (20 + r(321) % 16)),
+        verified_deal: r(322) % 2 == 0,
+        client: Address::new_id(client),
+        provider: Address::new_id(provider),
+        label: if r(323) % 4 == 0 {
+            Label::Bytes(r(324).to_le_bytes().to_vec())
+        } else {
+            Label::String(format!("bafk{:016x}", r(325)))
+        },
+        start_epoch: start,
+        end_epoch: end,
+        storage_price_per_epoch: price,
+        provider_collateral: TokenAmount::from_atto(r(326) % 1_000_000_000_000),
+        client_collateral: TokenAmount::from_atto(0u64),
+    }
 }

@@ -7,6 +7,7 @@ pub mod build;
 pub mod churn;
 pub mod config;
 pub mod market;
+pub mod market_churn;
 pub mod miner_state;
 pub mod output;
 pub mod population;
