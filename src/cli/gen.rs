@@ -116,6 +116,13 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
             "epochs:      {} -> {}; sectors removed {}, modified {}, added {}; {} new miners, {} new accounts",
             s.stats.from_epoch, s.stats.to_epoch, s.stats.removed, s.stats.modified, s.stats.added, s.stats.new_miners, s.stats.new_accounts
         );
+        let m = &s.stats.market;
+        if m.activated + m.slashed + m.updated + m.removed > 0 {
+            println!(
+                "market:      {} deals activated, {} slashed, {} updated, {} cleaned up",
+                m.activated, m.slashed, m.updated, m.removed
+            );
+        }
         let c = &s.stats.actors;
         println!(
             "actors:      {} senders, {} recipients, {} payment channels collected, {} miners paid fees",
