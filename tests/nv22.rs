@@ -545,6 +545,8 @@ fn a_final_after_sector_and_deal_churn_is_patched_and_equals_from_scratch() {
 fn premigration_then_final_after_a_generated_churn_equals_from_scratch() {
     let mut cfg = small_config(Network::Mainnet, 3, 3_000, 37);
     cfg.deals_per_sector = 3;
+    // Some settle and are collected (deleted) by the churn.
+    cfg.payment_channels = 300;
     let (store, a11) = generate(&cfg);
     let b11 = common::states::successor(&store, &a11, 5);
     let nv21 = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();

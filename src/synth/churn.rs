@@ -210,7 +210,8 @@ pub fn churn_state<B: Blockstore>(
     )?;
     // The market's cron runs every epoch.
     if let Some(m) = market_churn {
-        let i = market_i.expect("a market churn has a market");
+        // Found again: the actor churn deletes actors (collected channels).
+        let i = find(&actors, "storagemarket").expect("a market churn has a market");
         let (head, s) = m.apply(buf, &actors[i].1.head, cfg.epochs)?;
         actors[i].1.head = head;
         stats.market = s;
