@@ -1,6 +1,7 @@
 //! Migrations: the upgrade specs, the runner, the cache, and the migrators.
 
 pub mod actors_tree;
+pub mod amt_value_map;
 pub mod cache;
 pub mod car_run;
 pub mod checkpointer;

@@ -34,13 +34,11 @@ use crate::store::{BufferOptions, BufferedBlockstore};
 /// Which input tree a [`RetainInputs`] callback is asked to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputTree {
-    /// A miner's sectors AMT: the whole DAG under the root.
-    SectorsAmt,
     /// The actors HAMT: its nodes only, not the actors' states (the next
     /// run's remap compares nodes; the states it needs are its own input's).
     ActorsHamt,
-    /// Another AMT the next run diffs against, whole (nv22's deal states
-    /// and proposals).
+    /// An AMT the next run diffs against, whole (a miner's sectors, nv22's
+    /// deal states and proposals).
     Amt,
 }
 

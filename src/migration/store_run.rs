@@ -46,7 +46,7 @@ where
 {
     let to = disk.clone();
     RetainInputs(Arc::new(move |root: &Cid, tree: InputTree| match tree {
-        InputTree::SectorsAmt | InputTree::Amt => copy_dag(&*input, &to, root).map(|_| ()),
+        InputTree::Amt => copy_dag(&*input, &to, root).map(|_| ()),
         InputTree::ActorsHamt => copy_hamt_nodes(&*input, &to, root).map(|_| ()),
     }))
 }

@@ -124,7 +124,7 @@ impl Nv22MinerMigrator {
             },
         };
         if let Some(retain) = ctx.retain_inputs {
-            (retain.0)(sectors, InputTree::SectorsAmt)?;
+            (retain.0)(sectors, InputTree::Amt)?;
         }
         ctx.cache.put_many(&[
             (&key, inner.unwrap_or(self.empty_map)),
