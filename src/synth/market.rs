@@ -90,17 +90,6 @@ impl<'s, B: Blockstore> MarketBuilder<'s, B> {
         })
     }
 
-    fn proposal(
-        &self,
-        deal: u64,
-        provider: u64,
-        client: u64,
-        start: i64,
-        end: i64,
-    ) -> DealProposal {
-        deal_proposal(self.seed, deal, provider, client, start, end)
-    }
-
     fn put_proposal(&mut self, deal: u64, p: &DealProposal) -> Result<Cid> {
         let bytes = fvm_ipld_encoding::to_vec(p).map_err(|e| Error::Invalid(e.to_string()))?;
         self.proposals.push(deal, &bytes)?;
@@ -160,7 +149,7 @@ impl<'s, B: Blockstore> MarketBuilder<'s, B> {
             }
         }
         .max(start + 1);
-        let p = self.proposal(deal, provider, client, start, end);
+        let p = deal_proposal(self.seed, deal, provider, client, start, end);
         self.put_proposal(deal, &p)?;
         let slash = if case == DealCase::Slashed {
             (self.epoch - 1 - (r(332) % (10 * EPOCHS_PER_DAY as u64)) as i64).max(start)
@@ -187,7 +176,7 @@ impl<'s, B: Blockstore> MarketBuilder<'s, B> {
     pub fn ghost(&mut self, deal: u64, provider: u64, client: u64) -> Result<()> {
         let start = self.epoch - 100 * EPOCHS_PER_DAY;
         let end = self.upgrade + 200 * EPOCHS_PER_DAY;
-        let p = self.proposal(deal, provider, client, start, end);
+        let p = deal_proposal(self.seed, deal, provider, client, start, end);
         self.put_proposal(deal, &p)?;
         self.put_state(
             deal,
@@ -204,7 +193,14 @@ impl<'s, B: Blockstore> MarketBuilder<'s, B> {
     /// and no state.
     pub fn pending(&mut self, deal: u64, provider: u64, client: u64) -> Result<()> {
         let start = self.epoch + 2 * EPOCHS_PER_DAY;
-        let p = self.proposal(deal, provider, client, start, start + 200 * EPOCHS_PER_DAY);
+        let p = deal_proposal(
+            self.seed,
+            deal,
+            provider,
+            client,
+            start,
+            start + 200 * EPOCHS_PER_DAY,
+        );
         let cid = self.put_proposal(deal, &p)?;
         let unit = fvm_ipld_encoding::to_vec(&()).map_err(|e| Error::Invalid(e.to_string()))?;
         self.pending.push((cid.to_bytes(), unit));
