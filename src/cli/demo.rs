@@ -56,6 +56,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         payment_channels: 0,
         placeholders: 0,
         deals_per_sector: 0,
+        mining_reserve: false,
     };
     let s0 = dir.join("s0.car");
     let g = generate_car(&s0, &cfg, budget)?;

@@ -68,6 +68,9 @@ pub struct GenArgs {
     /// about sectors × (1 + this) / 6 deals.
     #[arg(long, default_value_t = 0)]
     deals_per_sector: u64,
+    /// Add the mining reserve f090 as a multisig (what nv23 migrates).
+    #[arg(long)]
+    mining_reserve: bool,
     /// Run these upgrades on the generated (v11) state and write the result
     /// instead: `--then nv21` gives a v12 state for nv22. Repeatable.
     #[arg(long)]
@@ -148,6 +151,7 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
         cfg.network = a.network;
         cfg.epoch = a.epoch.unwrap_or_else(|| default_epoch(a.network));
         cfg.deals_per_sector = a.deals_per_sector;
+        cfg.mining_reserve = a.mining_reserve;
         return write_state(&a.out, &cfg, a.memory_budget, &a.then);
     }
     let miners = match a.total_sectors {
@@ -174,6 +178,7 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
         payment_channels: a.payment_channels,
         placeholders: a.placeholders,
         deals_per_sector: a.deals_per_sector,
+        mining_reserve: a.mining_reserve,
     };
     write_state(&a.out, &cfg, a.memory_budget, &a.then)
 }

@@ -24,7 +24,7 @@ use super::progress::Progress;
 use super::report::{peak_rss_bytes, MigrationReport};
 use super::router::Router;
 use super::spec::UpgradeSpec;
-use super::upgrades::migrators_for;
+use super::upgrades::{migrators_for, post_migrators_for};
 use crate::actors::manifest::Network;
 use crate::actors::state_tree::{get_cbor, RawActor, StateRoot, STATE_TREE_VERSION};
 use crate::error::{Error, Result};
@@ -170,6 +170,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
     }
     super::detect::check_spec(&super::detect::state_facts(&buf, state_root)?, spec)?;
     let migrators = migrators_for::<&B, _>(spec, &buf)?;
+    let post_migrators = post_migrators_for::<&B>(spec);
     let names: Vec<&str> = migrators.iter().map(|(n, _)| n.as_str()).collect();
     let router = Router::new(spec, &names)?;
     let deferred_kinds: Vec<bool> = migrators.iter().map(|(_, m)| m.deferred()).collect();
@@ -322,6 +323,9 @@ pub fn migrate_state<B: Blockstore + Sync>(
             }
             false => Vec::new(),
         };
+        for post in &post_migrators {
+            tree = post.apply(&ctx, &root.actors, tree)?;
+        }
         Ok((tree, extra))
     };
     let topts = TreeOptions {

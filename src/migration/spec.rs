@@ -14,6 +14,7 @@ pub const SPECS: &[(&str, &str)] = &[
     ("nv21", include_str!("../../migrations/nv21.toml")),
     ("nv22", include_str!("../../migrations/nv22.toml")),
     ("nv22fix", include_str!("../../migrations/nv22fix.toml")),
+    ("nv23", include_str!("../../migrations/nv23.toml")),
 ];
 
 /// The migrator every upgrade has: new code CID, same head.

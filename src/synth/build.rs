@@ -261,6 +261,27 @@ pub fn build_state<B: Blockstore>(
         init_map.push((Address::new_actor(&id.to_le_bytes()), id));
     }
 
+    // The mining reserve, a multisig as genesis creates it.
+    if cfg.mining_reserve {
+        let st = fil_actor_multisig_state::v11::State {
+            signers: Vec::new(),
+            num_approvals_threshold: 0,
+            next_tx_id: fil_actor_multisig_state::v11::TxnID(0),
+            initial_balance: TokenAmount::from_atto(0u64),
+            start_epoch: 0,
+            unlock_duration: 0,
+            pending_txs: empty_map,
+        };
+        let head = put_cbor(buf, &st)?;
+        actors.add(
+            ids::MINING_RESERVE,
+            "multisig",
+            head,
+            fil(seed, 90, 1_000_000),
+            None,
+        )?;
+    }
+
     // EVM contracts, eth accounts and a placeholder.
     let empty_array = single::empty_array(buf)?;
     for _ in 0..cfg.evm_contracts {

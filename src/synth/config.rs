@@ -87,6 +87,9 @@ pub struct GenConfig {
     /// nv21 states, whose roots stay as they were); above 0 the market holds
     /// a proposal and state for the listed deals (see [`super::market`]).
     pub deals_per_sector: u64,
+    /// The mining reserve f090, a multisig as genesis makes it (nv23 turns
+    /// it into an account). Off: the nv21 states, whose roots stay.
+    pub mining_reserve: bool,
 }
 
 /// The actor population of mainnet at `scale` 1 (3.81M actors; DESIGN §2):
@@ -111,6 +114,7 @@ pub fn mainnet_preset(scale: f64, total_sectors: u64, seed: u64) -> GenConfig {
         payment_channels: n(30_000.0),
         placeholders: n(50_000.0),
         deals_per_sector: 0,
+        mining_reserve: false,
     }
 }
 
@@ -136,6 +140,7 @@ impl GenConfig {
             payment_channels: 0,
             placeholders: 0,
             deals_per_sector: 0,
+            mining_reserve: false,
         }
     }
 }

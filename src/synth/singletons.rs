@@ -32,6 +32,8 @@ pub mod ids {
     pub const DATACAP: u64 = 7;
     /// Ethereum address manager.
     pub const EAM: u64 = 10;
+    /// The mining reserve (a multisig until nv23).
+    pub const MINING_RESERVE: u64 = 90;
     /// Burnt funds (an account).
     pub const BURNT_FUNDS: u64 = 99;
     /// First ID of non-singleton actors.

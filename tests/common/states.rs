@@ -22,6 +22,7 @@ pub fn small_config(network: Network, miners: u64, sectors: u64, seed: u64) -> G
         payment_channels: 0,
         placeholders: 0,
         deals_per_sector: 0,
+        mining_reserve: false,
     }
 }
 

@@ -34,3 +34,13 @@ pub trait ActorMigrator<B: Blockstore>: Send + Sync {
 
 /// A migrator by the name a spec gives it.
 pub type Named<'a, B> = (String, Box<dyn ActorMigrator<B> + 'a>);
+
+/// Runs on the output actors tree once every actor (deferred ones too) is
+/// in it: a change no single actor's migration can make (nv23 turns the
+/// f090 multisig into an account). It must be a function of the input
+/// tree applied to the output, so that running it again on a remapped
+/// tree (which reuses the previous output where nothing changed) is exact.
+pub trait PostMigrator<B: Blockstore>: Send + Sync {
+    /// Returns the new output actors tree.
+    fn apply(&self, ctx: &MigrationCtx<'_, B>, input_tree: &Cid, output_tree: Cid) -> Result<Cid>;
+}

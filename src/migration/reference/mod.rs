@@ -9,6 +9,7 @@
 
 pub mod nv21;
 pub mod nv22;
+pub mod nv23;
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
@@ -19,6 +20,7 @@ use multihash_codetable::Code;
 
 pub use nv21::reference_nv21;
 pub use nv22::reference_nv22;
+pub use nv23::reference_nv23;
 
 use super::spec::UpgradeSpec;
 use crate::actors::manifest::Manifest;
@@ -113,6 +115,7 @@ pub fn reference_root<S: Blockstore>(
     match spec.name.as_str() {
         "nv21" => reference_nv21(store, state_root, spec.network),
         "nv22" => reference_nv22(store, state_root, spec),
+        "nv23" => reference_nv23(store, state_root, spec),
         other => Err(Error::Invalid(format!(
             "no typed reference path for upgrade {other}"
         ))),

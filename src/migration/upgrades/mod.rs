@@ -5,12 +5,13 @@
 
 pub mod nv21;
 pub mod nv22;
+pub mod nv23;
 
 use fvm_ipld_blockstore::Blockstore;
 
 use super::migrators::code::CodeMigrator;
 use super::migrators::system::SystemMigrator;
-use super::migrators::Named;
+use super::migrators::{Named, PostMigrator};
 use super::spec::{UpgradeSpec, CODE_MIGRATOR, SYSTEM_MIGRATOR};
 use crate::error::{Error, Result};
 
@@ -39,4 +40,15 @@ where
         }
     }
     Ok(all)
+}
+
+/// The post-migrators of `spec`, in the order they run.
+pub fn post_migrators_for<'a, B>(spec: &UpgradeSpec) -> Vec<Box<dyn PostMigrator<B> + 'a>>
+where
+    B: Blockstore + Sync + 'a,
+{
+    match spec.name.as_str() {
+        "nv23" => vec![Box::new(nv23::MiningReserve)],
+        _ => Vec::new(),
+    }
 }
