@@ -86,3 +86,22 @@ pub fn encode_cid(c: &Cid) -> Vec<u8> {
     cbor::write_cid(&mut v, c);
     v
 }
+
+/// Encodes a tuple from its elements' encoded bytes, in order: how a
+/// migration inserts, drops or reorders fields while every element it
+/// keeps stays byte for byte what the input had.
+pub fn assemble(elements: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(elements.iter().map(|e| e.len()).sum::<usize>() + 9);
+    cbor::write_header(&mut out, major::ARRAY, elements.len() as u64);
+    for e in elements {
+        out.extend_from_slice(e);
+    }
+    out
+}
+
+/// Encodes an integer as a standalone DAG-CBOR item.
+pub fn encode_int(v: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9);
+    cbor::write_int(&mut out, v);
+    out
+}

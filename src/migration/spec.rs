@@ -12,9 +12,17 @@ use crate::error::{Error, Result};
 /// The specs shipped with this build, by name, in upgrade order.
 pub const SPECS: &[(&str, &str)] = &[
     ("nv21", include_str!("../../migrations/nv21.toml")),
+    ("nv21fix", include_str!("../../migrations/nv21fix.toml")),
+    ("nv21fix2", include_str!("../../migrations/nv21fix2.toml")),
     ("nv22", include_str!("../../migrations/nv22.toml")),
     ("nv22fix", include_str!("../../migrations/nv22fix.toml")),
     ("nv23", include_str!("../../migrations/nv23.toml")),
+    ("nv24", include_str!("../../migrations/nv24.toml")),
+    ("nv25", include_str!("../../migrations/nv25.toml")),
+    ("nv26fix", include_str!("../../migrations/nv26fix.toml")),
+    ("nv27", include_str!("../../migrations/nv27.toml")),
+    ("nv28", include_str!("../../migrations/nv28.toml")),
+    ("nv29", include_str!("../../migrations/nv29.toml")),
 ];
 
 /// The migrator every upgrade has: new code CID, same head.

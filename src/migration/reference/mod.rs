@@ -7,9 +7,13 @@
 //! baseline the engine is measured against. They hold whole trees in memory,
 //! as those libraries do.
 
+pub mod code_only;
 pub mod nv21;
 pub mod nv22;
 pub mod nv23;
+pub mod nv24;
+pub mod nv25;
+pub mod nv29;
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
@@ -18,11 +22,15 @@ use fvm_ipld_encoding::CborStore;
 use fvm_ipld_hamt::{BytesKey, Hamt};
 use multihash_codetable::Code;
 
+pub use code_only::reference_code_only;
 pub use nv21::reference_nv21;
 pub use nv22::reference_nv22;
 pub use nv23::reference_nv23;
+pub use nv24::reference_nv24;
+pub use nv25::reference_nv25;
+pub use nv29::reference_nv29;
 
-use super::spec::UpgradeSpec;
+use super::spec::{UpgradeSpec, CODE_MIGRATOR, SYSTEM_MIGRATOR};
 use crate::actors::manifest::Manifest;
 use crate::error::{Error, Result};
 
@@ -116,6 +124,16 @@ pub fn reference_root<S: Blockstore>(
         "nv21" => reference_nv21(store, state_root, spec.network),
         "nv22" => reference_nv22(store, state_root, spec),
         "nv23" => reference_nv23(store, state_root, spec),
+        "nv24" => reference_nv24(store, state_root, spec),
+        "nv25" => reference_nv25(store, state_root, spec),
+        "nv29" => reference_nv29(store, state_root, spec),
+        _ if spec
+            .migrators
+            .values()
+            .all(|m| m == CODE_MIGRATOR || m == SYSTEM_MIGRATOR) =>
+        {
+            reference_code_only(store, state_root, spec)
+        }
         other => Err(Error::Invalid(format!(
             "no typed reference path for upgrade {other}"
         ))),

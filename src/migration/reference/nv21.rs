@@ -7,7 +7,7 @@
 //! the baseline the engine is measured against. It holds whole trees in
 //! memory, as those libraries do.
 
-use crate::actors::manifest::{Manifest, Network};
+use crate::actors::manifest::Network;
 use cid::Cid;
 use fil_actor_miner_state::{v11, v12};
 use fvm_ipld_amt::Amt;
@@ -153,8 +153,9 @@ pub fn reference_nv21<S: Blockstore>(
 }
 
 fn run<S: Blockstore>(store: &S, state_root: &Cid, network: Network) -> R<Cid> {
-    let old = Manifest::load(network, 11)?;
-    let new = Manifest::load(network, 12)?;
+    // The bundles the spec names (calibnet took a release candidate).
+    let spec = crate::migration::spec::UpgradeSpec::load("nv21", network)?;
+    let (old, new) = (spec.old_manifest, spec.new_manifest);
     let (root, input) = load_state(store, state_root)?;
     let memo = Memo::default();
     rebuild_state(store, &root, &input, &old, &new, |name, _, a| match name {

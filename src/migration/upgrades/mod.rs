@@ -6,6 +6,9 @@
 pub mod nv21;
 pub mod nv22;
 pub mod nv23;
+pub mod nv24;
+pub mod nv25;
+pub mod nv29;
 
 use fvm_ipld_blockstore::Blockstore;
 
@@ -29,6 +32,9 @@ where
     match spec.name.as_str() {
         "nv21" => all.extend(nv21::migrators(store)?),
         "nv22" => all.extend(nv22::migrators(spec, store)?),
+        "nv24" => all.extend(nv24::migrators()),
+        "nv25" => all.extend(nv25::migrators(store)?),
+        "nv29" => all.extend(nv29::migrators()),
         _ => {}
     }
     for name in spec.migrators.values() {
@@ -49,6 +55,7 @@ where
 {
     match spec.name.as_str() {
         "nv23" => vec![Box::new(nv23::MiningReserve)],
+        "nv29" => vec![Box::new(nv29::reward::RewardStreams)],
         _ => Vec::new(),
     }
 }
