@@ -57,6 +57,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         placeholders: 0,
         deals_per_sector: 0,
         mining_reserve: false,
+        solstice_contracts: false,
+        mixed_vesting: false,
     };
     let s0 = dir.join("s0.car");
     let g = generate_car(&s0, &cfg, budget)?;

@@ -71,6 +71,19 @@ pub struct GenArgs {
     /// Add the mining reserve f090 as a multisig (what nv23 migrates).
     #[arg(long)]
     mining_reserve: bool,
+    /// Add the three FIP-0118 contracts at their published f410 addresses
+    /// (what nv29's reward bootstrap resolves) and some self-destructed EVM
+    /// contracts.
+    #[arg(long)]
+    solstice_contracts: bool,
+    /// Give miners vesting tables of 0, 1 or many entries (what nv25 reads)
+    /// instead of twelve each.
+    #[arg(long)]
+    mixed_vesting: bool,
+    /// Everything a later upgrade reads: --mining-reserve,
+    /// --solstice-contracts and --mixed-vesting (the mainnet preset has them).
+    #[arg(long)]
+    all_upgrades: bool,
     /// Run these upgrades on the generated (v11) state and write the result
     /// instead: `--then nv21` gives a v12 state for nv22. Repeatable.
     #[arg(long)]
@@ -151,7 +164,9 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
         cfg.network = a.network;
         cfg.epoch = a.epoch.unwrap_or_else(|| default_epoch(a.network));
         cfg.deals_per_sector = a.deals_per_sector;
-        cfg.mining_reserve = a.mining_reserve;
+        cfg.mining_reserve |= a.mining_reserve;
+        cfg.solstice_contracts |= a.solstice_contracts;
+        cfg.mixed_vesting |= a.mixed_vesting;
         return write_state(&a.out, &cfg, a.memory_budget, &a.then);
     }
     let miners = match a.total_sectors {
@@ -178,7 +193,9 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
         payment_channels: a.payment_channels,
         placeholders: a.placeholders,
         deals_per_sector: a.deals_per_sector,
-        mining_reserve: a.mining_reserve,
+        mining_reserve: a.mining_reserve || a.all_upgrades,
+        solstice_contracts: a.solstice_contracts || a.all_upgrades,
+        mixed_vesting: a.mixed_vesting || a.all_upgrades,
     };
     write_state(&a.out, &cfg, a.memory_budget, &a.then)
 }

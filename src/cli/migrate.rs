@@ -8,6 +8,7 @@ use cid::Cid;
 use clap::Args;
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::resolve_state_root;
+use fil_migrate::migration::chain::upgrade_path_of;
 use fil_migrate::migration::detect::{check_spec, next_upgrade, state_facts};
 use fil_migrate::migration::store_run::{migrate_on_store, StoreRole};
 use fil_migrate::migration::verify::verify;
@@ -25,48 +26,55 @@ use super::args::parse_bytes;
 pub struct MigrateArgs {
     /// Input snapshot CAR (`.car` or `.car.zst`).
     #[arg(long)]
-    snapshot: PathBuf,
-    /// Upgrade to run (`nv21`, `nv22`, `nv22fix`), or `auto`: the one that
-    /// starts from the state's actors bundle (its system actor's manifest).
+    pub(super) snapshot: PathBuf,
+    /// Upgrade to run (`nv21` … `nv29`, a fix upgrade such as `nv22fix`),
+    /// or `auto`: the one that starts from the state's actors bundle (its
+    /// system actor's manifest).
     #[arg(long, default_value = "auto")]
-    upgrade: String,
+    pub(super) upgrade: String,
+    /// Run every upgrade from the state's bundle up to this network version
+    /// (`nv29`) or upgrade (`nv26fix`) in turn, each one's output the next
+    /// one's input, printing each root. A rehearsal: no messages run in
+    /// between, so it is not a chain's history.
+    #[arg(long, conflicts_with_all = ["upgrade", "store", "keep_inputs"])]
+    pub(super) to: Option<String>,
     /// Network (selects bundles and heights). Default: the state's own (its
     /// init actor's network name); given, it must match it.
     #[arg(long)]
-    network: Option<Network>,
+    pub(super) network: Option<Network>,
     /// State root to migrate (default: the CAR root, or its block header's ParentStateRoot).
     #[arg(long)]
-    state_root: Option<String>,
+    pub(super) state_root: Option<String>,
     /// Store directory: receives the output blocks and keeps the migration cache
     /// (a premigration's results are reused by the next run on the same store).
     /// Default: a temporary one, removed at exit.
     #[arg(long)]
-    store: Option<PathBuf>,
+    pub(super) store: Option<PathBuf>,
     /// Also write the migrated state as a snapshot CAR (`.zst` compresses).
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(super) out: Option<PathBuf>,
     /// Memory for not-yet-written output blocks (default: a quarter of available memory).
     #[arg(long, value_parser = parse_bytes)]
-    memory_budget: Option<u64>,
+    pub(super) memory_budget: Option<u64>,
     /// Worker threads (default: all cores).
     #[arg(long, default_value_t = 0)]
-    threads: usize,
+    pub(super) threads: usize,
     /// Re-run from scratch without cache, compare roots, decode every migrated sector.
     #[arg(long)]
-    verify: bool,
+    pub(super) verify: bool,
     /// Write a JSON report here.
     #[arg(long)]
-    report: Option<PathBuf>,
+    pub(super) report: Option<PathBuf>,
     /// Seconds between cache checkpoints (finished work made durable for resume).
     #[arg(long, default_value_t = 10.0)]
-    checkpoint_every: f64,
+    pub(super) checkpoint_every: f64,
     /// Skip hash verification of blocks read from the snapshot.
     #[arg(long)]
-    no_verify_reads: bool,
+    pub(super) no_verify_reads: bool,
     /// With --store: also keep each miner's input sectors tree, so a later
     /// run on this store can diff against it (premigrate always does).
     #[arg(long)]
-    keep_inputs: bool,
+    pub(super) keep_inputs: bool,
 }
 
 pub fn run(a: MigrateArgs) -> anyhow::Result<()> {
@@ -134,6 +142,11 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
             resolve_state_root(&*car, &root)?
         }
     };
+    if let Some(target) = &a.to {
+        anyhow::ensure!(!premigration, "premigrate runs one upgrade: drop --to");
+        let specs = upgrade_path_of(&*car, &input_root, a.network, target)?;
+        return super::migrate_to::run_chain(&a, &car, input_root, &specs);
+    }
     let spec = choose_upgrade(&*car, &input_root, &a.upgrade, a.network)?;
     eprintln!(
         "upgrade {} on {} at epoch {}: {}",

@@ -11,6 +11,7 @@ mod gc;
 mod gen;
 mod inspect;
 mod migrate;
+mod migrate_to;
 mod status;
 
 use clap::{Parser, Subcommand};

@@ -4,6 +4,7 @@ pub mod actors_tree;
 pub mod amt_value_map;
 pub mod cache;
 pub mod car_run;
+pub mod chain;
 pub mod checkpointer;
 pub mod context;
 pub mod deferred;

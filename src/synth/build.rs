@@ -172,6 +172,7 @@ pub fn build_state<B: Blockstore>(
                 snapshots: &sectors.older,
                 live: &sectors.live,
                 precommits: &precommits,
+                mixed_vesting: cfg.mixed_vesting,
             },
         )?;
         buf.flush(&m.head)?;
@@ -284,8 +285,7 @@ pub fn build_state<B: Blockstore>(
 
     // EVM contracts, eth accounts and a placeholder.
     let empty_array = single::empty_array(buf)?;
-    for _ in 0..cfg.evm_contracts {
-        let id = alloc();
+    let mut evm = |id: u64, f4: Address| -> Result<()> {
         let code = mix(&[seed, id, 40]).to_le_bytes().repeat(64);
         let bytecode = cid::Cid::new_v1(
             crate::ipld::cids::RAW,
@@ -307,17 +307,39 @@ pub fn build_state<B: Blockstore>(
             .map_err(|e| Error::Invalid(e.to_string()))?,
         )
         .map_err(|e| Error::Invalid(e.to_string()))?;
+        // Every eighth contract has self-destructed (a tombstone).
+        let tombstone = (cfg.solstice_contracts && id % 8 == 5).then_some(
+            fil_actor_evm_state::v11::Tombstone {
+                origin: id - 1,
+                nonce: 7,
+            },
+        );
         let st = fil_actor_evm_state::v11::State {
             bytecode,
             bytecode_hash: hash,
             contract_state: empty_map,
             nonce: 1,
-            tombstone: None,
+            tombstone,
         };
         let head = put_cbor(buf, &st)?;
-        let f4 = eth_addr(seed, id);
         actors.add(id, "evm", head, fil(seed, id, 10), Some(f4))?;
         init_map.push((f4, id));
+        Ok(())
+    };
+    for _ in 0..cfg.evm_contracts {
+        let id = alloc();
+        evm(id, eth_addr(seed, id))?;
+    }
+    // The FIP-0118 contracts nv29's reward bootstrap resolves.
+    if cfg.solstice_contracts {
+        use crate::migration::upgrades::nv29::bootstrap::{filecoin_address, BootstrapParams};
+        let p = BootstrapParams::for_network(cfg.network);
+        for eth in [p.swa, p.sra, p.orchestrator] {
+            let id = alloc();
+            let f4 = Address::from_bytes(&filecoin_address(&eth).to_bytes())
+                .expect("an address this build made");
+            evm(id, f4)?;
+        }
     }
     for k in 0..=cfg.eth_accounts {
         let id = alloc();

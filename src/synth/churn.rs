@@ -292,6 +292,7 @@ pub fn churn_state<B: Blockstore>(
                 snapshots: &sectors.older,
                 live: &sectors.live,
                 precommits: &[],
+                mixed_vesting: false,
             },
         )?;
         buf.flush(&m.head)?;

@@ -90,6 +90,14 @@ pub struct GenConfig {
     /// The mining reserve f090, a multisig as genesis makes it (nv23 turns
     /// it into an account). Off: the nv21 states, whose roots stay.
     pub mining_reserve: bool,
+    /// The three FIP-0118 contracts (SWA, SRA, orchestrator) as EVM actors
+    /// at their published f410 addresses, registered in init, so nv29's
+    /// reward bootstrap resolves; and some self-destructed EVM contracts.
+    /// Off: the earlier states, whose roots stay.
+    pub solstice_contracts: bool,
+    /// Miner vesting tables of 0, 1 or many entries (nv25 reads them).
+    /// Off: twelve for every miner, the earlier states' roots.
+    pub mixed_vesting: bool,
 }
 
 /// The actor population of mainnet at `scale` 1 (3.81M actors; DESIGN §2):
@@ -114,7 +122,9 @@ pub fn mainnet_preset(scale: f64, total_sectors: u64, seed: u64) -> GenConfig {
         payment_channels: n(30_000.0),
         placeholders: n(50_000.0),
         deals_per_sector: 0,
-        mining_reserve: false,
+        mining_reserve: true,
+        solstice_contracts: true,
+        mixed_vesting: true,
     }
 }
 
@@ -141,6 +151,8 @@ impl GenConfig {
             placeholders: 0,
             deals_per_sector: 0,
             mining_reserve: false,
+            solstice_contracts: false,
+            mixed_vesting: false,
         }
     }
 }

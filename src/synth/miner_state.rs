@@ -51,6 +51,9 @@ pub struct MinerInputs<'a> {
     pub live: &'a [SectorSummary],
     /// Precommitted (not yet proven) sector numbers.
     pub precommits: &'a [u64],
+    /// Vesting tables of 0, 1 or many entries by miner (what nv25 reads);
+    /// off: twelve entries for every miner (the earlier states' roots).
+    pub mixed_vesting: bool,
 }
 
 /// The assembled miner: its head and its power claim.
@@ -220,8 +223,16 @@ pub fn assemble<S: Blockstore>(store: &S, inp: &MinerInputs<'_>) -> Result<Assem
     state.allocated_sectors = put_cbor(store, &allocated)?;
 
     // Vesting funds: a schedule of daily tranches.
+    let entries = match inp.mixed_vesting {
+        false => 12,
+        true => match mix(&[p.seed, p.miner, 77]) % 10 {
+            0 | 1 => 0,
+            2 => 1,
+            r => 2 + (r * 1_000 + mix(&[p.seed, p.miner, 78])) % 178,
+        },
+    };
     let funds = miner::VestingFunds {
-        funds: (1..=12)
+        funds: (1..=entries as i64)
             .map(|k| miner::VestingFund {
                 epoch: p.epoch + k * 2880 * 15,
                 amount: TokenAmount::from_atto(

@@ -23,6 +23,8 @@ pub fn small_config(network: Network, miners: u64, sectors: u64, seed: u64) -> G
         placeholders: 0,
         deals_per_sector: 0,
         mining_reserve: false,
+        solstice_contracts: false,
+        mixed_vesting: false,
     }
 }
 
