@@ -22,6 +22,7 @@ use cid::Cid;
 use common::states::{generate, small_config, successor};
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::migration::actors_tree::TreePath;
+use fil_migrate::migration::chain::upgrade_path;
 use fil_migrate::migration::{
     collect_garbage_on, migrate_on_store, migrate_state, MigrationOptions, NoCache, StoreCache,
     StoreRole, UpgradeSpec,
@@ -64,17 +65,19 @@ impl World {
     fn of(upgrade: &str, miners: u64, sectors: u64, threads: usize, budget: u64) -> World {
         let mut cfg = small_config(Network::Mainnet, miners, sectors, 7);
         let spec = UpgradeSpec::load(upgrade, Network::Mainnet).unwrap();
-        let before: &[&str] = match upgrade {
-            "nv21" => &[],
-            _ => {
-                cfg.deals_per_sector = 3;
-                &["nv21"]
-            }
-        };
+        if upgrade != "nv21" {
+            cfg.deals_per_sector = 3;
+            cfg.mining_reserve = true;
+            cfg.solstice_contracts = true;
+            cfg.mixed_vesting = true;
+        }
         let (input, mut s0) = generate(&cfg);
         let mut s1 = successor(&input, &s0, 8);
-        for u in before {
-            let s = UpgradeSpec::load(u, Network::Mainnet).unwrap();
+        let v11 = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+        let mut before =
+            upgrade_path(Network::Mainnet, &v11.old_manifest.data_cid, upgrade).unwrap();
+        assert_eq!(before.pop().map(|s| s.name), Some(upgrade.to_string()));
+        for s in &before {
             let up = |r: &Cid| {
                 migrate_state(&input, r, &s, &NoCache, &w_opts(threads, 64 << 20))
                     .unwrap()
@@ -308,6 +311,19 @@ fn every_fault_point_of_a_small_nv22_run_resumes_to_the_uncached_roots() {
     // The market's base, the listings index and the deferred actors' keys
     // are durable with the rest, or not at all.
     every_fault_point(&World::of("nv22", 3, 300, 1, 64 << 20));
+}
+
+#[test]
+fn every_fault_point_of_a_small_nv25_run_resumes_to_the_uncached_roots() {
+    // Every miner's 48 deadlines and vesting tail, every EVM actor, under
+    // the `<addr>-head-<head>` entries.
+    every_fault_point(&World::of("nv25", 3, 300, 1, 64 << 20));
+}
+
+#[test]
+fn every_fault_point_of_a_small_nv29_run_resumes_to_the_uncached_roots() {
+    // The reward streams are a post-migrator, applied again on resume.
+    every_fault_point(&World::of("nv29", 3, 300, 1, 64 << 20));
 }
 
 fn every_fault_point(w: &World) {

@@ -23,7 +23,8 @@ fn opts(threads: usize, budget: u64) -> MigrationOptions {
     }
 }
 
-/// A v12 state with a market: generated at v11, then nv21.
+/// A v12 state with a market: generated at v11, then nv21 (on calibnet
+/// also its two fix upgrades, to the final v12.0.0 nv22 starts from).
 fn v12_state(
     network: Network,
     miners: u64,
@@ -34,11 +35,15 @@ fn v12_state(
     let mut cfg = small_config(network, miners, sectors, seed);
     cfg.deals_per_sector = deals;
     let (store, v11) = generate(&cfg);
-    let nv21 = UpgradeSpec::load("nv21", network).unwrap();
-    let v12 = migrate_state(&store, &v11, &nv21, &NoCache, &opts(2, 64 << 20))
+    let v11_data = UpgradeSpec::load("nv21", network)
         .unwrap()
-        .state_root;
-    (store, v12)
+        .old_manifest
+        .data_cid;
+    let path = fil_migrate::migration::chain::upgrade_path(network, &v11_data, "nv21").unwrap();
+    let roots =
+        fil_migrate::migration::chain::migrate_through(&store, &v11, &path, &opts(2, 64 << 20))
+            .unwrap();
+    (store, *roots.last().unwrap())
 }
 
 fn nv22(

@@ -28,7 +28,7 @@ fn opts(threads: usize) -> MigrationOptions {
 fn to_v13(network: Network) -> Vec<&'static str> {
     match network {
         Network::Mainnet => vec!["nv21", "nv22"],
-        Network::Calibnet => vec!["nv21", "nv22", "nv22fix"],
+        Network::Calibnet => vec!["nv21", "nv21fix", "nv21fix2", "nv22", "nv22fix"],
     }
 }
 

@@ -88,6 +88,11 @@ pub struct GenArgs {
     /// instead: `--then nv21` gives a v12 state for nv22. Repeatable.
     #[arg(long)]
     then: Vec<String>,
+    /// Run every upgrade from v11 up to this network version (`nv28`: a v18
+    /// state for nv29) or upgrade, fix upgrades included, and write the
+    /// result instead.
+    #[arg(long, conflicts_with = "then")]
+    to: Option<String>,
     /// A whole population instead of the counts above: `mainnet` is mainnet's
     /// actor mix (3.81M actors at --scale 1: 0.7M miners, 4,000 of them with
     /// the --total-sectors, default 2M × scale, by a power law).
@@ -167,7 +172,7 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
         cfg.mining_reserve |= a.mining_reserve;
         cfg.solstice_contracts |= a.solstice_contracts;
         cfg.mixed_vesting |= a.mixed_vesting;
-        return write_state(&a.out, &cfg, a.memory_budget, &a.then);
+        return write_state(&a.out, &cfg, a.memory_budget, &upgrades(&a, &cfg)?);
     }
     let miners = match a.total_sectors {
         Some(total) => MinerSizes::PowerLaw {
@@ -197,7 +202,23 @@ pub fn run(a: GenArgs) -> anyhow::Result<()> {
         solstice_contracts: a.solstice_contracts || a.all_upgrades,
         mixed_vesting: a.mixed_vesting || a.all_upgrades,
     };
-    write_state(&a.out, &cfg, a.memory_budget, &a.then)
+    write_state(&a.out, &cfg, a.memory_budget, &upgrades(&a, &cfg)?)
+}
+
+/// The upgrades `--then` or `--to` ask for, in order.
+fn upgrades(a: &GenArgs, cfg: &GenConfig) -> anyhow::Result<Vec<String>> {
+    Ok(match &a.to {
+        None => a.then.clone(),
+        Some(target) => {
+            let v11 = UpgradeSpec::load("nv21", cfg.network)?
+                .old_manifest
+                .data_cid;
+            fil_migrate::migration::chain::upgrade_path(cfg.network, &v11, target)?
+                .into_iter()
+                .map(|s| s.name)
+                .collect()
+        }
+    })
 }
 
 fn write_state(

@@ -14,6 +14,14 @@ use super::spec::{shipped, UpgradeSpec, SPECS};
 use crate::actors::manifest::Network;
 use crate::error::{Error, Result};
 
+/// Whether `target` is a bare network version (`nv29`), not an upgrade's
+/// own name (`nv22fix`).
+fn is_version(target: &str) -> bool {
+    target
+        .strip_prefix("nv")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The network version `target` names: `nv29` → 29; a shipped upgrade's
 /// name (`nv22fix`) → that upgrade's version.
 fn target_version(target: &str, network: Network) -> Result<u32> {
@@ -33,9 +41,10 @@ fn target_version(target: &str, network: Network) -> Result<u32> {
 }
 
 /// The shipped upgrades on `network` that take a state running the bundle
-/// whose data is `from` up to `target`: every upgrade of a network version
-/// ≤ the target's, in order; with an upgrade's name, up to and including
-/// it (`--to nv25` on calibnet stops before TockFix, `--to nv26fix` not).
+/// whose data is `from` up to `target`: with a network version (`nv21`),
+/// every upgrade of a version ≤ it, in order, fix upgrades included (on
+/// calibnet `nv21` is Watermelon and its two fixes, `nv25` stops before
+/// TockFix); with a fix upgrade's name (`nv22fix`), up to and including it.
 pub fn upgrade_path(network: Network, from: &Cid, target: &str) -> Result<Vec<UpgradeSpec>> {
     let version = target_version(target, network)?;
     let all = shipped(network);
@@ -47,7 +56,7 @@ pub fn upgrade_path(network: Network, from: &Cid, target: &str) -> Result<Vec<Up
         }
         data = next.new_manifest.data_cid;
         path.push(next.clone());
-        if next.name == target {
+        if next.name == target && !is_version(target) {
             break;
         }
     }

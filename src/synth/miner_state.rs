@@ -225,10 +225,12 @@ pub fn assemble<S: Blockstore>(store: &S, inp: &MinerInputs<'_>) -> Result<Assem
     // Vesting funds: a schedule of daily tranches.
     let entries = match inp.mixed_vesting {
         false => 12,
-        true => match mix(&[p.seed, p.miner, 77]) % 10 {
-            0 | 1 => 0,
-            2 => 1,
-            r => 2 + (r * 1_000 + mix(&[p.seed, p.miner, 78])) % 178,
+        // Miners take three consecutive IDs (owner, worker, miner), so
+        // any four miners in a row have each shape.
+        true => match (p.miner / 3) % 4 {
+            0 => 0,
+            1 => 1,
+            _ => 2 + mix(&[p.seed, p.miner, 78]) % 178,
         },
     };
     let funds = miner::VestingFunds {
