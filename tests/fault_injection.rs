@@ -79,7 +79,7 @@ impl World {
         assert_eq!(before.pop().map(|s| s.name), Some(upgrade.to_string()));
         for s in &before {
             let up = |r: &Cid| {
-                migrate_state(&input, r, &s, &NoCache, &w_opts(threads, 64 << 20))
+                migrate_state(&input, r, s, &NoCache, &w_opts(threads, 64 << 20))
                     .unwrap()
                     .state_root
             };
