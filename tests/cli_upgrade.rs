@@ -91,3 +91,65 @@ fn auto_picks_nv22_for_a_v12_state_and_named_upgrades_are_checked() {
         assert!(o.stdout.is_empty(), "{args:?} printed a root");
     }
 }
+
+#[test]
+fn migrate_to_runs_every_upgrade_in_turn_and_prints_each_root() {
+    let dir = tempfile::tempdir().unwrap();
+    for (network, target, steps) in [
+        (
+            "mainnet",
+            "nv29",
+            vec![
+                "nv21", "nv22", "nv23", "nv24", "nv25", "nv27", "nv28", "nv29",
+            ],
+        ),
+        (
+            "calibnet",
+            "nv25",
+            vec![
+                "nv21", "nv21fix", "nv21fix2", "nv22", "nv22fix", "nv23", "nv24", "nv25",
+            ],
+        ),
+    ] {
+        let v11 = dir.path().join(format!("{network}-v11.car"));
+        common::succeed(
+            bin()
+                .args([
+                    "gen",
+                    "--network",
+                    network,
+                    "--miners",
+                    "2",
+                    "--sectors",
+                    "300",
+                ])
+                .args(["--deals-per-sector", "2", "--all-upgrades", "--out"])
+                .arg(&v11),
+        );
+        let out = dir.path().join(format!("{network}-{target}.car"));
+        let run = common::succeed(
+            bin()
+                .args(["migrate", "--verify", "--to", target, "--snapshot"])
+                .arg(&v11)
+                .arg("--out")
+                .arg(&out),
+        );
+        let text = stdout(&run);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), steps.len() + 1, "{text}");
+        for (line, step) in lines.iter().zip(&steps) {
+            assert!(line.starts_with(&format!("{step} bafy")), "{text}");
+        }
+        let last = lines[steps.len() - 1].split_whitespace().nth(1).unwrap();
+        assert_eq!(lines[steps.len()], last);
+        // The exported state is the last root, and nothing is left to run.
+        let again = bin()
+            .args(["migrate", "--to", target, "--snapshot"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(!again.status.success());
+        let err = String::from_utf8_lossy(&again.stderr);
+        assert!(err.contains("no upgrade to run"), "{err}");
+    }
+}

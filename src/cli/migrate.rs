@@ -203,22 +203,7 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
         eprintln!("{}", report.notes.last().expect("just pushed"));
     }
     if let Some(out) = &a.out {
-        let zstd_level = out.extension().is_some_and(|e| e == "zst").then_some(3);
-        let s = export_car(
-            &backing,
-            &[outcome.state_root],
-            out,
-            &ExportOptions {
-                zstd_level,
-                ..Default::default()
-            },
-        )?;
-        eprintln!(
-            "wrote {} ({} blocks, {} bytes)",
-            out.display(),
-            s.blocks,
-            s.car_bytes
-        );
+        export_state(&backing, &outcome.state_root, out)?;
     }
     if let Some(path) = &a.report {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
@@ -240,5 +225,30 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
         );
     }
     println!("{}", outcome.state_root);
+    Ok(())
+}
+
+/// Writes the state at `root` as a snapshot CAR (`.zst`: compressed).
+pub(super) fn export_state(
+    store: &impl fvm_ipld_blockstore::Blockstore,
+    root: &Cid,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let zstd_level = out.extension().is_some_and(|e| e == "zst").then_some(3);
+    let s = export_car(
+        store,
+        &[*root],
+        out,
+        &ExportOptions {
+            zstd_level,
+            ..Default::default()
+        },
+    )?;
+    eprintln!(
+        "wrote {} ({} blocks, {} bytes)",
+        out.display(),
+        s.blocks,
+        s.car_bytes
+    );
     Ok(())
 }

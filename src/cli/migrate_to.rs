@@ -9,9 +9,7 @@ use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{
     default_memory_budget, migrate_state, MemoryCache, MigrationOptions, UpgradeSpec,
 };
-use fil_migrate::store::{
-    export_car, CarSource, DiskStore, DiskStoreOptions, ExportOptions, LowerFirst, Overlay,
-};
+use fil_migrate::store::{CarSource, DiskStore, DiskStoreOptions, LowerFirst, Overlay};
 
 use super::migrate::MigrateArgs;
 
@@ -74,22 +72,7 @@ pub fn run_chain(
         reports.push(report);
     }
     if let Some(out) = &a.out {
-        let zstd_level = out.extension().is_some_and(|e| e == "zst").then_some(3);
-        let s = export_car(
-            &backing,
-            &[root],
-            out,
-            &ExportOptions {
-                zstd_level,
-                ..Default::default()
-            },
-        )?;
-        eprintln!(
-            "wrote {} ({} blocks, {} bytes)",
-            out.display(),
-            s.blocks,
-            s.car_bytes
-        );
+        super::migrate::export_state(&backing, &root, out)?;
     }
     if let Some(path) = &a.report {
         std::fs::write(path, serde_json::to_vec_pretty(&reports)?)

@@ -57,6 +57,18 @@ struct Root {
 /// The input actors tree of a state.
 type Actors<'s, S> = Hamt<&'s S, Actor, BytesKey>;
 
+/// Decodes the block `c`, which must exist.
+fn get<S: Blockstore, T: serde::de::DeserializeOwned>(store: &S, c: &Cid) -> R<T> {
+    store
+        .get_cbor(c)?
+        .ok_or_else(|| anyhow::anyhow!("missing block {c}"))
+}
+
+/// Stores `v` as DAG-CBOR (blake2b-256).
+fn put<S: Blockstore, T: serde::Serialize>(store: &S, v: &T) -> R<Cid> {
+    store.put_cbor(v, Code::Blake2b256)
+}
+
 /// Loads a v5 state root and its actors tree.
 fn load_state<'s, S: Blockstore>(store: &'s S, state_root: &Cid) -> R<(Root, Actors<'s, S>)> {
     let root: Root = store

@@ -8,10 +8,8 @@ use cid::Cid;
 use fil_actor_miner_state::{v15, v16};
 use fvm_ipld_amt::Amt;
 use fvm_ipld_blockstore::Blockstore;
-use fvm_ipld_encoding::CborStore;
-use multihash_codetable::Code;
 
-use super::{load_state, rebuild_state, R};
+use super::{get, load_state, put, rebuild_state, R};
 use crate::migration::spec::UpgradeSpec;
 
 /// The nv25 migration of `state_root`, computed the reference way.
@@ -22,16 +20,6 @@ pub fn reference_nv25<S: Blockstore>(
 ) -> crate::error::Result<Cid> {
     run(store, state_root, spec)
         .map_err(|e| crate::error::Error::Invalid(format!("reference nv25: {e:#}")))
-}
-
-fn get<S: Blockstore, T: serde::de::DeserializeOwned>(store: &S, c: &Cid) -> R<T> {
-    store
-        .get_cbor(c)?
-        .ok_or_else(|| anyhow::anyhow!("missing block {c}"))
-}
-
-fn put<S: Blockstore, T: serde::Serialize>(store: &S, v: &T) -> R<Cid> {
-    store.put_cbor(v, Code::Blake2b256)
 }
 
 fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {

@@ -13,7 +13,7 @@ use fvm_ipld_hamt::{BytesKey, Hamt};
 use fvm_shared4::address::Address;
 use multihash_codetable::Code;
 
-use super::{load_state, rebuild_state, Actor, R};
+use super::{get, load_state, rebuild_state, Actor, R};
 use crate::actors::manifest::Network;
 use crate::migration::spec::UpgradeSpec;
 
@@ -25,12 +25,6 @@ pub fn reference_nv29<S: Blockstore>(
 ) -> crate::error::Result<Cid> {
     run(store, state_root, spec)
         .map_err(|e| crate::error::Error::Invalid(format!("reference nv29: {e:#}")))
-}
-
-fn get<S: Blockstore, T: serde::de::DeserializeOwned>(store: &S, c: &Cid) -> R<T> {
-    store
-        .get_cbor(c)?
-        .ok_or_else(|| anyhow::anyhow!("missing block {c}"))
 }
 
 fn hex20(s: &str) -> R<[u8; 20]> {
