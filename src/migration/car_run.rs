@@ -7,8 +7,8 @@ use std::path::Path;
 
 use cid::Cid;
 
-use super::cache::MemoryCache;
-use super::runner::{migrate_state, MigrationOptions};
+use super::chain::migrate_through;
+use super::runner::MigrationOptions;
 use super::spec::UpgradeSpec;
 use crate::actors::state_tree::resolve_state_root;
 use crate::error::{Error, Result};
@@ -30,7 +30,7 @@ pub fn migrate_car_chain(
         .roots()
         .first()
         .ok_or_else(|| Error::Invalid(format!("{} has no root", input.display())))?;
-    let mut root = resolve_state_root(&car, &first)?;
+    let root = resolve_state_root(&car, &first)?;
     let parent = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -41,11 +41,8 @@ pub fn migrate_car_chain(
         upper: disk.clone(),
         lower: &car,
     });
-    let mut roots = Vec::with_capacity(specs.len());
-    for spec in specs {
-        root = migrate_state(&backing, &root, spec, &MemoryCache::default(), opts)?.state_root;
-        roots.push(root);
-    }
+    let roots = migrate_through(&backing, &root, specs, opts)?;
+    let root = *roots.last().unwrap_or(&root);
     let zstd_level = output.extension().is_some_and(|e| e == "zst").then_some(3);
     export_car(
         &backing,

@@ -108,6 +108,30 @@ impl<B: Blockstore> MigrationCtx<'_, B> {
         cid
     }
 
+    /// An actor's new head memoised under `key` (the reference's
+    /// `<addr>-head-<head>`, see [`super::cache::actor_head_key`]): a hit
+    /// whose root the store holds is returned without calling `compute`;
+    /// otherwise `compute`'s head is recorded under the key. `None`: no
+    /// entry (an actor that costs less to migrate again than to look up).
+    pub fn memoised_head(
+        &self,
+        key: Option<&str>,
+        compute: impl FnOnce() -> Result<Cid>,
+    ) -> Result<Cid> {
+        if let Some(key) = key {
+            if let Some(out) = self.cache.get(key)? {
+                if self.store.has(&out).map_err(Error::from_blockstore)? {
+                    return Ok(out);
+                }
+            }
+        }
+        let head = compute()?;
+        if let Some(key) = key {
+            self.cache.put(key, head)?;
+        }
+        Ok(head)
+    }
+
     /// Flushes `root` out of the buffer if the buffer is over budget.
     pub fn flush_if_over_budget(&self, root: &Cid) -> Result<()> {
         if self.store.over_budget() {

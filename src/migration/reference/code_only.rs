@@ -5,7 +5,7 @@
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
-use super::{load_state, rebuild_state};
+use super::{named, rebuild_by_spec};
 use crate::migration::spec::UpgradeSpec;
 
 /// The code-only migration of `state_root`, computed the reference way.
@@ -14,18 +14,8 @@ pub fn reference_code_only<S: Blockstore>(
     state_root: &Cid,
     spec: &UpgradeSpec,
 ) -> crate::error::Result<Cid> {
-    let run = || {
-        let (root, input) = load_state(store, state_root)?;
-        rebuild_state(
-            store,
-            &root,
-            &input,
-            &spec.old_manifest,
-            &spec.new_manifest,
-            |_, _, _| Ok(None),
-        )
-    };
-    run().map_err(|e: anyhow::Error| {
-        crate::error::Error::Invalid(format!("reference {}: {e:#}", spec.name))
-    })
+    named(
+        spec,
+        rebuild_by_spec(store, state_root, spec, |_, _, _| Ok(None)),
+    )
 }

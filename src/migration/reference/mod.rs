@@ -125,6 +125,29 @@ fn rebuild_state<S: Blockstore>(
     )
 }
 
+/// [`rebuild_state`] of the state at `state_root` with `spec`'s manifests.
+fn rebuild_by_spec<S: Blockstore>(
+    store: &S,
+    state_root: &Cid,
+    spec: &UpgradeSpec,
+    head: impl FnMut(&str, &BytesKey, &Actor) -> R<Option<Cid>>,
+) -> R<Cid> {
+    let (root, input) = load_state(store, state_root)?;
+    rebuild_state(
+        store,
+        &root,
+        &input,
+        &spec.old_manifest,
+        &spec.new_manifest,
+        head,
+    )
+}
+
+/// A reference path's result, its error named after the upgrade.
+fn named(spec: &UpgradeSpec, r: R<Cid>) -> Result<Cid> {
+    r.map_err(|e| Error::Invalid(format!("reference {}: {e:#}", spec.name)))
+}
+
 /// The reference migration of `state_root` by `spec`, if this build has a
 /// typed path for that upgrade.
 pub fn reference_root<S: Blockstore>(

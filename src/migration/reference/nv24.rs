@@ -5,10 +5,8 @@
 use cid::Cid;
 use fil_actor_power_state::{v14, v15};
 use fvm_ipld_blockstore::Blockstore;
-use fvm_ipld_encoding::CborStore;
-use multihash_codetable::Code;
 
-use super::{load_state, rebuild_state, R};
+use super::{get, named, put, rebuild_by_spec, R};
 use crate::actors::manifest::Network;
 use crate::migration::spec::UpgradeSpec;
 
@@ -18,8 +16,7 @@ pub fn reference_nv24<S: Blockstore>(
     state_root: &Cid,
     spec: &UpgradeSpec,
 ) -> crate::error::Result<Cid> {
-    run(store, state_root, spec)
-        .map_err(|e| crate::error::Error::Invalid(format!("reference nv24: {e:#}")))
+    named(spec, run(store, state_root, spec))
 }
 
 fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {
@@ -29,44 +26,34 @@ fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid>
         Network::Calibnet => 8_640,
     };
     anyhow::ensure!(spec.height > 0, "ramp start epoch {}", spec.height);
-    let (root, input) = load_state(store, state_root)?;
-    rebuild_state(
-        store,
-        &root,
-        &input,
-        &spec.old_manifest,
-        &spec.new_manifest,
-        |name, _, a| {
-            if name != "storagepower" {
-                return Ok(None);
-            }
-            let st: v14::State = store
-                .get_cbor(&a.head)?
-                .ok_or_else(|| anyhow::anyhow!("missing power state {}", a.head))?;
-            let out = v15::State {
-                total_raw_byte_power: st.total_raw_byte_power,
-                total_bytes_committed: st.total_bytes_committed,
-                total_quality_adj_power: st.total_quality_adj_power,
-                total_qa_bytes_committed: st.total_qa_bytes_committed,
-                total_pledge_collateral: st.total_pledge_collateral,
-                this_epoch_raw_byte_power: st.this_epoch_raw_byte_power,
-                this_epoch_quality_adj_power: st.this_epoch_quality_adj_power,
-                this_epoch_pledge_collateral: st.this_epoch_pledge_collateral,
-                this_epoch_qa_power_smoothed:
-                    fil_actors_shared::v15::builtin::reward::smooth::FilterEstimate {
-                        position: st.this_epoch_qa_power_smoothed.position,
-                        velocity: st.this_epoch_qa_power_smoothed.velocity,
-                    },
-                miner_count: st.miner_count,
-                miner_above_min_power_count: st.miner_above_min_power_count,
-                ramp_start_epoch: spec.height,
-                ramp_duration_epochs: duration,
-                cron_event_queue: st.cron_event_queue,
-                first_cron_epoch: st.first_cron_epoch,
-                claims: st.claims,
-                proof_validation_batch: st.proof_validation_batch,
-            };
-            Ok(Some(store.put_cbor(&out, Code::Blake2b256)?))
-        },
-    )
+    rebuild_by_spec(store, state_root, spec, |name, _, a| {
+        if name != "storagepower" {
+            return Ok(None);
+        }
+        let st: v14::State = get(store, &a.head)?;
+        let out = v15::State {
+            total_raw_byte_power: st.total_raw_byte_power,
+            total_bytes_committed: st.total_bytes_committed,
+            total_quality_adj_power: st.total_quality_adj_power,
+            total_qa_bytes_committed: st.total_qa_bytes_committed,
+            total_pledge_collateral: st.total_pledge_collateral,
+            this_epoch_raw_byte_power: st.this_epoch_raw_byte_power,
+            this_epoch_quality_adj_power: st.this_epoch_quality_adj_power,
+            this_epoch_pledge_collateral: st.this_epoch_pledge_collateral,
+            this_epoch_qa_power_smoothed:
+                fil_actors_shared::v15::builtin::reward::smooth::FilterEstimate {
+                    position: st.this_epoch_qa_power_smoothed.position,
+                    velocity: st.this_epoch_qa_power_smoothed.velocity,
+                },
+            miner_count: st.miner_count,
+            miner_above_min_power_count: st.miner_above_min_power_count,
+            ramp_start_epoch: spec.height,
+            ramp_duration_epochs: duration,
+            cron_event_queue: st.cron_event_queue,
+            first_cron_epoch: st.first_cron_epoch,
+            claims: st.claims,
+            proof_validation_batch: st.proof_validation_batch,
+        };
+        Ok(Some(put(store, &out)?))
+    })
 }

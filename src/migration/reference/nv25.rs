@@ -9,7 +9,7 @@ use fil_actor_miner_state::{v15, v16};
 use fvm_ipld_amt::Amt;
 use fvm_ipld_blockstore::Blockstore;
 
-use super::{get, load_state, put, rebuild_state, R};
+use super::{get, named, put, rebuild_by_spec, R};
 use crate::migration::spec::UpgradeSpec;
 
 /// The nv25 migration of `state_root`, computed the reference way.
@@ -18,24 +18,12 @@ pub fn reference_nv25<S: Blockstore>(
     state_root: &Cid,
     spec: &UpgradeSpec,
 ) -> crate::error::Result<Cid> {
-    run(store, state_root, spec)
-        .map_err(|e| crate::error::Error::Invalid(format!("reference nv25: {e:#}")))
-}
-
-fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {
-    let (root, input) = load_state(store, state_root)?;
-    rebuild_state(
-        store,
-        &root,
-        &input,
-        &spec.old_manifest,
-        &spec.new_manifest,
-        |name, _, a| match name {
-            "storageminer" => Ok(Some(miner(store, &a.head)?)),
-            "evm" => Ok(Some(evm(store, &a.head)?)),
-            _ => Ok(None),
-        },
-    )
+    let r = rebuild_by_spec(store, state_root, spec, |name, _, a| match name {
+        "storageminer" => Ok(Some(miner(store, &a.head)?)),
+        "evm" => Ok(Some(evm(store, &a.head)?)),
+        _ => Ok(None),
+    });
+    named(spec, r)
 }
 
 fn miner<S: Blockstore>(store: &S, head: &Cid) -> R<Cid> {

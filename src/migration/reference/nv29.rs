@@ -13,7 +13,7 @@ use fvm_ipld_hamt::{BytesKey, Hamt};
 use fvm_shared4::address::Address;
 use multihash_codetable::Code;
 
-use super::{get, load_state, rebuild_state, Actor, R};
+use super::{get, load_state, named, rebuild_state, Actor, R};
 use crate::actors::manifest::Network;
 use crate::migration::spec::UpgradeSpec;
 
@@ -23,8 +23,7 @@ pub fn reference_nv29<S: Blockstore>(
     state_root: &Cid,
     spec: &UpgradeSpec,
 ) -> crate::error::Result<Cid> {
-    run(store, state_root, spec)
-        .map_err(|e| crate::error::Error::Invalid(format!("reference nv29: {e:#}")))
+    named(spec, run(store, state_root, spec))
 }
 
 fn hex20(s: &str) -> R<[u8; 20]> {

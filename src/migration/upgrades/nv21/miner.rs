@@ -84,41 +84,33 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv21MinerMigrator {
         // than an entry, and mainnet has ~0.7M of them.
         let has_sectors = sectors_in != self.empty_sectors;
         let head_key = has_sectors.then(|| actor_head_key(&actor.address, &actor.head));
-        if let Some(key) = &head_key {
-            if let Some(out) = ctx.cache.get(key)? {
-                if ctx.store.has(&out).map_err(Error::from_blockstore)? {
-                    return Ok(out);
-                }
-            }
-        }
-        // Every link of the old state that the new one keeps was read from
-        // the input here: the flush need not look each one up again.
-        ctx.store.vouch(&walkable_links_of(&actor.head, &head)?);
-        let deadlines_in = tuple::cid_at(
-            &head,
-            &fields[STATE_DEADLINES],
-            "miner state deadlines",
-            &actor.head,
-        )?;
-        let sectors_out = if has_sectors {
-            migrate_amt(ctx, &SectorsV11V12, &actor.address, &sectors_in)?
-        } else {
-            sectors_in
-        };
-        let deadlines_out = self.migrate_deadlines(ctx, &actor.address, &deadlines_in)?;
-        let s = tuple::encode_cid(&sectors_out);
-        let d = tuple::encode_cid(&deadlines_out);
-        let new = tuple::replace(
-            &head,
-            &fields,
-            &[(STATE_SECTORS, &s), (STATE_DEADLINES, &d)],
-        );
-        let new_head = ctx.put(&new);
-        ctx.flush_if_over_budget(&new_head)?;
-        if let Some(key) = &head_key {
-            ctx.cache.put(key, new_head)?;
-        }
-        Ok(new_head)
+        ctx.memoised_head(head_key.as_deref(), || {
+            // Every link of the old state that the new one keeps was read from
+            // the input here: the flush need not look each one up again.
+            ctx.store.vouch(&walkable_links_of(&actor.head, &head)?);
+            let deadlines_in = tuple::cid_at(
+                &head,
+                &fields[STATE_DEADLINES],
+                "miner state deadlines",
+                &actor.head,
+            )?;
+            let sectors_out = if has_sectors {
+                migrate_amt(ctx, &SectorsV11V12, &actor.address, &sectors_in)?
+            } else {
+                sectors_in
+            };
+            let deadlines_out = self.migrate_deadlines(ctx, &actor.address, &deadlines_in)?;
+            let s = tuple::encode_cid(&sectors_out);
+            let d = tuple::encode_cid(&deadlines_out);
+            let new = tuple::replace(
+                &head,
+                &fields,
+                &[(STATE_SECTORS, &s), (STATE_DEADLINES, &d)],
+            );
+            let new_head = ctx.put(&new);
+            ctx.flush_if_over_budget(&new_head)?;
+            Ok(new_head)
+        })
     }
 }
 

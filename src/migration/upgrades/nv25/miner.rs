@@ -97,34 +97,26 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv25MinerMigrator {
         // a miner with no deadline content costs less to redo than to look up.
         let head_key = (deadlines_in != self.empty_deadlines_v15)
             .then(|| actor_head_key(&actor.address, &actor.head));
-        if let Some(key) = &head_key {
-            if let Some(out) = ctx.cache.get(key)? {
-                if ctx.store.has(&out).map_err(Error::from_blockstore)? {
-                    return Ok(out);
-                }
-            }
-        }
-        ctx.store.vouch(&walkable_links_of(&actor.head, &head)?);
-        let vesting_in = tuple::cid_at(
-            &head,
-            &fields[STATE_VESTING],
-            "miner state vesting_funds",
-            &actor.head,
-        )?;
-        let vesting_out = self.vesting(ctx, &vesting_in, &actor.head)?;
-        let deadlines_out = self.deadlines(ctx, &deadlines_in, &actor.head)?;
-        let d = tuple::encode_cid(&deadlines_out);
-        let new = tuple::replace(
-            &head,
-            &fields,
-            &[(STATE_VESTING, &vesting_out), (STATE_DEADLINES, &d)],
-        );
-        let new_head = ctx.put(&new);
-        ctx.flush_if_over_budget(&new_head)?;
-        if let Some(key) = &head_key {
-            ctx.cache.put(key, new_head)?;
-        }
-        Ok(new_head)
+        ctx.memoised_head(head_key.as_deref(), || {
+            ctx.store.vouch(&walkable_links_of(&actor.head, &head)?);
+            let vesting_in = tuple::cid_at(
+                &head,
+                &fields[STATE_VESTING],
+                "miner state vesting_funds",
+                &actor.head,
+            )?;
+            let vesting_out = self.vesting(ctx, &vesting_in, &actor.head)?;
+            let deadlines_out = self.deadlines(ctx, &deadlines_in, &actor.head)?;
+            let d = tuple::encode_cid(&deadlines_out);
+            let new = tuple::replace(
+                &head,
+                &fields,
+                &[(STATE_VESTING, &vesting_out), (STATE_DEADLINES, &d)],
+            );
+            let new_head = ctx.put(&new);
+            ctx.flush_if_over_budget(&new_head)?;
+            Ok(new_head)
+        })
     }
 }
 

@@ -99,17 +99,22 @@ pub fn filecoin_address(eth: &[u8; 20]) -> Address {
     Address::new_delegated(EAM_NAMESPACE, eth).expect("a 20-byte subaddress")
 }
 
-/// The actor ID `eth` resolves to through the init actor state `init`
-/// (`[address_map, next_id, network_name]`); `what` names the role in
-/// the error.
-pub fn resolve<S: Blockstore>(store: &S, init: &Cid, eth: &[u8; 20], what: &str) -> Result<u64> {
+/// The address map of the init actor state `init`
+/// (`[address_map, next_id, network_name]`).
+pub fn address_map<S: Blockstore>(store: &S, init: &Cid) -> Result<Cid> {
+    let head = crate::ipld::load_block(store, init, None)?;
+    let fields = crate::actors::tuple::elements(&head, 3, "init state", init)?;
+    crate::actors::tuple::cid_at(&head, &fields[0], "init address_map", init)
+}
+
+/// The actor ID `eth` resolves to through the init actor's address `map`;
+/// `what` names the role in the error.
+pub fn resolve<S: Blockstore>(store: &S, map: &Cid, eth: &[u8; 20], what: &str) -> Result<u64> {
     let address = filecoin_address(eth);
     if let Ok(id) = address.id() {
         return Ok(id);
     }
-    let head = crate::ipld::load_block(store, init, None)?;
-    let fields = crate::actors::tuple::elements(&head, 3, "init state", init)?;
-    let map = crate::actors::tuple::cid_at(&head, &fields[0], "init address_map", init)?;
+    let map = *map;
     let value =
         get_value(store, &map, DEFAULT_BIT_WIDTH, &address.to_bytes())?.ok_or_else(|| {
             Error::Invalid(format!(

@@ -15,7 +15,7 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 use fvm_shared4::address::Address;
 
-use super::bootstrap::{resolve, BootstrapParams, BURNT_FUNDS, DENOM, PERCENT};
+use super::bootstrap::{address_map, resolve, BootstrapParams, BURNT_FUNDS, DENOM, PERCENT};
 use crate::actors::state_tree::ActorState;
 use crate::actors::tuple;
 use crate::error::{Error, Result};
@@ -61,9 +61,10 @@ impl<B: Blockstore + Sync> PostMigrator<B> for RewardStreams {
         let init = required(INIT, "init")?;
         let reward = required(REWARD, "reward")?;
         let params = BootstrapParams::for_network(ctx.spec.network);
-        let swa = resolve(ctx.store, &init.head, &params.swa, "SWA")?;
-        let sra = resolve(ctx.store, &init.head, &params.sra, "SRA")?;
-        let orchestrator = resolve(ctx.store, &init.head, &params.orchestrator, "orchestrator")?;
+        let map = address_map(ctx.store, &init.head)?;
+        let swa = resolve(ctx.store, &map, &params.swa, "SWA")?;
+        let sra = resolve(ctx.store, &map, &params.sra, "SRA")?;
+        let orchestrator = resolve(ctx.store, &map, &params.orchestrator, "orchestrator")?;
         let paych = ctx.spec.old_manifest.code_of("paymentchannel");
         for (role, id) in [("SWA", swa), ("SRA", sra), ("orchestrator", orchestrator)] {
             if id == BURNT_FUNDS {
