@@ -33,6 +33,20 @@ pub enum Error {
         reason: String,
     },
 
+    /// A `.forest.car.zst` (or other multi-frame zstd CAR) whose frames,
+    /// index or footer are damaged.
+    #[error("{path}: {what} at file offset {offset}: {reason}")]
+    Framed {
+        /// The compressed CAR (or its sidecar index).
+        path: PathBuf,
+        /// Which part: "zstd frame", "index", "footer".
+        what: &'static str,
+        /// Where in the file that part starts.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A block's bytes do not hash to the digest in its CID.
     #[error("block {cid}{}: content does not match its CID hash", at_offset(*.offset))]
     HashMismatch {

@@ -22,7 +22,7 @@ pub enum CarCommand {
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
-    /// The CAR file (`.car` or `.car.zst`).
+    /// The CAR file (`.car`, `.car.zst` or `.forest.car.zst`).
     car: PathBuf,
 }
 
@@ -37,7 +37,8 @@ pub struct ExportArgs {
     /// Destination CAR file.
     #[arg(long)]
     out: PathBuf,
-    /// Compress with zstd at this level (also implied by an `.zst` extension).
+    /// Compress with zstd at this level (default 3 when the name ends in
+    /// `.zst`; `.forest.car.zst` writes the framed, indexed format).
     #[arg(long)]
     zstd: Option<i32>,
 }
@@ -47,16 +48,18 @@ pub fn run(cmd: CarCommand) -> anyhow::Result<()> {
         CarCommand::Index(a) => {
             let t = Instant::now();
             let car = CarSource::open(&a.car, CarSourceOptions::default())?;
-            let idx = car.index();
             println!("car:            {}", car.path().display());
+            println!("layout:         {}", car.layout_name());
             println!(
                 "index:          {:?} in {:.2?}",
                 car.index_origin(),
                 t.elapsed()
             );
-            println!("blocks:         {}", idx.len());
-            println!("payload bytes:  {}", idx.payload_bytes);
-            println!("index memory:   {} bytes", idx.memory_bytes());
+            println!("blocks:         {}", car.block_count()?);
+            if let Some(idx) = car.car_index() {
+                println!("payload bytes:  {}", idx.payload_bytes);
+                println!("index memory:   {} bytes", idx.memory_bytes());
+            }
             for r in car.roots() {
                 println!("root:           {r}");
             }
@@ -79,13 +82,10 @@ fn export(a: ExportArgs) -> anyhow::Result<()> {
         .iter()
         .map(|s| Cid::try_from(s.as_str()).with_context(|| format!("invalid root CID {s:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let zstd_level = a
-        .zstd
-        .or_else(|| a.out.extension().is_some_and(|e| e == "zst").then_some(3));
-    let opts = ExportOptions {
-        zstd_level,
-        ..Default::default()
-    };
+    let mut opts = ExportOptions::for_path(&a.out);
+    if let Some(level) = a.zstd {
+        opts.format = opts.format.with_level(level);
+    }
     let t = Instant::now();
     let summary = if a.from.is_dir() {
         anyhow::ensure!(

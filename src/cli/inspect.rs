@@ -43,7 +43,10 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         "deals:         {} states, {} proposals",
         s.deal_states, s.deal_proposals
     );
-    println!("blocks:        {}", car.index().len());
-    println!("bytes:         {}", car.index().payload_bytes);
+    println!("file:          {}", car.layout_name());
+    println!("blocks:        {}", car.block_count()?);
+    if let Some(idx) = car.car_index() {
+        println!("bytes:         {}", idx.payload_bytes);
+    }
     Ok(())
 }

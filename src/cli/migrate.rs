@@ -228,22 +228,14 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the state at `root` as a snapshot CAR (`.zst`: compressed).
+/// Writes the state at `root` as a snapshot CAR, in the format its name
+/// asks for (`.forest.car.zst`, `.car.zst` or `.car`).
 pub(super) fn export_state(
     store: &impl fvm_ipld_blockstore::Blockstore,
     root: &Cid,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let zstd_level = out.extension().is_some_and(|e| e == "zst").then_some(3);
-    let s = export_car(
-        store,
-        &[*root],
-        out,
-        &ExportOptions {
-            zstd_level,
-            ..Default::default()
-        },
-    )?;
+    let s = export_car(store, &[*root], out, &ExportOptions::for_path(out))?;
     eprintln!(
         "wrote {} ({} blocks, {} bytes)",
         out.display(),

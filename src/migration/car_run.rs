@@ -1,5 +1,5 @@
 //! Upgrades run one after another on a snapshot CAR, the result written as a
-//! new CAR: how `gen --then` makes a state of a later actors version from a
+//! new CAR (in the format its name asks for): how `gen --then` makes a state of a later actors version from a
 //! generated one (each upgrade's output is the next one's input; no messages
 //! run in between, so this is a test input, not a chain's history).
 
@@ -43,15 +43,6 @@ pub fn migrate_car_chain(
     });
     let roots = migrate_through(&backing, &root, specs, opts)?;
     let root = *roots.last().unwrap_or(&root);
-    let zstd_level = output.extension().is_some_and(|e| e == "zst").then_some(3);
-    export_car(
-        &backing,
-        &[root],
-        output,
-        &ExportOptions {
-            zstd_level,
-            ..Default::default()
-        },
-    )?;
+    export_car(&backing, &[root], output, &ExportOptions::for_path(output))?;
     Ok(roots)
 }

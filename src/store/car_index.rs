@@ -43,6 +43,20 @@ pub struct CarIdentity {
 }
 
 impl CarIdentity {
+    /// The identity as 32 bytes, for sidecar files.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&self.len.to_le_bytes());
+        b[8..16].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        b[16..].copy_from_slice(&self.edges);
+        b
+    }
+
+    /// The length of the file.
+    pub fn file_len(&self) -> u64 {
+        self.len
+    }
+
     /// Reads the identity of a CAR file: length, mtime, and a hash of its
     /// first and last 64 KiB (catches a file rewritten within one mtime tick).
     pub fn of(path: &Path) -> Result<Self> {

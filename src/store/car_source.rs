@@ -1,6 +1,9 @@
-//! A read-only `Blockstore` served straight from a CARv1 file at rest, as the
-//! dagstore serves CAR shards: the file is never loaded into memory; each
-//! `get` is one positioned read located through a [`CarIndex`].
+//! A read-only `Blockstore` served straight from a snapshot at rest, as the
+//! dagstore serves CAR shards: the file is never loaded into memory. A CARv1
+//! `get` is one positioned read located through a [`CarIndex`]; a framed
+//! zstd CAR (the Rust node's `.forest.car.zst`) decompresses only the frame
+//! holding the block ([`FramedCar`]); a single-stream `.car.zst` is
+//! decompressed once into a sibling CARv1 and served as one.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -11,6 +14,8 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
 use super::car_index::{CarIdentity, CarIndex};
+use super::forest::sidecar::{self, NotFramed};
+use super::forest::{FrameStats, FramedCar, FramedIndex};
 use crate::error::{Error, Result};
 use crate::ipld::cids;
 
@@ -21,7 +26,12 @@ pub enum IndexOrigin {
     Loaded,
     /// Built by scanning the CAR (missing, stale or foreign index file).
     Built,
+    /// The index inside the file (a `.forest.car.zst`).
+    Embedded,
 }
+
+/// Default frame cache: a few thousand of the node's frames.
+pub const DEFAULT_FRAME_CACHE_BYTES: usize = 64 << 20;
 
 /// Options for [`CarSource::open`].
 #[derive(Debug, Clone)]
@@ -30,6 +40,8 @@ pub struct CarSourceOptions {
     pub verify_hashes: bool,
     /// Write the index beside the CAR for the next open.
     pub persist_index: bool,
+    /// Bytes of decompressed frames kept for a framed zstd CAR.
+    pub frame_cache_bytes: usize,
 }
 
 impl Default for CarSourceOptions {
@@ -37,6 +49,7 @@ impl Default for CarSourceOptions {
         CarSourceOptions {
             verify_hashes: true,
             persist_index: true,
+            frame_cache_bytes: DEFAULT_FRAME_CACHE_BYTES,
         }
     }
 }
@@ -50,22 +63,48 @@ pub struct ReadStats {
     pub bytes: AtomicU64,
 }
 
-/// A CARv1 file opened as a read-only blockstore.
+/// How the snapshot's blocks are reached.
+#[derive(Debug)]
+enum Layout {
+    /// A CARv1 file and its section index.
+    Plain { file: File, index: CarIndex },
+    /// Independent zstd frames and a frame index.
+    Framed(FramedCar),
+}
+
+/// A snapshot file opened as a read-only blockstore.
 #[derive(Debug)]
 pub struct CarSource {
     path: PathBuf,
-    file: File,
-    index: CarIndex,
+    layout: Layout,
     origin: IndexOrigin,
     verify: AtomicBool,
     stats: ReadStats,
 }
 
 impl CarSource {
-    /// Opens a CAR (or a zstd-compressed CAR, which is first decompressed once
-    /// into a sibling file), loading or building its index.
+    /// Opens a CAR: a CARv1 (its index loaded or built), a framed zstd CAR
+    /// served in place (its own index, or our sidecar), or a single-stream
+    /// `.car.zst` (decompressed once into a sibling file).
     pub fn open(path: impl AsRef<Path>, opts: CarSourceOptions) -> Result<Self> {
-        let path = super::zstd_car::plain_car_path(path.as_ref())?;
+        let path = path.as_ref();
+        if super::zstd_car::is_zstd(path)? {
+            if let Some(framed) = open_framed(path, &opts)? {
+                let origin = match framed.origin() {
+                    FramedIndex::Embedded => IndexOrigin::Embedded,
+                    FramedIndex::SidecarLoaded => IndexOrigin::Loaded,
+                    FramedIndex::SidecarBuilt => IndexOrigin::Built,
+                };
+                return Ok(CarSource {
+                    path: path.to_path_buf(),
+                    layout: Layout::Framed(framed),
+                    origin,
+                    verify: AtomicBool::new(opts.verify_hashes),
+                    stats: ReadStats::default(),
+                });
+            }
+        }
+        let path = super::zstd_car::plain_car_path(path)?;
         let identity = CarIdentity::of(&path)?;
         let index_path = CarIndex::path_for(&path);
         let (index, origin) = match CarIndex::load(&index_path, &identity)? {
@@ -85,8 +124,7 @@ impl CarSource {
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         Ok(CarSource {
             path,
-            file,
-            index,
+            layout: Layout::Plain { file, index },
             origin,
             verify: AtomicBool::new(opts.verify_hashes),
             stats: ReadStats::default(),
@@ -95,22 +133,54 @@ impl CarSource {
 
     /// The CAR's header roots.
     pub fn roots(&self) -> &[Cid] {
-        &self.index.roots
+        match &self.layout {
+            Layout::Plain { index, .. } => &index.roots,
+            Layout::Framed(f) => f.roots(),
+        }
     }
 
-    /// The (decompressed) CAR file being served.
+    /// The file being served (for a single-stream `.car.zst`, its
+    /// decompressed sibling).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Whether the index was loaded or built.
+    /// Whether the index was loaded, built or found inside the file.
     pub fn index_origin(&self) -> IndexOrigin {
         self.origin
     }
 
-    /// The index.
-    pub fn index(&self) -> &CarIndex {
-        &self.index
+    /// What kind of file this is, for logs and reports.
+    pub fn layout_name(&self) -> &'static str {
+        match (&self.layout, self.origin) {
+            (Layout::Plain { .. }, _) => "CARv1",
+            (Layout::Framed(_), IndexOrigin::Embedded) => "forest.car.zst (frames + index)",
+            (Layout::Framed(_), _) => "multi-frame zstd CAR (sidecar index)",
+        }
+    }
+
+    /// The CARv1 index, when the file is a CARv1.
+    pub fn car_index(&self) -> Option<&CarIndex> {
+        match &self.layout {
+            Layout::Plain { index, .. } => Some(index),
+            Layout::Framed(_) => None,
+        }
+    }
+
+    /// The frame cache's counters, when the file is framed.
+    pub fn frame_stats(&self) -> Option<&FrameStats> {
+        match &self.layout {
+            Layout::Plain { .. } => None,
+            Layout::Framed(f) => Some(f.frame_stats()),
+        }
+    }
+
+    /// Blocks in the file (a framed file's index is read through to count).
+    pub fn block_count(&self) -> Result<u64> {
+        match &self.layout {
+            Layout::Plain { index, .. } => Ok(index.len() as u64),
+            Layout::Framed(f) => f.block_count(),
+        }
     }
 
     /// Turns hash verification on or off.
@@ -125,11 +195,31 @@ impl CarSource {
 
     /// Reads a block, verifying its hash if enabled.
     pub fn read(&self, cid: &Cid) -> Result<Option<Vec<u8>>> {
+        let verify = self.verify.load(Ordering::Relaxed);
+        let got = match &self.layout {
+            Layout::Plain { file, index } => self.read_plain(file, index, cid, verify)?,
+            Layout::Framed(f) => f.get(cid, verify)?,
+        };
+        if let Some(b) = &got {
+            self.stats.blocks.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .bytes
+                .fetch_add(b.len() as u64, Ordering::Relaxed);
+        }
+        Ok(got)
+    }
+
+    fn read_plain(
+        &self,
+        file: &File,
+        index: &CarIndex,
+        cid: &Cid,
+        verify: bool,
+    ) -> Result<Option<Vec<u8>>> {
         let want = cid.to_bytes();
-        for loc in self.index.candidates(&want) {
+        for loc in index.candidates(&want) {
             let mut buf = vec![0u8; loc.len as usize];
-            self.file
-                .read_exact_at(&mut buf, loc.offset)
+            file.read_exact_at(&mut buf, loc.offset)
                 .map_err(|e| Error::Car {
                     path: self.path.clone(),
                     offset: loc.offset,
@@ -139,25 +229,24 @@ impl CarSource {
                 continue;
             }
             buf.drain(..want.len());
-            if self.verify.load(Ordering::Relaxed) {
+            if verify {
                 cids::verify(cid, &buf, Some(loc.offset))?;
             }
-            self.stats.blocks.fetch_add(1, Ordering::Relaxed);
-            self.stats
-                .bytes
-                .fetch_add(buf.len() as u64, Ordering::Relaxed);
             return Ok(Some(buf));
         }
         Ok(None)
     }
 
-    /// Whether the CAR holds a block (no read of its data).
+    /// Whether the CAR holds a block (a CARv1's data is not read).
     pub fn contains(&self, cid: &Cid) -> Result<bool> {
+        let (file, index) = match &self.layout {
+            Layout::Plain { file, index } => (file, index),
+            Layout::Framed(f) => return f.contains(cid),
+        };
         let want = cid.to_bytes();
-        for loc in self.index.candidates(&want) {
+        for loc in index.candidates(&want) {
             let mut buf = vec![0u8; want.len().min(loc.len as usize)];
-            self.file
-                .read_exact_at(&mut buf, loc.offset)
+            file.read_exact_at(&mut buf, loc.offset)
                 .map_err(|e| Error::io(&self.path, e))?;
             if buf == want {
                 return Ok(true);
@@ -166,15 +255,19 @@ impl CarSource {
         Ok(false)
     }
 
-    /// Reads every block in file order and checks its hash; returns the count.
+    /// Reads every block in file order and checks its hash (and, for a
+    /// framed file, that its index lists it); returns the count.
     pub fn verify_all(&self) -> Result<u64> {
-        let mut locs: Vec<_> = self.index.sections().collect();
+        let (file, index) = match &self.layout {
+            Layout::Plain { file, index } => (file, index),
+            Layout::Framed(f) => return Ok(f.verify_all()?.0),
+        };
+        let mut locs: Vec<_> = index.sections().collect();
         locs.sort_unstable_by_key(|l| l.offset);
         let mut buf = Vec::new();
         for loc in &locs {
             buf.resize(loc.len as usize, 0);
-            self.file
-                .read_exact_at(&mut buf, loc.offset)
+            file.read_exact_at(&mut buf, loc.offset)
                 .map_err(|e| Error::io(&self.path, e))?;
             let cid = Cid::read_bytes(&buf[..]).map_err(|e| Error::Car {
                 path: self.path.clone(),
@@ -185,6 +278,51 @@ impl CarSource {
         }
         Ok(locs.len() as u64)
     }
+}
+
+/// Opens a zstd file by its frames: the file's own index, else a sidecar
+/// (loaded, or built once); `None` when it must be decompressed instead.
+fn open_framed(path: &Path, opts: &CarSourceOptions) -> Result<Option<FramedCar>> {
+    if let Some(f) = FramedCar::open_embedded(path, opts.frame_cache_bytes)? {
+        tracing::info!(
+            "{}: forest.car.zst, served in place through its index",
+            path.display()
+        );
+        return Ok(Some(f));
+    }
+    let identity = CarIdentity::of(path)?;
+    let (index, frames_end, origin) = match sidecar::load(path, &identity)? {
+        Some((index, end)) => (index, end, FramedIndex::SidecarLoaded),
+        None => match sidecar::build(path, &identity)? {
+            Ok((index, end)) => (index, end, FramedIndex::SidecarBuilt),
+            Err(NotFramed::SingleStream) => {
+                tracing::info!(
+                    "{}: a single zstd stream (no frames to seek to): decompressing it once; \
+                     a .forest.car.zst would be served in place",
+                    path.display()
+                );
+                return Ok(None);
+            }
+            Err(NotFramed::SectionsCrossFrames(at)) => {
+                tracing::info!(
+                    "{}: its zstd frame at offset {at} ends inside a CAR section, so blocks \
+                     cannot be read frame by frame: decompressing it once",
+                    path.display()
+                );
+                return Ok(None);
+            }
+        },
+    };
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    FramedCar::with_index(
+        path,
+        file,
+        index,
+        frames_end,
+        origin,
+        opts.frame_cache_bytes,
+    )
+    .map(Some)
 }
 
 impl Blockstore for CarSource {

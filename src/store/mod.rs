@@ -13,6 +13,7 @@ pub mod copy;
 pub mod disk;
 pub mod fault;
 pub mod fjall_backend;
+pub mod forest;
 pub mod memory;
 pub mod overlay;
 pub mod replace;
@@ -22,7 +23,7 @@ pub mod zstd_car;
 
 pub use backend::{StoreBackend, StoreFs};
 pub use buffered::{BufferOptions, BufferStats, BufferedBlockstore};
-pub use car_export::{export_car, ExportOptions, ExportSummary};
+pub use car_export::{export_car, ExportFormat, ExportOptions, ExportSummary};
 pub use car_source::{CarSource, CarSourceOptions, IndexOrigin};
 pub use disk::{DiskStore, DiskStoreOptions};
 pub use fault::{Fault, FaultKind, SimFs};

@@ -53,7 +53,7 @@ pub fn generate_car(out: &Path, cfg: &GenConfig, budget_bytes: u64) -> Result<Ge
         buf.flush(&root)?;
         let build_secs = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let e = export_car(disk, &[root], out, &ExportOptions::default())?;
+        let e = export_car(disk, &[root], out, &ExportOptions::for_path(out))?;
         Ok(GenSummary {
             state_root: root,
             stats,
@@ -129,7 +129,7 @@ pub fn churn_car(
         let (new_root, stats) = super::churn::churn_state(&buf, &state_root, cfg)?;
         buf.flush(&new_root)?;
         let new_blocks = count_new_blocks(&overlay, &car, &new_root)?;
-        let e = export_car(&overlay, &[new_root], out, &ExportOptions::default())?;
+        let e = export_car(&overlay, &[new_root], out, &ExportOptions::for_path(out))?;
         Ok(ChurnSummary {
             state_root: new_root,
             stats,

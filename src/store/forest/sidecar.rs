@@ -1,0 +1,175 @@
+//! Our index for a multi-frame zstd CAR that carries none (a `.forest.car.zst`
+//! whose index was stripped, or any writer that cut frames on section
+//! boundaries): built by one sequential pass that decompresses each frame
+//! and files its blocks, then kept beside the file as `<file>.fmfidx` so the
+//! next open is immediate. It holds the same table as the node's index,
+//! after a header naming the file it describes; a stale or foreign sidecar
+//! is rebuilt.
+//!
+//! A single-stream `.car.zst` (what most tools write) has one frame: there
+//! is nothing to seek to, and the caller decompresses it once instead. So
+//! does a file whose frames cut through sections.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use cid::Cid;
+
+use super::format::{hash_of, is_skippable_magic, SKIP_HEADER_LEN};
+use super::frames::{decompress, frame_len, sections_of};
+use super::index_build::{IndexBuilder, DEFAULT_MEMORY_ENTRIES};
+use super::index_reader::IndexReader;
+use super::reader::skip_segments;
+use crate::error::{Error, Result};
+use crate::store::car_index::CarIdentity;
+
+const MAGIC: &[u8; 8] = b"FMFZIX01";
+const PREFIX_LEN: u64 = 8 + 32 + 8;
+/// Largest first frame we consider "a frame of a framed CAR": a bigger one
+/// is a single stream (or frames too big to serve blocks from).
+const MAX_FIRST_FRAME: usize = 4 << 20;
+
+/// Why a zstd file cannot be served by frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotFramed {
+    /// One zstd stream (or a first frame over 4 MiB).
+    SingleStream,
+    /// A frame ends inside a CAR section (at this frame's offset).
+    SectionsCrossFrames(u64),
+}
+
+/// The sidecar's path beside `path`.
+pub fn sidecar_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".fmfidx");
+    PathBuf::from(s)
+}
+
+/// Loads the sidecar of `path` if it describes this very file.
+pub fn load(path: &Path, identity: &CarIdentity) -> Result<Option<(IndexReader, u64)>> {
+    let sc = sidecar_path(path);
+    let file = match File::open(&sc) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&sc, e)),
+    };
+    let len = file.metadata().map_err(|e| Error::io(&sc, e))?.len();
+    let mut prefix = [0u8; PREFIX_LEN as usize];
+    if len < PREFIX_LEN || file.read_exact_at(&mut prefix, 0).is_err() {
+        return Ok(None);
+    }
+    if &prefix[..8] != MAGIC || prefix[8..40] != identity.to_bytes() {
+        return Ok(None);
+    }
+    let frames_end = u64::from_le_bytes(prefix[40..48].try_into().expect("8 bytes"));
+    let segments = match skip_segments(&file, &sc, PREFIX_LEN, len) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("ignoring damaged sidecar index ({e}); rebuilding it");
+            return Ok(None);
+        }
+    };
+    match IndexReader::open(&sc, file, segments) {
+        Ok(index) => Ok(Some((index, frames_end))),
+        Err(e) => {
+            tracing::warn!("ignoring damaged sidecar index ({e}); rebuilding it");
+            Ok(None)
+        }
+    }
+}
+
+/// Scans `path` and writes its sidecar; `Ok(Err(_))` if the file is not a
+/// framed CAR (the caller decompresses it once instead).
+pub fn build(
+    path: &Path,
+    identity: &CarIdentity,
+) -> Result<std::result::Result<(IndexReader, u64), NotFramed>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = identity.file_len();
+    let first = (len as usize).min(MAX_FIRST_FRAME);
+    let mut head = vec![0u8; first];
+    file.read_exact_at(&mut head, 0)
+        .map_err(|e| Error::io(path, e))?;
+    match frame_len(&head, false) {
+        Ok(Some(n)) if (n as u64) < len => {}
+        _ => return Ok(Err(NotFramed::SingleStream)),
+    }
+    drop(head);
+    let sc = sidecar_path(path);
+    let dir = sc
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut builder = IndexBuilder::new(dir, DEFAULT_MEMORY_ENTRIES);
+    let mut offset = 0u64;
+    let mut buf = Vec::new();
+    tracing::info!(
+        "{}: multi-frame zstd CAR without an index: indexing its frames once into {}",
+        path.display(),
+        sc.display()
+    );
+    while offset < len {
+        let bad = |reason: String| Error::Framed {
+            path: path.to_path_buf(),
+            what: "zstd frame",
+            offset,
+            reason,
+        };
+        let mut magic = [0u8; 8];
+        let n = (len - offset).min(8) as usize;
+        file.read_exact_at(&mut magic[..n], offset)
+            .map_err(|e| bad(format!("cannot read: {e}")))?;
+        if n == 8 && is_skippable_magic(&magic) {
+            let skip = u32::from_le_bytes(magic[4..].try_into().expect("4 bytes"));
+            offset += SKIP_HEADER_LEN + u64::from(skip);
+            continue;
+        }
+        let mut want = (64usize << 10).min((len - offset) as usize);
+        let size = loop {
+            buf.resize(want, 0);
+            file.read_exact_at(&mut buf, offset)
+                .map_err(|e| bad(format!("cannot read: {e}")))?;
+            let more = offset + (want as u64) < len && want < MAX_FIRST_FRAME;
+            match frame_len(&buf, more).map_err(bad)? {
+                Some(n) => break n,
+                None if !more => return Ok(Err(NotFramed::SingleStream)),
+                None => want = (want * 4).min((len - offset) as usize).min(MAX_FIRST_FRAME),
+            }
+        };
+        let data = decompress(&buf[..size]).map_err(bad)?;
+        let Ok(sections) = sections_of(&data, offset == 0) else {
+            return Ok(Err(NotFramed::SectionsCrossFrames(offset)));
+        };
+        for (s, _) in sections {
+            let cid = Cid::read_bytes(&data[s as usize..]).map_err(|e| {
+                bad(format!(
+                    "section at byte {s} of the frame: invalid CID: {e}"
+                ))
+            })?;
+            builder.push(hash_of(&cid), offset)?;
+        }
+        offset += size as u64;
+    }
+    let io = |e| Error::io(&sc, e);
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone().map_err(io)?);
+    w.write_all(MAGIC).map_err(io)?;
+    w.write_all(&identity.to_bytes()).map_err(io)?;
+    w.write_all(&len.to_le_bytes()).map_err(io)?;
+    builder.write_frames(&mut w, &sc)?;
+    w.flush().map_err(io)?;
+    drop(w);
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(&sc).map_err(|e| io(e.error))?;
+    match load(path, identity)? {
+        Some(opened) => Ok(Ok(opened)),
+        None => Err(Error::Framed {
+            path: sc,
+            what: "index",
+            offset: 0,
+            reason: "the sidecar just written does not load".into(),
+        }),
+    }
+}
