@@ -16,5 +16,6 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub mod actors;
+pub mod chain;
 pub mod migration;
 pub mod synth;

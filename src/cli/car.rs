@@ -9,6 +9,8 @@ use clap::{Args, Subcommand};
 use fil_migrate::store::{
     export_car, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, ExportOptions,
 };
+use fil_migrate::synth::chain_car::write_chain_car;
+use fil_migrate::synth::headers::ChainShape;
 
 #[derive(Debug, Subcommand)]
 pub enum CarCommand {
@@ -18,6 +20,32 @@ pub enum CarCommand {
     Verify(IndexArgs),
     /// Export the DAG under some roots from a CAR or a store directory into a new CAR.
     Export(ExportArgs),
+    /// Make a chain snapshot from state snapshots: a synthetic chain of block
+    /// headers (with null rounds) whose tipsets' ParentStateRoots are the
+    /// given states, oldest state first, the head tipset as the CAR's roots.
+    Chain(ChainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChainArgs {
+    /// A state snapshot (repeatable; the first covers the oldest epochs).
+    #[arg(long = "state", required = true)]
+    states: Vec<PathBuf>,
+    /// The head tipset's epoch.
+    #[arg(long)]
+    head_epoch: i64,
+    /// Epochs of chain, ending at the head (the first tipset has no parents).
+    #[arg(long, default_value_t = 100)]
+    epochs: i64,
+    /// Every epoch `e` with `e % N == N - 1` is a null round (0: none).
+    #[arg(long, default_value_t = 7)]
+    null_every: i64,
+    /// Blocks per tipset cycle through 1..=this.
+    #[arg(long, default_value_t = 3)]
+    max_blocks: usize,
+    /// Destination (`.forest.car.zst`, `.car.zst` or `.car`).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -73,7 +101,33 @@ pub fn run(cmd: CarCommand) -> anyhow::Result<()> {
             Ok(())
         }
         CarCommand::Export(a) => export(a),
+        CarCommand::Chain(a) => chain(a),
     }
+}
+
+fn chain(a: ChainArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(a.epochs >= 1, "--epochs must be at least 1");
+    let shape = ChainShape {
+        first_epoch: a.head_epoch - a.epochs + 1,
+        head_epoch: a.head_epoch,
+        null_every: a.null_every,
+        max_blocks: a.max_blocks,
+    };
+    let states: Vec<&std::path::Path> = a.states.iter().map(|p| p.as_path()).collect();
+    let (built, summary) = write_chain_car(&states, &shape, &a.out)?;
+    let first = built.tipsets.first().map_or(0, |t| t.0);
+    println!(
+        "wrote {}: {} tipsets at epochs {first}..={} over {} state(s), {} blocks",
+        a.out.display(),
+        built.tipsets.len(),
+        a.head_epoch,
+        a.states.len(),
+        summary.blocks
+    );
+    for c in &built.head {
+        println!("head:           {c}");
+    }
+    Ok(())
 }
 
 fn export(a: ExportArgs) -> anyhow::Result<()> {

@@ -7,9 +7,10 @@ use anyhow::Context;
 use cid::Cid;
 use clap::Args;
 use fil_migrate::actors::manifest::Network;
-use fil_migrate::actors::state_tree::resolve_state_root;
+use fil_migrate::chain::{snapshot_state, StateSource};
 use fil_migrate::migration::chain::upgrade_path_of;
 use fil_migrate::migration::detect::{check_spec, next_upgrade, state_facts};
+use fil_migrate::migration::report::SnapshotRead;
 use fil_migrate::migration::store_run::{migrate_on_store, StoreRole};
 use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{
@@ -24,9 +25,19 @@ use super::args::parse_bytes;
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// Input snapshot CAR (`.car` or `.car.zst`).
+    /// Input snapshot: a CARv1, a `.forest.car.zst` (served in place through
+    /// its frame index) or a single-stream `.car.zst` (decompressed once).
     #[arg(long)]
     pub(super) snapshot: PathBuf,
+    /// For a chain snapshot (block headers as roots): migrate the state of
+    /// the tipset at this epoch (the last one before it if it was a null
+    /// round), found by walking parents back from the head. Default: the
+    /// head tipset's ParentStateRoot.
+    #[arg(long, conflicts_with = "state_root")]
+    pub(super) epoch: Option<i64>,
+    /// Decompressed frames a framed snapshot keeps in memory.
+    #[arg(long, value_parser = parse_bytes, default_value = "64MiB")]
+    pub(super) frame_cache: u64,
     /// Upgrade to run (`nv21` … `nv29`, a fix upgrade such as `nv22fix`),
     /// or `auto`: the one that starts from the state's actors bundle (its
     /// system actor's manifest).
@@ -42,7 +53,7 @@ pub struct MigrateArgs {
     /// init actor's network name); given, it must match it.
     #[arg(long)]
     pub(super) network: Option<Network>,
-    /// State root to migrate (default: the CAR root, or its block header's ParentStateRoot).
+    /// State root to migrate (default: the CAR root, or its head tipset's ParentStateRoot).
     #[arg(long)]
     pub(super) state_root: Option<String>,
     /// Store directory: receives the output blocks and keeps the migration cache
@@ -50,7 +61,9 @@ pub struct MigrateArgs {
     /// Default: a temporary one, removed at exit.
     #[arg(long)]
     pub(super) store: Option<PathBuf>,
-    /// Also write the migrated state as a snapshot CAR (`.zst` compresses).
+    /// Also write the migrated state as a snapshot: `.forest.car.zst` (framed
+    /// and indexed, what the Rust node imports), `.car.zst` or `.car`. Its
+    /// root is the state root.
     #[arg(long)]
     pub(super) out: Option<PathBuf>,
     /// Memory for not-yet-written output blocks (default: a quarter of available memory).
@@ -123,29 +136,51 @@ pub fn choose_upgrade(
 }
 
 fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
+    let t_open = Instant::now();
     let car = std::sync::Arc::new(CarSource::open(
         &a.snapshot,
         CarSourceOptions {
             verify_hashes: !a.no_verify_reads,
+            frame_cache_bytes: a.frame_cache as usize,
             ..Default::default()
         },
     )?);
-    let input_root = match &a.state_root {
+    let open_secs = t_open.elapsed().as_secs_f64();
+    let source = match &a.state_root {
         Some(s) => {
-            Cid::try_from(s.as_str()).with_context(|| format!("invalid --state-root {s:?}"))?
+            let c =
+                Cid::try_from(s.as_str()).with_context(|| format!("invalid --state-root {s:?}"))?;
+            StateSource {
+                state_root: c.to_string(),
+                tipset_epoch: None,
+                tipset: vec![],
+                requested_epoch: None,
+                head_epoch: None,
+            }
         }
-        None => {
-            let root = *car
-                .roots()
-                .first()
-                .context("the snapshot CAR has no root")?;
-            resolve_state_root(&*car, &root)?
-        }
+        None => snapshot_state(&*car, car.roots(), a.epoch)?,
+    };
+    let input_root = Cid::try_from(source.state_root.as_str())?;
+    eprintln!(
+        "input: {} ({}, opened in {open_secs:.2}s): {}",
+        a.snapshot.display(),
+        car.layout_name(),
+        source.describe()
+    );
+    let snapshot_read = || SnapshotRead {
+        layout: car.layout_name().to_string(),
+        frames_decompressed: car
+            .frame_stats()
+            .map(|f| f.decompressed.load(std::sync::atomic::Ordering::Relaxed)),
+        frame_cache_hits: car
+            .frame_stats()
+            .map(|f| f.hits.load(std::sync::atomic::Ordering::Relaxed)),
+        open_secs,
     };
     if let Some(target) = &a.to {
         anyhow::ensure!(!premigration, "premigrate runs one upgrade: drop --to");
         let specs = upgrade_path_of(&*car, &input_root, a.network, target)?;
-        return super::migrate_to::run_chain(&a, &car, input_root, &specs);
+        return super::migrate_to::run_chain(&a, &car, input_root, &specs, &source);
     }
     let spec = choose_upgrade(&*car, &input_root, &a.upgrade, a.network)?;
     eprintln!(
@@ -183,6 +218,14 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     };
     let mut report = outcome.report;
     tracing::info!("migrated {} actors in {:.2?}", report.actors, t.elapsed());
+    if let Some(first) = report.first_actor_secs {
+        eprintln!(
+            "first actor migrated {first:.2}s into the run, {:.2}s after opening the snapshot began",
+            first + (t.duration_since(t_open)).as_secs_f64()
+        );
+    }
+    report.source = Some(source.clone());
+    report.snapshot = Some(snapshot_read());
     if a.verify {
         let t = Instant::now();
         let v = verify(&backing, &input_root, &outcome.state_root, &spec, &opts)?;

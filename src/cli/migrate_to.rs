@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use cid::Cid;
+use fil_migrate::chain::StateSource;
 use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{
     default_memory_budget, migrate_state, MemoryCache, MigrationOptions, UpgradeSpec,
@@ -20,6 +21,7 @@ pub fn run_chain(
     car: &CarSource,
     input_root: Cid,
     specs: &[UpgradeSpec],
+    source: &StateSource,
 ) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let disk = DiskStore::open(tmp.path().join("store"), DiskStoreOptions::default())?;
@@ -47,6 +49,7 @@ pub fn run_chain(
         let outcome = migrate_state(&backing, &root, spec, &MemoryCache::default(), &opts)
             .with_context(|| format!("upgrade {}", spec.name))?;
         let mut report = outcome.report;
+        report.source = Some(source.clone());
         if a.verify {
             let v = verify(&backing, &root, &outcome.state_root, spec, &opts)
                 .with_context(|| format!("verifying upgrade {}", spec.name))?;

@@ -60,6 +60,9 @@ pub struct Counters {
     pub sectors_from_cache: AtomicU64,
     /// Sectors AMTs (miner or snapshot) by path: scratch, diff, cache.
     pub amts_by_path: [AtomicU64; 3],
+    /// When the first actor finished (time to first output, for snapshots
+    /// read in place).
+    pub first_actor_at: std::sync::OnceLock<std::time::Instant>,
 }
 
 impl Counters {

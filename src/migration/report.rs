@@ -58,10 +58,29 @@ pub struct MigrationReport {
     pub peak_buffered_bytes: u64,
     /// Peak resident set size of the process, bytes (VmHWM).
     pub peak_rss_bytes: u64,
+    /// Seconds from the run's start until the first actor was migrated.
+    pub first_actor_secs: Option<f64>,
+    /// Which state of the snapshot was migrated (set by the CLI).
+    pub source: Option<crate::chain::StateSource>,
+    /// The input file's kind and, when framed, its frame reads (set by the CLI).
+    pub snapshot: Option<SnapshotRead>,
     /// Whether `--verify` ran and agreed.
     pub verified: Option<bool>,
     /// Cache status notes (hits, fallbacks).
     pub notes: Vec<String>,
+}
+
+/// How the snapshot file was read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SnapshotRead {
+    /// "CARv1", "forest.car.zst (frames + index)", …
+    pub layout: String,
+    /// zstd frames decompressed (framed files).
+    pub frames_decompressed: Option<u64>,
+    /// Lookups served from the frame cache (framed files).
+    pub frame_cache_hits: Option<u64>,
+    /// Seconds to open the file (index loaded, built or found).
+    pub open_secs: f64,
 }
 
 impl MigrationReport {

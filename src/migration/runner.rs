@@ -366,6 +366,10 @@ pub fn migrate_state<B: Blockstore + Sync>(
         report.actor_tree_nodes_read = s.nodes_read;
     }
     report.actors = counters.actors.load(Ordering::Relaxed);
+    report.first_actor_secs = counters
+        .first_actor_at
+        .get()
+        .map(|t| t.duration_since(t_all).as_secs_f64());
     let mut special = 0;
     for ((name, _), n) in migrators.iter().zip(&counters.by_migrator).skip(1) {
         let n = n.load(Ordering::Relaxed);
@@ -409,6 +413,9 @@ const COUNT_BATCH: u64 = 1024;
 fn count_actor(counters: &Counters) {
     UNCOUNTED.with(|n| {
         let v = n.get() + 1;
+        if v == 1 {
+            counters.first_actor_at.get_or_init(Instant::now);
+        }
         if v >= COUNT_BATCH {
             Counters::add(&counters.actors, v);
             n.set(0);

@@ -4,8 +4,10 @@
 
 pub mod actor_churn;
 pub mod build;
+pub mod chain_car;
 pub mod churn;
 pub mod config;
+pub mod headers;
 pub mod market;
 pub mod market_churn;
 pub mod miner_state;

@@ -142,11 +142,10 @@ pub fn decompress(src: &[u8]) -> std::result::Result<Vec<u8>, String> {
                 out.reserve(out.len().max(4096));
             }
             let pos = out.len();
-            let mut output = OutBuffer::around_pos(&mut out, pos);
+            // The output buffer sets `out`'s length as the call returns.
             let left = dctx
-                .decompress_stream(&mut output, &mut input)
+                .decompress_stream(&mut OutBuffer::around_pos(&mut out, pos), &mut input)
                 .map_err(|e| format!("zstd: {}", zstd_safe::get_error_name(e)))?;
-            drop(output);
             if left == 0 {
                 return Ok(out);
             }

@@ -49,7 +49,7 @@ impl IndexReader {
                 "{total} bytes is too short for an index (version, header and one slot)"
             )));
         }
-        if (total - INDEX_PREFIX_LEN) % SLOT_LEN != 0 {
+        if !(total - INDEX_PREFIX_LEN).is_multiple_of(SLOT_LEN) {
             return Err(bad(format!(
                 "{} table bytes is not a whole number of 16-byte slots",
                 total - INDEX_PREFIX_LEN

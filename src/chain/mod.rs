@@ -1,0 +1,8 @@
+//! Chain snapshots: block headers and the walk from a snapshot's head
+//! tipset to the state of a chosen epoch.
+
+pub mod header;
+pub mod snapshot;
+
+pub use header::HeaderFields;
+pub use snapshot::{snapshot_state, tipset_at, StateSource, Tipset};
