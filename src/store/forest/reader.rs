@@ -142,18 +142,36 @@ impl FramedCar {
     }
 
     /// The block `cid`, hash-checked if `verify`.
+    ///
+    /// An index entry for the CID's hash whose frame lacks the block is
+    /// damage, not absence: a 64-bit hash shared by a present and an absent
+    /// block is too unlikely to explain it (this is how a flipped frame
+    /// offset or a rewritten frame shows).
     pub fn get(&self, cid: &Cid, verify: bool) -> Result<Option<Vec<u8>>> {
         let want = cid.to_bytes();
-        self.index.find(hash_of(cid), |offset| {
+        let mut listed_in = None;
+        let found = self.index.find(hash_of(cid), |offset| {
             let frame = self.frame(offset)?;
             let Some(data) = frame.find(&want) else {
+                listed_in = Some(offset);
                 return Ok(None);
             };
             if verify {
                 self.check(cid, data, offset)?;
             }
             Ok(Some(data.to_vec()))
-        })
+        })?;
+        match (found, listed_in) {
+            (None, Some(offset)) => Err(Error::Framed {
+                path: self.path.clone(),
+                what: "zstd frame",
+                offset,
+                reason: format!(
+                    "the index files block {cid} in this frame, which does not hold it: the file is damaged"
+                ),
+            }),
+            (found, _) => Ok(found),
+        }
     }
 
     /// Whether the file holds `cid` (its frame is decoded to be sure).
