@@ -29,6 +29,15 @@ impl MemStore {
         self.blocks.read().is_empty()
     }
 
+    /// A copy of every block (for tests that build one store from another).
+    pub fn entries(&self) -> Vec<(Cid, Vec<u8>)> {
+        self.blocks
+            .read()
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    }
+
     /// Total bytes of block data.
     pub fn bytes(&self) -> u64 {
         self.blocks.read().values().map(|v| v.len() as u64).sum()
