@@ -21,8 +21,9 @@ use crate::store::car_format::{read_varint, Varint};
 /// Largest frame we decompress: Forest's are ~8 KiB compressed, a block is
 /// at most a few MiB; anything bigger is damage, not data.
 pub const MAX_FRAME_BYTES: usize = 256 << 20;
-/// First guess at a frame's compressed size when reading it.
-const FIRST_READ: usize = 64 << 10;
+/// Bytes read for a frame beyond the last frame's size: frames of one file
+/// are alike, so one read nearly always covers the next.
+const READ_MARGIN: usize = 4 << 10;
 
 /// A decoded frame: its bytes and where each CAR section lies in them.
 #[derive(Debug)]
@@ -52,6 +53,11 @@ impl Frame {
 
 thread_local! {
     static DCTX: RefCell<DCtx<'static>> = RefCell::new(DCtx::create());
+    /// The compressed bytes of the frame being read (reused: a fresh
+    /// buffer per frame costs page faults).
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// The last frame's compressed size on this thread: the next read's guess.
+    static LAST_LEN: std::cell::Cell<usize> = const { std::cell::Cell::new(16 << 10) };
 }
 
 /// The compressed length of the zstd frame at the start of `buf`, if it is
@@ -94,24 +100,35 @@ pub fn read_frame(
             "offset is outside the frames (they end at {end})"
         )));
     }
-    let mut want = FIRST_READ.min((end - offset) as usize);
-    let mut buf = Vec::new();
-    let len = loop {
-        buf.resize(want, 0);
-        file.read_exact_at(&mut buf, offset)
-            .map_err(|e| bad(format!("cannot read {want} bytes: {e}")))?;
-        let more = offset + (want as u64) < end && want < MAX_FRAME_BYTES;
-        match frame_len(&buf, more).map_err(bad)? {
-            Some(n) => break n,
-            None => want = (want * 4).min((end - offset) as usize).min(MAX_FRAME_BYTES),
+    READ_BUF.with(|b| {
+        let mut buf = b.borrow_mut();
+        let room = (end - offset) as usize;
+        let mut want = (LAST_LEN.get() + READ_MARGIN).min(room);
+        let len = loop {
+            if buf.len() < want {
+                buf.resize(want, 0);
+            }
+            file.read_exact_at(&mut buf[..want], offset)
+                .map_err(|e| bad(format!("cannot read {want} bytes: {e}")))?;
+            let more = want < room && want < MAX_FRAME_BYTES;
+            match frame_len(&buf[..want], more).map_err(bad)? {
+                Some(n) => break n,
+                None => want = (want * 4).min(room).min(MAX_FRAME_BYTES),
+            }
+        };
+        LAST_LEN.set(len);
+        let data = decompress(&buf[..len]).map_err(bad);
+        if buf.len() > 4 << 20 {
+            // One huge frame does not pin its buffer on this thread.
+            *buf = Vec::new();
         }
-    };
-    let data = decompress(&buf[..len]).map_err(bad)?;
-    let sections = sections_of(&data, skip_header).map_err(bad)?;
-    Ok(Frame {
-        data,
-        sections,
-        compressed_len: len as u64,
+        let data = data?;
+        let sections = sections_of(&data, skip_header).map_err(bad)?;
+        Ok(Frame {
+            data,
+            sections,
+            compressed_len: len as u64,
+        })
     })
 }
 
