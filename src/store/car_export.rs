@@ -80,7 +80,8 @@ pub struct ExportOptions {
     /// The output format.
     pub format: ExportFormat,
     /// Fingerprints the seen-set keeps in memory before spilling to disk
-    /// (also the in-memory run of a `.forest.car.zst` index).
+    /// (and, up to 4M, the entries of a `.forest.car.zst` index kept in
+    /// memory before a sorted run spills).
     pub seen_memory_entries: usize,
 }
 
@@ -161,7 +162,8 @@ pub fn export_car(
                 level,
                 frame_bytes,
                 dir,
-                opts.seen_memory_entries,
+                opts.seen_memory_entries
+                    .min(super::forest::index_build::DEFAULT_MEMORY_ENTRIES),
             )?;
             let mut s = write_dag(store, roots, &mut sink, opts)?;
             let (mut w, fin) = sink.finish()?;
