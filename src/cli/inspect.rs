@@ -2,16 +2,20 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use cid::Cid;
 use clap::Args;
-use fil_migrate::actors::state_tree::resolve_state_root;
 use fil_migrate::actors::summary::summarize;
+use fil_migrate::chain::snapshot_state;
 use fil_migrate::store::{CarSource, CarSourceOptions};
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Snapshot CAR (`.car` or `.car.zst`).
+    /// Snapshot (`.car`, `.forest.car.zst` or `.car.zst`).
     car: PathBuf,
+    /// For a chain snapshot: the state of the tipset at this epoch (default:
+    /// the head's).
+    #[arg(long)]
+    epoch: Option<i64>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -19,13 +23,14 @@ pub struct InspectArgs {
 
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     let car = CarSource::open(&a.car, CarSourceOptions::default())?;
-    let root = *car.roots().first().context("the CAR has no root")?;
-    let state_root = resolve_state_root(&car, &root)?;
+    let source = snapshot_state(&car, car.roots(), a.epoch)?;
+    let state_root = Cid::try_from(source.state_root.as_str())?;
     let s = summarize(&car, &state_root)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
     }
+    println!("source:        {}", source.describe());
     println!("state root:    {}", s.state_root);
     println!("actors root:   {}", s.actors_root);
     println!("network:       {}", s.network_name);
