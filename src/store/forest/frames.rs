@@ -95,6 +95,36 @@ pub fn read_frame(
         offset,
         reason,
     };
+    let (data, compressed_len) = read_compressed(file, path, offset, end, MAX_FRAME_BYTES)?
+        .ok_or_else(|| {
+            bad(format!(
+                "a frame of over {MAX_FRAME_BYTES} compressed bytes"
+            ))
+        })?;
+    let sections = sections_of(&data, skip_header).map_err(bad)?;
+    Ok(Frame {
+        data,
+        sections,
+        compressed_len,
+    })
+}
+
+/// Decompresses the zstd frame at `offset`, which must end by `end`;
+/// `Ok(None)` if it is longer than `max_len` compressed bytes. Returns the
+/// data and the compressed length.
+pub fn read_compressed(
+    file: &File,
+    path: &Path,
+    offset: u64,
+    end: u64,
+    max_len: usize,
+) -> Result<Option<(Vec<u8>, u64)>> {
+    let bad = |reason: String| Error::Framed {
+        path: path.to_path_buf(),
+        what: "zstd frame",
+        offset,
+        reason,
+    };
     if offset >= end {
         return Err(bad(format!(
             "offset is outside the frames (they end at {end})"
@@ -103,17 +133,21 @@ pub fn read_frame(
     READ_BUF.with(|b| {
         let mut buf = b.borrow_mut();
         let room = (end - offset) as usize;
-        let mut want = (LAST_LEN.get() + READ_MARGIN).min(room);
+        let mut want = (LAST_LEN.get() + READ_MARGIN).min(room).min(max_len);
         let len = loop {
             if buf.len() < want {
                 buf.resize(want, 0);
             }
             file.read_exact_at(&mut buf[..want], offset)
                 .map_err(|e| bad(format!("cannot read {want} bytes: {e}")))?;
-            let more = want < room && want < MAX_FRAME_BYTES;
-            match frame_len(&buf[..want], more).map_err(bad)? {
+            let more = want < room && want < max_len;
+            // Incomplete is "grow", or "too long" at the cap; only at the
+            // file's end is it damage.
+            let too_long = want >= max_len && want < room;
+            match frame_len(&buf[..want], more || too_long).map_err(bad)? {
                 Some(n) => break n,
-                None => want = (want * 4).min(room).min(MAX_FRAME_BYTES),
+                None if !more => return Ok(None),
+                None => want = (want * 4).min(room).min(max_len),
             }
         };
         LAST_LEN.set(len);
@@ -122,13 +156,7 @@ pub fn read_frame(
             // One huge frame does not pin its buffer on this thread.
             *buf = Vec::new();
         }
-        let data = data?;
-        let sections = sections_of(&data, skip_header).map_err(bad)?;
-        Ok(Frame {
-            data,
-            sections,
-            compressed_len: len as u64,
-        })
+        Ok(Some((data?, len as u64)))
     })
 }
 
@@ -261,10 +289,5 @@ impl FrameCache {
             }
         }
         Ok(frame)
-    }
-
-    /// Decoded bytes held now.
-    pub fn held_bytes(&self) -> usize {
-        self.inner.lock().1
     }
 }

@@ -136,11 +136,6 @@ impl FramedCar {
         &self.cache.stats
     }
 
-    /// Decoded bytes in the frame cache.
-    pub fn cached_bytes(&self) -> usize {
-        self.cache.held_bytes()
-    }
-
     /// The block `cid`, hash-checked if `verify`.
     ///
     /// An index entry for the CID's hash whose frame lacks the block is

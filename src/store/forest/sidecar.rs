@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use cid::Cid;
 
 use super::format::{hash_of, is_skippable_magic, SKIP_HEADER_LEN};
-use super::frames::{decompress, frame_len, sections_of};
+use super::frames::{read_compressed, sections_of};
 use super::index_build::{IndexBuilder, DEFAULT_MEMORY_ENTRIES};
 use super::index_reader::IndexReader;
 use super::reader::skip_segments;
@@ -27,8 +27,8 @@ use crate::store::car_index::CarIdentity;
 
 const MAGIC: &[u8; 8] = b"FMFZIX01";
 const PREFIX_LEN: u64 = 8 + 32 + 8;
-/// Largest first frame we consider "a frame of a framed CAR": a bigger one
-/// is a single stream (or frames too big to serve blocks from).
+/// Largest frame we consider "a frame of a framed CAR": a bigger one means
+/// a single stream (or frames too big to serve blocks from).
 const MAX_FIRST_FRAME: usize = 4 << 20;
 
 /// Why a zstd file cannot be served by frames.
@@ -88,15 +88,6 @@ pub fn build(
 ) -> Result<std::result::Result<(IndexReader, u64), NotFramed>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = identity.file_len();
-    let first = (len as usize).min(MAX_FIRST_FRAME);
-    let mut head = vec![0u8; first];
-    file.read_exact_at(&mut head, 0)
-        .map_err(|e| Error::io(path, e))?;
-    match frame_len(&head, false) {
-        Ok(Some(n)) if (n as u64) < len => {}
-        _ => return Ok(Err(NotFramed::SingleStream)),
-    }
-    drop(head);
     let sc = sidecar_path(path);
     let dir = sc
         .parent()
@@ -104,53 +95,42 @@ pub fn build(
         .unwrap_or(Path::new("."));
     let mut builder = IndexBuilder::new(dir, DEFAULT_MEMORY_ENTRIES);
     let mut offset = 0u64;
-    let mut buf = Vec::new();
-    tracing::info!(
-        "{}: multi-frame zstd CAR without an index: indexing its frames once into {}",
-        path.display(),
-        sc.display()
-    );
     while offset < len {
-        let bad = |reason: String| Error::Framed {
-            path: path.to_path_buf(),
-            what: "zstd frame",
-            offset,
-            reason,
-        };
         let mut magic = [0u8; 8];
         let n = (len - offset).min(8) as usize;
         file.read_exact_at(&mut magic[..n], offset)
-            .map_err(|e| bad(format!("cannot read: {e}")))?;
+            .map_err(|e| Error::io(path, e))?;
         if n == 8 && is_skippable_magic(&magic) {
             let skip = u32::from_le_bytes(magic[4..].try_into().expect("4 bytes"));
             offset += SKIP_HEADER_LEN + u64::from(skip);
             continue;
         }
-        let mut want = (64usize << 10).min((len - offset) as usize);
-        let size = loop {
-            buf.resize(want, 0);
-            file.read_exact_at(&mut buf, offset)
-                .map_err(|e| bad(format!("cannot read: {e}")))?;
-            let more = offset + (want as u64) < len && want < MAX_FIRST_FRAME;
-            match frame_len(&buf, more).map_err(bad)? {
-                Some(n) => break n,
-                None if !more => return Ok(Err(NotFramed::SingleStream)),
-                None => want = (want * 4).min((len - offset) as usize).min(MAX_FIRST_FRAME),
-            }
+        let Some((data, size)) = read_compressed(&file, path, offset, len, MAX_FIRST_FRAME)? else {
+            return Ok(Err(NotFramed::SingleStream));
         };
-        let data = decompress(&buf[..size]).map_err(bad)?;
+        if offset == 0 {
+            if size == len {
+                return Ok(Err(NotFramed::SingleStream));
+            }
+            tracing::info!(
+                "{}: multi-frame zstd CAR without an index: indexing its frames once into {}",
+                path.display(),
+                sc.display()
+            );
+        }
         let Ok(sections) = sections_of(&data, offset == 0) else {
             return Ok(Err(NotFramed::SectionsCrossFrames(offset)));
         };
         for (s, _) in sections {
-            let cid = Cid::read_bytes(&data[s as usize..]).map_err(|e| {
-                bad(format!(
-                    "section at byte {s} of the frame: invalid CID: {e}"
-                ))
+            let cid = Cid::read_bytes(&data[s as usize..]).map_err(|e| Error::Framed {
+                path: path.to_path_buf(),
+                what: "zstd frame",
+                offset,
+                reason: format!("section at byte {s} of the frame: invalid CID: {e}"),
             })?;
             builder.push(hash_of(&cid), offset)?;
         }
-        offset += size as u64;
+        offset += size;
     }
     let io = |e| Error::io(&sc, e);
     let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
