@@ -197,6 +197,14 @@ pub fn snapshot_state<S: Blockstore>(
     })
 }
 
+/// The state a snapshot's roots designate by default: its root itself, or
+/// its head tipset's ParentStateRoot.
+pub fn default_state_root<S: Blockstore>(store: &S, roots: &[Cid]) -> Result<Cid> {
+    let source = snapshot_state(store, roots, None)?;
+    Cid::try_from(source.state_root.as_str())
+        .map_err(|e| Error::Invalid(format!("state root {}: {e}", source.state_root)))
+}
+
 /// Walks parents back from `head` to the tipset at `epoch`, or the last
 /// one before it if `epoch` was a null round.
 pub fn tipset_at<S: Blockstore>(store: &S, head: &Tipset, epoch: i64) -> Result<Tipset> {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use fil_migrate::actors::manifest::Network;
-use fil_migrate::actors::state_tree::resolve_state_root;
+use fil_migrate::chain::default_state_root;
 use fil_migrate::migration::reference::reference_root;
 use fil_migrate::migration::report::peak_rss_bytes;
 use fil_migrate::migration::{migrate_state, MigrationOptions, ScratchCache, UpgradeSpec};
@@ -75,8 +75,8 @@ fn final_in_process(a: FinalArgs) -> anyhow::Result<()> {
         )
     };
     let (car0, car1) = (open(&a.before)?, open(&a.after)?);
-    let r0 = resolve_state_root(&car0, car0.roots().first().context("no root")?)?;
-    let r1 = resolve_state_root(&car1, car1.roots().first().context("no root")?)?;
+    let r0 = default_state_root(&car0, car0.roots())?;
+    let r1 = default_state_root(&car1, car1.roots())?;
     let spec = UpgradeSpec::load("nv21", a.network)?;
     let opts = MigrationOptions::default();
     let node_store = || Overlay {
@@ -258,7 +258,7 @@ fn upgrade(a: UpgradeArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
     )?;
-    let root = resolve_state_root(&car, car.roots().first().context("no root")?)?;
+    let root = default_state_root(&car, car.roots())?;
     let spec = super::migrate::choose_upgrade(&car, &root, &a.upgrade, a.network)?;
     let mut engine = None;
     let mut json = serde_json::Map::new();

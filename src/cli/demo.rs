@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use clap::Args;
 use fil_migrate::actors::manifest::Network;
-use fil_migrate::actors::state_tree::resolve_state_root;
+use fil_migrate::chain::default_state_root;
 use fil_migrate::migration::reference::reference_nv21;
 use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, UpgradeSpec};
@@ -86,7 +86,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let car0 = CarSource::open(&s0, CarSourceOptions::default())?;
-    let root0 = resolve_state_root(&car0, &car0.roots()[0])?;
+    let root0 = default_state_root(&car0, car0.roots())?;
     let pre = migrate_state(
         &LowerFirst(Overlay {
             upper: &disk,
@@ -105,7 +105,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         pre.report.sectors_from_scratch
     );
     let car1 = CarSource::open(&s1, CarSourceOptions::default())?;
-    let root1 = resolve_state_root(&car1, &car1.roots()[0])?;
+    let root1 = default_state_root(&car1, car1.roots())?;
     // As in a node at the upgrade epoch, the blockstore holds both states:
     // the final run reads S1 and, where S1 changed, the premigrated S0.
     let store1 = LowerFirst(Overlay {

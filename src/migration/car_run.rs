@@ -10,7 +10,7 @@ use cid::Cid;
 use super::chain::migrate_through;
 use super::runner::MigrationOptions;
 use super::spec::UpgradeSpec;
-use crate::actors::state_tree::resolve_state_root;
+use crate::chain::default_state_root;
 use crate::error::{Error, Result};
 use crate::store::{
     export_car, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, ExportOptions,
@@ -26,11 +26,7 @@ pub fn migrate_car_chain(
     opts: &MigrationOptions,
 ) -> Result<Vec<Cid>> {
     let car = CarSource::open(input, CarSourceOptions::default())?;
-    let first = *car
-        .roots()
-        .first()
-        .ok_or_else(|| Error::Invalid(format!("{} has no root", input.display())))?;
-    let root = resolve_state_root(&car, &first)?;
+    let root = default_state_root(&car, car.roots())?;
     let parent = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -9,7 +9,7 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
 use super::headers::{build_chain, BuiltChain, ChainShape};
-use crate::actors::state_tree::resolve_state_root;
+use crate::chain::default_state_root;
 use crate::error::{Error, Result};
 use crate::store::{
     export_car, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, ExportOptions,
@@ -53,14 +53,10 @@ pub fn write_chain_car(
         .iter()
         .map(|p| CarSource::open(p, CarSourceOptions::default()))
         .collect::<Result<Vec<_>>>()?;
-    let mut roots = Vec::new();
-    for (car, p) in cars.iter().zip(states) {
-        let first = *car
-            .roots()
-            .first()
-            .ok_or_else(|| Error::Invalid(format!("{} has no root", p.display())))?;
-        roots.push(resolve_state_root(car, &first)?);
-    }
+    let roots = cars
+        .iter()
+        .map(|car| default_state_root(car, car.roots()))
+        .collect::<Result<Vec<_>>>()?;
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
