@@ -193,6 +193,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
         counters: &counters,
         cancel: &opts.cancel,
         retain_inputs: opts.retain_inputs.as_ref(),
+        input_actors: root.actors,
     };
     let checkpointer = Checkpointer::new(opts.checkpoint_every);
     let route_of = |key: &[u8], raw: &RawActor<'_>| {

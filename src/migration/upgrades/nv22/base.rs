@@ -10,6 +10,7 @@ use fvm_ipld_encoding::tuple::*;
 
 use crate::actors::state_tree::{get_cbor, put_cbor};
 use crate::error::{Error, Result};
+use crate::migration::cache::PREV_ACTORS_IN;
 use crate::migration::context::MigrationCtx;
 
 /// Cache key of the base block.
@@ -18,6 +19,10 @@ pub const MARKET_BASE_KEY: &str = "prevMarketBase";
 /// The roots of the last run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize_tuple, Deserialize_tuple)]
 pub struct MarketBase {
+    /// The input actors HAMT the base was made from: the miners a patch
+    /// visits are those that changed since the actors-tree base
+    /// (`prevActorsIn`), so a market base of any other state is not used.
+    pub actors_in: Cid,
     /// Input deal states AMT.
     pub states_in: Cid,
     /// Input deal proposals AMT.
@@ -31,8 +36,11 @@ pub struct MarketBase {
 }
 
 impl MarketBase {
-    /// The base the cache holds, if every root of it can be read (an input
-    /// tree of an earlier snapshot may be gone, a store damaged).
+    /// The base the cache holds, if it was made from the actors tree the
+    /// actors-tree base names and every root of it can be read (an input
+    /// tree of an earlier snapshot may be gone, a store damaged, a later
+    /// run's cached tree may have moved the actors-tree base to another
+    /// state).
     pub fn load<B: Blockstore>(ctx: &MigrationCtx<'_, B>) -> Result<Option<Self>> {
         let Some(cid) = ctx.cache.get(MARKET_BASE_KEY)? else {
             return Ok(None);
@@ -40,7 +48,21 @@ impl MarketBase {
         if !ctx.store.has(&cid).map_err(Error::from_blockstore)? {
             return Ok(None);
         }
-        let base: MarketBase = get_cbor(ctx.store, &cid, "nv22 market base")?;
+        let base: MarketBase = match get_cbor(ctx.store, &cid, "nv22 market base") {
+            Ok(b) => b,
+            Err(e) => {
+                // A base of an earlier layout: the market is rebuilt.
+                tracing::warn!("{e}: the market is migrated from scratch");
+                return Ok(None);
+            }
+        };
+        if ctx.cache.get(PREV_ACTORS_IN)? != Some(base.actors_in) {
+            tracing::info!(
+                "nv22 market base {cid} was made from actors tree {}, not the actors-tree base: the market is migrated from scratch",
+                base.actors_in
+            );
+            return Ok(None);
+        }
         for root in [
             base.states_in,
             base.proposals_in,

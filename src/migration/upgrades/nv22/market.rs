@@ -22,13 +22,14 @@ use super::collect::{sector_of, Collected, DealListing, Harvest};
 use super::listings::{self, ListingChange};
 use super::miner::{deal_list, empty_map, varint_key, PROVIDER_SECTORS_BITWIDTH};
 use super::proposals::{check_proposals_bit_width, proposal_at, Proposal, ProposalTable};
+use crate::actors::state_tree::RawActor;
 use crate::actors::tuple;
 use crate::error::{Error, Result};
 use crate::ipld::amt::map::map_values;
 use crate::ipld::amt::remap::remap_changed;
 use crate::ipld::amt::{diff, for_each_value, get_value, AmtBuilder, AmtPatcher, AmtRoot, Patch};
 use crate::ipld::cbor::{self, major, Cursor};
-use crate::ipld::hamt::{key_hash, HamtBuilder};
+use crate::ipld::hamt::{get_value as hamt_get, key_hash, HamtBuilder, DEFAULT_BIT_WIDTH};
 use crate::migration::context::{ActorInput, MigrationCtx};
 use crate::migration::migrators::ActorMigrator;
 use crate::migration::runner::InputTree;
@@ -106,6 +107,7 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv22MarketMigrator {
             (retain.0)(&proposals, InputTree::Amt)?;
         }
         MarketBase {
+            actors_in: ctx.input_actors,
             states_in: states,
             proposals_in: proposals,
             states_out: new_states,
@@ -167,7 +169,9 @@ fn patched<B: Blockstore + Sync>(
     harvest: Harvest,
 ) -> Result<MarketOut> {
     let u = ctx.spec.height;
-    let (provider_sectors, mut changes) = patch_provider_sectors(ctx, base, &harvest.miners)?;
+    let mut miners = harvest.miners;
+    miners.extend(vanished_miners(ctx, base, &miners)?);
+    let (provider_sectors, mut changes) = patch_provider_sectors(ctx, base, &miners)?;
     changes.sort_unstable();
     let (index, mut redo) = listings::patch(ctx, &base.listings, &changes)?;
     // Deals whose proposal changed (never, on a chain: proposals are
@@ -222,6 +226,51 @@ fn patched<B: Blockstore + Sync>(
         }
     }
     Ok((patcher.finish()?, provider_sectors, index))
+}
+
+/// The miners the base's `ProviderSectors` lists that this run did not
+/// visit and that are not miners of this state (the base may be of a
+/// sibling fork, or of a later state): their entries go, as `None`. An
+/// unvisited miner that this state has is unchanged since the base (the
+/// base is of the actors-tree base's state, see [`MarketBase::load`]).
+/// `visited` is sorted by miner.
+fn vanished_miners<B: Blockstore>(
+    ctx: &MigrationCtx<'_, B>,
+    base: &MarketBase,
+    visited: &[(u64, Option<Cid>)],
+) -> Result<Vec<(u64, Option<Cid>)>> {
+    let miner_code = ctx.spec.old_manifest.code_of("storageminer");
+    let mut listed = Vec::new();
+    crate::ipld::hamt::for_each_entry(
+        ctx.store,
+        &base.provider_sectors,
+        PROVIDER_SECTORS_BITWIDTH,
+        |k, _| {
+            let (miner, _) = unsigned_varint::decode::u64(k).map_err(|e| Error::Malformed {
+                what: "ProviderSectors map",
+                cid: base.provider_sectors,
+                reason: format!("key {k:02x?}: {e}"),
+            })?;
+            listed.push(miner);
+            Ok(())
+        },
+    )?;
+    let mut gone = Vec::new();
+    for miner in listed {
+        if visited.binary_search_by_key(&miner, |(m, _)| *m).is_ok() {
+            continue;
+        }
+        let key = fvm_shared3::address::Address::new_id(miner).to_bytes();
+        let value = hamt_get(ctx.store, &ctx.input_actors, DEFAULT_BIT_WIDTH, &key)?;
+        let is_miner = match &value {
+            Some(v) => Some(RawActor::parse(v, &ctx.input_actors)?.code) == miner_code,
+            None => false,
+        };
+        if !is_miner {
+            gone.push((miner, None));
+        }
+    }
+    Ok(gone)
 }
 
 /// The base's `ProviderSectors` with each visited miner's inner map put in
