@@ -252,13 +252,12 @@ fn every_cached_upgrade_gives_the_uncached_root_on_forks_older_states_and_vanish
     }
 }
 
-/// Cases per upgrade (`FORK_PAIR_CASES` raises it: the figures in the
-/// README were taken with 100).
+/// Random pairs per upgrade (100; `FORK_PAIR_CASES` sets another count).
 fn cases() -> u32 {
     std::env::var("FORK_PAIR_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4)
+        .unwrap_or(100)
 }
 
 /// A drawn pair: two independent churns of the common ancestor (either may

@@ -27,6 +27,22 @@ pub enum Network {
 }
 
 impl Network {
+    /// The network a state's init actor `NetworkName` means: `mainnet`
+    /// (since Liftoff; `testnetnet`, the genesis name, before it and in
+    /// pubsub topics still) and `calibrationnet`. Other names (devnets,
+    /// butterflynet) have no published bundles here.
+    pub fn from_chain_name(name: &str) -> Option<Network> {
+        match name {
+            "mainnet" | "testnetnet" => Some(Network::Mainnet),
+            "calibrationnet" => Some(Network::Calibnet),
+            _ => None,
+        }
+    }
+
+    /// What `--network` accepts, for messages.
+    pub const ACCEPTED: &'static str =
+        "mainnet (or its genesis name testnetnet) or calibnet (or calibrationnet)";
+
     /// The name used in the manifest data file.
     pub fn data_name(self) -> &'static str {
         match self {
@@ -40,10 +56,11 @@ impl std::str::FromStr for Network {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         match s {
-            "mainnet" => Ok(Network::Mainnet),
+            "mainnet" | "testnetnet" => Ok(Network::Mainnet),
             "calibnet" | "calibrationnet" => Ok(Network::Calibnet),
             other => Err(Error::Invalid(format!(
-                "unknown network {other:?} (mainnet, calibnet)"
+                "unknown network {other:?}: the networks are {}",
+                Network::ACCEPTED
             ))),
         }
     }

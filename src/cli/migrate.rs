@@ -49,8 +49,10 @@ pub struct MigrateArgs {
     /// between, so it is not a chain's history.
     #[arg(long, conflicts_with_all = ["upgrade", "store", "keep_inputs"])]
     pub(super) to: Option<String>,
-    /// Network (selects bundles and heights). Default: the state's own (its
-    /// init actor's network name); given, it must match it.
+    /// Network (selects bundles and heights): mainnet (alias testnetnet) or
+    /// calibnet (alias calibrationnet). Default: the state's own (its init
+    /// actor's network name); given, it must match it. A state of another
+    /// name (a devnet) needs it.
     #[arg(long)]
     pub(super) network: Option<Network>,
     /// State root to migrate (default: the CAR root, or its head tipset's ParentStateRoot).
@@ -111,24 +113,10 @@ pub fn choose_upgrade(
     network: Option<Network>,
 ) -> anyhow::Result<UpgradeSpec> {
     let facts = state_facts(store, state_root)?;
-    let state_network = facts.network();
-    if let (Some(asked), Some(actual)) = (network, state_network) {
-        anyhow::ensure!(
-            asked == actual,
-            "--network {asked} but the state is a {} state (its init actor's network name is {:?})",
-            actual,
-            facts.network_name
-        );
-    }
+    let network = facts.resolve_network(network)?;
     let spec = if upgrade == "auto" {
-        next_upgrade(&facts)?
+        next_upgrade(&facts, network)?
     } else {
-        let network = network.or(state_network).with_context(|| {
-            format!(
-                "the state's network {:?} is not one this build knows: pass --network",
-                facts.network_name
-            )
-        })?;
         UpgradeSpec::load(upgrade, network)?
     };
     check_spec(&facts, &spec)?;

@@ -79,20 +79,7 @@ pub fn upgrade_path_of<S: Blockstore>(
     target: &str,
 ) -> Result<Vec<UpgradeSpec>> {
     let facts = state_facts(store, root)?;
-    let network = match (network, facts.network()) {
-        (Some(asked), Some(actual)) if asked != actual => {
-            return Err(Error::Invalid(format!(
-                "--network {asked} but the state is a {actual} state (its init actor's network name is {:?})",
-                facts.network_name
-            )))
-        }
-        (asked, actual) => asked.or(actual).ok_or_else(|| {
-            Error::Invalid(format!(
-                "the state's network {:?} is not one this build knows: pass --network",
-                facts.network_name
-            ))
-        })?,
-    };
+    let network = facts.resolve_network(network)?;
     upgrade_path(network, &facts.manifest_data, target)
 }
 

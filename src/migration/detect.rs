@@ -31,7 +31,34 @@ pub struct StateFacts {
 impl StateFacts {
     /// The network, if the name is one this build knows.
     pub fn network(&self) -> Option<Network> {
-        self.network_name.parse().ok()
+        Network::from_chain_name(&self.network_name)
+    }
+
+    /// The network to migrate the state as: the state's own, which `asked`
+    /// (`--network`) must agree with; `asked` alone for a state whose name
+    /// has no bundles here (a devnet running a published bundle: the
+    /// bundle is still checked against the spec); an error naming the
+    /// state's name and what `--network` accepts when neither is known.
+    pub fn resolve_network(&self, asked: Option<Network>) -> Result<Network> {
+        match (asked, self.network()) {
+            (Some(a), Some(s)) if a != s => Err(Error::Invalid(format!(
+                "--network {a} but the state is a {s} state (its init actor's network name is {:?})",
+                self.network_name
+            ))),
+            (_, Some(s)) => Ok(s),
+            (Some(a), None) => {
+                tracing::warn!(
+                    "the state's init actor names network {:?}, which has no published bundles here: migrating it as {a} (--network), with {a}'s bundles",
+                    self.network_name
+                );
+                Ok(a)
+            }
+            (None, None) => Err(Error::Invalid(format!(
+                "the state's init actor names network {:?}, which has no published bundles here; pass --network to migrate it with the bundles of {}",
+                self.network_name,
+                Network::ACCEPTED
+            ))),
+        }
     }
 
     /// "actors v12 (mainnet v12.0.0)" or the unknown data CID.
@@ -85,12 +112,12 @@ pub fn state_facts<S: Blockstore>(store: &S, state_root: &Cid) -> Result<StateFa
 /// Checks that `spec` migrates a state with these facts: its network and
 /// its input bundle.
 pub fn check_spec(facts: &StateFacts, spec: &UpgradeSpec) -> Result<()> {
-    if facts.network() != Some(spec.network) {
+    // A name with no bundles here was resolved by the caller; its bundle
+    // is checked below all the same.
+    if let Some(n) = facts.network().filter(|n| *n != spec.network) {
         return Err(Error::Invalid(format!(
-            "the state is a {:?} state (its init actor's network name), not {}: pass --network {} or --upgrade auto",
-            facts.network_name,
-            spec.network,
-            facts.network().map_or_else(|| facts.network_name.clone(), |n| n.to_string()),
+            "the state is a {n} state (its init actor's network name is {:?}), but {} here is {}'s",
+            facts.network_name, spec.name, spec.network,
         )));
     }
     if facts.manifest_data != spec.old_manifest.data_cid {
@@ -106,14 +133,9 @@ pub fn check_spec(facts: &StateFacts, spec: &UpgradeSpec) -> Result<()> {
     Ok(())
 }
 
-/// The shipped upgrade that starts from the state's bundle on its network.
-pub fn next_upgrade(facts: &StateFacts) -> Result<UpgradeSpec> {
-    let network = facts.network().ok_or_else(|| {
-        Error::Invalid(format!(
-            "the state's network {:?} has no published bundles here (mainnet, calibrationnet)",
-            facts.network_name
-        ))
-    })?;
+/// The shipped upgrade that starts from the state's bundle on `network`
+/// (see [`StateFacts::resolve_network`]).
+pub fn next_upgrade(facts: &StateFacts, network: Network) -> Result<UpgradeSpec> {
     shipped(network)
         .into_iter()
         .find(|s| s.old_manifest.data_cid == facts.manifest_data)
