@@ -433,8 +433,24 @@ fn an_index_less_multi_frame_file_gets_a_sidecar_once() {
     let car = open(&stripped, 1 << 20);
     assert_eq!(car.index_origin(), IndexOrigin::Loaded);
     assert_all_blocks(&car, &blocks);
+    drop(car);
     // No decompressed copy was written.
     assert!(!dir.path().join("stripped.car").exists());
+    assert!(!dir.path().join("stripped.car.zst.fmcar").exists());
+
+    // A flipped byte anywhere in the sidecar's table: rebuilt, never followed.
+    let sc = dir.path().join("stripped.car.zst.fmfidx");
+    let good = std::fs::read(&sc).unwrap();
+    for at in [70, good.len() / 2, good.len() - 9] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x10;
+        std::fs::write(&sc, &bad).unwrap();
+        let car = open(&stripped, 1 << 20);
+        assert_eq!(car.index_origin(), IndexOrigin::Built, "byte {at}");
+        assert_all_blocks(&car, &blocks);
+        drop(car);
+        assert_eq!(std::fs::read(&sc).unwrap(), good, "byte {at}");
+    }
 }
 
 #[test]
@@ -458,11 +474,12 @@ fn single_streams_and_frames_cutting_sections_are_decompressed_once() {
     .unwrap();
     let car = open(&single, 1 << 20);
     assert_eq!(car.layout_name(), "CARv1");
-    assert!(dir.path().join("one.car").exists());
+    assert!(dir.path().join("one.car.zst.fmcar").exists());
+    assert!(!dir.path().join("one.car").exists());
     assert_all_blocks(&car, &blocks);
 
     // Independent frames every 1000 bytes of CAR, as pzstd cuts them.
-    let plain = std::fs::read(dir.path().join("one.car")).unwrap();
+    let plain = std::fs::read(dir.path().join("one.car.zst.fmcar")).unwrap();
     let mut framed = Vec::new();
     for chunk in plain.chunks(1000) {
         framed.extend(zstd::bulk::compress(chunk, 3).unwrap());
@@ -471,7 +488,7 @@ fn single_streams_and_frames_cutting_sections_are_decompressed_once() {
     std::fs::write(&cut, framed).unwrap();
     let car = open(&cut, 1 << 20);
     assert_eq!(car.layout_name(), "CARv1");
-    assert!(dir.path().join("cut.car").exists());
+    assert!(dir.path().join("cut.car.zst.fmcar").exists());
     assert_all_blocks(&car, &blocks);
 }
 

@@ -10,14 +10,17 @@
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use cid::Cid;
 
 use super::car_format::{read_varint, CarHeader, Varint, MAX_HEADER_LEN};
+use super::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
 
-const MAGIC: &[u8; 8] = b"FMCARIX1";
+/// Version 2: the CAR named by a content [`Fingerprint`] (version 1 named
+/// it by length, mtime and its first and last 64 KiB, which a rewrite in
+/// place or `cp -p` kept).
+const MAGIC: &[u8; 8] = b"FMCARIX2";
 const LEN_BITS: u32 = 24;
 /// Largest section the packed index can address (CID + data).
 pub const MAX_SECTION_LEN: u64 = (1 << LEN_BITS) - 1;
@@ -32,62 +35,6 @@ pub fn key_of(cid_bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
-}
-
-/// Identity of the CAR an index was built from; a mismatch means the index is stale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CarIdentity {
-    len: u64,
-    mtime_ns: u64,
-    edges: [u8; 16],
-}
-
-impl CarIdentity {
-    /// The identity as 32 bytes, for sidecar files.
-    pub fn to_bytes(&self) -> [u8; 32] {
-        let mut b = [0u8; 32];
-        b[..8].copy_from_slice(&self.len.to_le_bytes());
-        b[8..16].copy_from_slice(&self.mtime_ns.to_le_bytes());
-        b[16..].copy_from_slice(&self.edges);
-        b
-    }
-
-    /// The length of the file.
-    pub fn file_len(&self) -> u64 {
-        self.len
-    }
-
-    /// Reads the identity of a CAR file: length, mtime, and a hash of its
-    /// first and last 64 KiB (catches a file rewritten within one mtime tick).
-    pub fn of(path: &Path) -> Result<Self> {
-        let io = |e| Error::io(path, e);
-        let mut f = File::open(path).map_err(io)?;
-        let meta = f.metadata().map_err(io)?;
-        let len = meta.len();
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        let mut hasher = blake2b_simd::Params::new().hash_length(16).to_state();
-        let mut buf = vec![0u8; 64 << 10];
-        let n = read_full(&mut f, &mut buf).map_err(io)?;
-        hasher.update(&buf[..n]);
-        if len > buf.len() as u64 {
-            use std::os::unix::fs::FileExt;
-            let tail = len.saturating_sub(buf.len() as u64).max(n as u64);
-            let m = f.read_at(&mut buf, tail).map_err(io)?;
-            hasher.update(&buf[..m]);
-        }
-        let mut edges = [0u8; 16];
-        edges.copy_from_slice(hasher.finalize().as_bytes());
-        Ok(CarIdentity {
-            len,
-            mtime_ns,
-            edges,
-        })
-    }
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -255,9 +202,10 @@ impl CarIndex {
         PathBuf::from(s)
     }
 
-    /// Loads a persisted index if it exists and matches `identity`; `Ok(None)`
-    /// means missing, stale or foreign (the caller rebuilds).
-    pub fn load(index_path: &Path, identity: &CarIdentity) -> Result<Option<Self>> {
+    /// Loads a persisted index if it exists and was built from the file
+    /// whose fingerprint is `identity`; `Ok(None)` means missing, stale,
+    /// foreign or damaged (the caller rebuilds).
+    pub fn load(index_path: &Path, identity: &Fingerprint) -> Result<Option<Self>> {
         let bytes = match std::fs::read(index_path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -266,7 +214,7 @@ impl CarIndex {
         Ok(Self::decode(&bytes, identity))
     }
 
-    fn decode(bytes: &[u8], identity: &CarIdentity) -> Option<Self> {
+    fn decode(bytes: &[u8], identity: &Fingerprint) -> Option<Self> {
         if bytes.len() < 16 + 8 || &bytes[..8] != MAGIC {
             return None;
         }
@@ -288,19 +236,7 @@ impl CarIndex {
         let u64_ = |r: &mut &[u8]| -> Option<u64> {
             Some(u64::from_le_bytes(take(r, 8)?.try_into().ok()?))
         };
-        let len = u64_(&mut r)?;
-        let mtime_ns = u64_(&mut r)?;
-        let e1 = u64_(&mut r)?;
-        let e2 = u64_(&mut r)?;
-        let mut edges = [0u8; 16];
-        edges[..8].copy_from_slice(&e1.to_le_bytes());
-        edges[8..].copy_from_slice(&e2.to_le_bytes());
-        if (CarIdentity {
-            len,
-            mtime_ns,
-            edges,
-        }) != *identity
-        {
+        if take(&mut r, 32)? != identity.to_bytes() {
             return None;
         }
         let payload_bytes = u64_(&mut r)?;
@@ -337,12 +273,10 @@ impl CarIndex {
     }
 
     /// Persists the index atomically (temporary file, fsync, rename).
-    pub fn save(&self, index_path: &Path, identity: &CarIdentity) -> Result<()> {
+    pub fn save(&self, index_path: &Path, identity: &Fingerprint) -> Result<()> {
         let mut out = Vec::with_capacity(128 + self.entries.len() * 16);
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&identity.len.to_le_bytes());
-        out.extend_from_slice(&identity.mtime_ns.to_le_bytes());
-        out.extend_from_slice(&identity.edges);
+        out.extend_from_slice(&identity.to_bytes());
         out.extend_from_slice(&self.payload_bytes.to_le_bytes());
         out.extend_from_slice(&(self.roots.len() as u64).to_le_bytes());
         for root in &self.roots {

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
-use super::car_index::{CarIdentity, CarIndex};
+use super::car_index::CarIndex;
+use super::fingerprint::Fingerprint;
 use super::forest::sidecar::{self, NotFramed};
 use super::forest::{FrameStats, FramedCar, FramedIndex};
 use crate::error::{Error, Result};
@@ -106,8 +107,11 @@ impl CarSource {
                 });
             }
         }
-        let path = super::zstd_car::plain_car_path(path)?;
-        let identity = CarIdentity::of(&path)?;
+        let (path, known) = super::zstd_car::plain_car(path)?;
+        let identity = match known {
+            Some(f) => f,
+            None => Fingerprint::of(&path)?,
+        };
         let index_path = CarIndex::path_for(&path);
         let (index, origin) = match CarIndex::load(&index_path, &identity)? {
             Some(index) => (index, IndexOrigin::Loaded),
@@ -292,7 +296,7 @@ fn open_framed(path: &Path, opts: &CarSourceOptions) -> Result<Option<FramedCar>
         );
         return Ok(Some(f));
     }
-    let identity = CarIdentity::of(path)?;
+    let identity = Fingerprint::of(path)?;
     let (index, frames_end, origin) = match sidecar::load(path, &identity)? {
         Some((index, end)) => (index, end, FramedIndex::SidecarLoaded),
         None => match sidecar::build(path, &identity)? {

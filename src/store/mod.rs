@@ -12,6 +12,7 @@ pub mod car_source;
 pub mod copy;
 pub mod disk;
 pub mod fault;
+pub mod fingerprint;
 pub mod fjall_backend;
 pub mod forest;
 pub mod memory;

@@ -23,10 +23,13 @@ use super::index_build::{IndexBuilder, DEFAULT_MEMORY_ENTRIES};
 use super::index_reader::IndexReader;
 use super::reader::skip_segments;
 use crate::error::{Error, Result};
-use crate::store::car_index::CarIdentity;
+use crate::store::fingerprint::Fingerprint;
 
-const MAGIC: &[u8; 8] = b"FMFZIX01";
-const PREFIX_LEN: u64 = 8 + 32 + 8;
+/// Version 2: the file named by a content [`Fingerprint`], the table by a
+/// checksum (a flipped byte in version 1's table sent lookups astray).
+const MAGIC: &[u8; 8] = b"FMFZIX02";
+/// Magic, the file's fingerprint, where its frames end, the table's XXH3-128.
+const PREFIX_LEN: u64 = 8 + 32 + 8 + 16;
 /// Largest frame we consider "a frame of a framed CAR": a bigger one means
 /// a single stream (or frames too big to serve blocks from).
 const MAX_FIRST_FRAME: usize = 4 << 20;
@@ -48,7 +51,7 @@ pub fn sidecar_path(path: &Path) -> PathBuf {
 }
 
 /// Loads the sidecar of `path` if it describes this very file.
-pub fn load(path: &Path, identity: &CarIdentity) -> Result<Option<(IndexReader, u64)>> {
+pub fn load(path: &Path, identity: &Fingerprint) -> Result<Option<(IndexReader, u64)>> {
     let sc = sidecar_path(path);
     let file = match File::open(&sc) {
         Ok(f) => f,
@@ -64,6 +67,13 @@ pub fn load(path: &Path, identity: &CarIdentity) -> Result<Option<(IndexReader, 
         return Ok(None);
     }
     let frames_end = u64::from_le_bytes(prefix[40..48].try_into().expect("8 bytes"));
+    if table_digest(&file, &sc, len)? != prefix[48..64] {
+        tracing::warn!(
+            "{}: its table does not match its checksum: rebuilding it",
+            sc.display()
+        );
+        return Ok(None);
+    }
     let segments = match skip_segments(&file, &sc, PREFIX_LEN, len) {
         Ok(s) => s,
         Err(e) => {
@@ -84,7 +94,7 @@ pub fn load(path: &Path, identity: &CarIdentity) -> Result<Option<(IndexReader, 
 /// framed CAR (the caller decompresses it once instead).
 pub fn build(
     path: &Path,
-    identity: &CarIdentity,
+    identity: &Fingerprint,
 ) -> Result<std::result::Result<(IndexReader, u64), NotFramed>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = identity.file_len();
@@ -138,9 +148,13 @@ pub fn build(
     w.write_all(MAGIC).map_err(io)?;
     w.write_all(&identity.to_bytes()).map_err(io)?;
     w.write_all(&len.to_le_bytes()).map_err(io)?;
+    w.write_all(&[0u8; 16]).map_err(io)?;
     builder.write_frames(&mut w, &sc)?;
     w.flush().map_err(io)?;
     drop(w);
+    let sc_len = tmp.as_file().metadata().map_err(io)?.len();
+    let digest = table_digest(tmp.as_file(), tmp.path(), sc_len)?;
+    tmp.as_file().write_all_at(&digest, 48).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(&sc).map_err(|e| io(e.error))?;
     match load(path, identity)? {
@@ -152,4 +166,19 @@ pub fn build(
             reason: "the sidecar just written does not load".into(),
         }),
     }
+}
+
+/// XXH3-128 of a sidecar's table (everything after its prefix).
+fn table_digest(file: &File, path: &Path, len: u64) -> Result<[u8; 16]> {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = PREFIX_LEN;
+    while at < len {
+        let n = (len - at).min(buf.len() as u64) as usize;
+        file.read_exact_at(&mut buf[..n], at)
+            .map_err(|e| Error::io(path, e))?;
+        h.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(h.digest128().to_le_bytes())
 }
