@@ -104,6 +104,22 @@ pub enum Error {
         source: fjall::Error,
     },
 
+    /// A directory given as a store that is not one (and not empty).
+    #[error("{path} is not a fil-migrate store: {reason}")]
+    NotAStore {
+        /// The directory.
+        path: PathBuf,
+        /// Why it is not taken for one.
+        reason: String,
+    },
+
+    /// Another process has the store open.
+    #[error("store {path} is in use by another process (one run per store at a time: wait for it to end, or pass another --store)")]
+    StoreLocked {
+        /// The store directory.
+        path: PathBuf,
+    },
+
     /// A data structure (AMT, HAMT, state object) does not have the expected shape.
     #[error("{what} {cid}: {reason}")]
     Malformed {

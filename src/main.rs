@@ -41,12 +41,22 @@ fn main() -> ExitCode {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     cli::init_logging();
     let args = cli::Cli::parse();
+    if let Err(e) = cli::signals::install() {
+        eprintln!("error: installing the SIGINT/SIGTERM handlers: {e}");
+        return ExitCode::FAILURE;
+    }
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
-            ExitCode::FAILURE
-        }
+        Err(e) => match cli::signals::received() {
+            Some((name, code)) => {
+                eprintln!("interrupted by {name}: {}", error_chain(&e));
+                ExitCode::from(code)
+            }
+            None => {
+                eprintln!("error: {}", error_chain(&e));
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -27,6 +27,7 @@ use fil_migrate::migration::{
     collect_garbage_on, migrate_on_store, migrate_state, MigrationOptions, NoCache, StoreCache,
     StoreRole, UpgradeSpec,
 };
+use fil_migrate::store::claim::db_dir;
 use fil_migrate::store::{
     DiskStore, DiskStoreOptions, Fault, FaultKind, MemStore, Overlay, SimFs, StoreFs,
 };
@@ -204,7 +205,7 @@ fn first_missing(store: &impl Blockstore, input: &MemStore, root: &Cid) -> Optio
 /// how many there are.
 fn check_store(fs: &SimFs, w: &World, what: &str) -> usize {
     let fs_dyn: Arc<dyn StoreFs> = Arc::new(fs.clone());
-    if !fs.exists(&dir()) && !fs.exists(&dir().with_file_name("store.gc-new")) {
+    if !fil_migrate::store::replace::exists_or_swapping(&*fs_dyn, &db_dir(&dir())) {
         return 0; // the fault struck before the store was created
     }
     let disk = DiskStore::open_on(fs_dyn, dir(), DiskStoreOptions::default())
@@ -421,8 +422,12 @@ fn a_power_loss_keeps_what_was_synced_and_a_prefix_of_the_rest() {
 #[test]
 fn a_power_loss_undoes_a_rename_whose_directory_was_not_synced() {
     let fs = SimFs::new();
-    let (a, b) = (PathBuf::from("/sim/a"), PathBuf::from("/sim/b"));
-    let disk = DiskStore::open_on(Arc::new(fs.clone()), &a, DiskStoreOptions::default()).unwrap();
+    // A store's database is the directory `db` in it: the test renames
+    // that one (as garbage collection's swap does).
+    let (store_a, store_b) = (PathBuf::from("/sim/a"), PathBuf::from("/sim/b"));
+    let (a, b) = (db_dir(&store_a), db_dir(&store_b));
+    let disk =
+        DiskStore::open_on(Arc::new(fs.clone()), &store_a, DiskStoreOptions::default()).unwrap();
     // Created but never synced: a power cut loses the store itself.
     assert!(!fs.after_power_loss(1).exists(&a));
     disk.put_meta(b"k", b"v").unwrap();
@@ -438,6 +443,6 @@ fn a_power_loss_undoes_a_rename_whose_directory_was_not_synced() {
     fs.sync_parent(&b).unwrap();
     let kept = fs.after_power_loss(1);
     assert!(!kept.exists(&a) && kept.exists(&b));
-    let d = DiskStore::open_on(Arc::new(kept), &b, DiskStoreOptions::default()).unwrap();
+    let d = DiskStore::open_on(Arc::new(kept), &store_b, DiskStoreOptions::default()).unwrap();
     assert_eq!(d.get_meta(b"k").unwrap().as_deref(), Some(&b"v"[..]));
 }

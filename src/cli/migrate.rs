@@ -14,7 +14,7 @@ use fil_migrate::migration::report::SnapshotRead;
 use fil_migrate::migration::store_run::{migrate_on_store, StoreRole};
 use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{
-    default_memory_budget, migrate_state, MemoryCache, MigrationOptions, UpgradeSpec,
+    default_memory_budget, migrate_state, MemoryCache, MigrationOptions, StoreCache, UpgradeSpec,
 };
 use fil_migrate::store::{
     export_car, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, ExportOptions,
@@ -187,6 +187,7 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
         memory_budget: a.memory_budget.unwrap_or_else(default_memory_budget),
         progress: true,
         checkpoint_every: std::time::Duration::from_secs_f64(a.checkpoint_every.max(0.0)),
+        cancel: super::signals::cancel_token(),
         ..Default::default()
     };
     let t = Instant::now();
@@ -200,9 +201,16 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
                 keep_inputs: a.keep_inputs,
             }
         };
-        migrate_on_store(car.clone(), &disk, &input_root, &spec, &opts, role)?
+        migrate_on_store(car.clone(), &disk, &input_root, &spec, &opts, role)
     } else {
-        migrate_state(&backing, &input_root, &spec, &MemoryCache::default(), &opts)?
+        migrate_state(&backing, &input_root, &spec, &MemoryCache::default(), &opts)
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(fil_migrate::Error::Cancelled) => {
+            return Err(interrupted(a.store.is_some().then_some(&disk)))
+        }
+        Err(e) => return Err(e.into()),
     };
     let mut report = outcome.report;
     tracing::info!("migrated {} actors in {:.2?}", report.actors, t.elapsed());
@@ -259,6 +267,26 @@ fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What an interrupted run kept: the line the process ends with.
+fn interrupted(store: Option<&DiskStore>) -> anyhow::Error {
+    match store {
+        Some(disk) => match StoreCache::durable_entries(disk) {
+            Ok(e) => anyhow::anyhow!(
+                "{} cache entries are durable in {} (the finished work, checkpointed): the same command resumes from them",
+                e.len(),
+                disk.path().display()
+            ),
+            Err(e) => anyhow::anyhow!(
+                "the store {} was checkpointed, but reading it back failed: {e}",
+                disk.path().display()
+            ),
+        },
+        None => anyhow::anyhow!(
+            "nothing kept (no --store): the temporary store was removed and no output written"
+        ),
+    }
+}
+
 /// Writes the state at `root` as a snapshot CAR, in the format its name
 /// asks for (`.forest.car.zst`, `.car.zst` or `.car`).
 pub(super) fn export_state(
@@ -266,7 +294,18 @@ pub(super) fn export_state(
     root: &Cid,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let s = export_car(store, &[*root], out, &ExportOptions::for_path(out))?;
+    let opts = ExportOptions {
+        cancel: Some(super::signals::cancel_token().flag()),
+        ..ExportOptions::for_path(out)
+    };
+    let s = match export_car(store, &[*root], out, &opts) {
+        Ok(s) => s,
+        Err(fil_migrate::Error::Cancelled) => anyhow::bail!(
+            "while writing {}: it was not written (its temporary file is removed); the migrated state root is {root}",
+            out.display()
+        ),
+        Err(e) => return Err(e.into()),
+    };
     eprintln!(
         "wrote {} ({} blocks, {} bytes)",
         out.display(),

@@ -33,6 +33,7 @@ pub fn run_chain(
         threads: a.threads,
         memory_budget: a.memory_budget.unwrap_or_else(default_memory_budget),
         progress: true,
+        cancel: super::signals::cancel_token(),
         ..Default::default()
     };
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();

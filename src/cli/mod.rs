@@ -12,6 +12,7 @@ mod gen;
 mod inspect;
 mod migrate;
 mod migrate_to;
+pub mod signals;
 mod status;
 
 use clap::{Parser, Subcommand};

@@ -28,6 +28,12 @@ impl CancelToken {
         self.0.store(true, Ordering::SeqCst);
     }
 
+    /// The flag itself, for whoever sets it from outside the library (a
+    /// signal handler: `signal_hook::flag::register`).
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
+
     /// Whether cancellation was requested.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed)

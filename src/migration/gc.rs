@@ -38,6 +38,7 @@ use crate::error::{Error, Result};
 use crate::ipld::cids::is_walkable;
 use crate::ipld::hamt::{HamtNode, Pointer, DEFAULT_BIT_WIDTH};
 use crate::ipld::links::scan_links;
+use crate::store::claim::db_dir;
 use crate::store::{replace, DiskStore, DiskStoreOptions, RealFs, StoreFs};
 
 /// What a collection kept and gave back.
@@ -87,13 +88,17 @@ pub fn collect_garbage_on(
     opts: DiskStoreOptions,
     keep_diff_bases: bool,
 ) -> Result<GcReport> {
-    if !fs.exists(dir) {
-        return Err(Error::Invalid(format!(
-            "{} is not a store directory",
-            dir.display()
-        )));
+    if !replace::exists_or_swapping(&*fs, &db_dir(dir)) {
+        return Err(Error::NotAStore {
+            path: dir.to_path_buf(),
+            reason: "it holds no store database (nothing to collect)".into(),
+        });
     }
+    // The claim (the store's lock) is held to the end, through the swap:
+    // no other run opens the store meanwhile.
     let old = DiskStore::open_on(fs.clone(), dir, opts.clone())?;
+    let claim = old.claim();
+    let db = old.db_path().to_path_buf();
     for root in keep {
         if !old.has_block(root)? {
             return Err(Error::Invalid(format!(
@@ -104,7 +109,7 @@ pub fn collect_garbage_on(
     }
     old.settle()?;
     let mut report = GcReport {
-        disk_bytes_before: fs.disk_usage(dir)?,
+        disk_bytes_before: fs.disk_usage(&db)?,
         ..Default::default()
     };
     let mut live = BTreeSet::new();
@@ -158,9 +163,9 @@ pub fn collect_garbage_on(
         }
     }
     live.append(&mut bases);
-    let staged_dir = replace::staging_dir(dir);
+    let staged_dir = replace::staging_dir(&db);
     fs.remove_dir(&staged_dir)?;
-    let new = DiskStore::open_on(fs.clone(), &staged_dir, opts)?;
+    let new = old.open_beside(&staged_dir, opts)?;
     // Sorted keys go straight into tables, with no journal to replay.
     new.ingest_blocks(live.iter().map(|key| {
         let cid = Cid::try_from(&key[..]).expect("keys are CIDs we encoded");
@@ -184,8 +189,9 @@ pub fn collect_garbage_on(
     report.entries_dropped = (entries.len() - kept.len()) as u64;
     drop(new);
     drop(old);
-    replace::swap_in(&*fs, dir)?;
-    report.disk_bytes_after = fs.disk_usage(dir)?;
+    replace::swap_in(&*fs, &db)?;
+    report.disk_bytes_after = fs.disk_usage(&db)?;
+    drop(claim);
     Ok(report)
 }
 

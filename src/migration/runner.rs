@@ -337,8 +337,18 @@ pub fn migrate_state<B: Blockstore + Sync>(
         finish: &finish,
     };
     let t = Instant::now();
-    let tree = pool
-        .install(|| migrate_actors_tree(&ctx, &root.actors, &migrate_actor, &is_output, &topts))?;
+    let tree = match pool
+        .install(|| migrate_actors_tree(&ctx, &root.actors, &migrate_actor, &is_output, &topts))
+    {
+        Ok(t) => t,
+        Err(Error::Cancelled) => {
+            // What finished before the cancellation is made durable (a
+            // persisted cache): the next run resumes from it.
+            cache.checkpoint(&|c: &Cid| buf.flush(c))?;
+            return Err(Error::Cancelled);
+        }
+        Err(e) => return Err(e),
+    };
     flush_actor_count(&pool, &counters);
     report
         .phases

@@ -87,4 +87,9 @@ pub trait StoreFs: Send + Sync {
     fn sync_parent(&self, dir: &Path) -> Result<()>;
     /// Bytes a directory occupies on disk.
     fn disk_usage(&self, dir: &Path) -> Result<u64>;
+    /// Claims the store directory `dir` (see [`super::claim`]) for as long
+    /// as the claim is held. A simulated filesystem claims nothing.
+    fn claim(&self, _dir: &Path) -> Result<super::claim::StoreClaim> {
+        Ok(super::claim::StoreClaim::none())
+    }
 }

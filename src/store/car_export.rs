@@ -83,6 +83,9 @@ pub struct ExportOptions {
     /// (and, up to 4M, the entries of a `.forest.car.zst` index kept in
     /// memory before a sorted run spills).
     pub seen_memory_entries: usize,
+    /// Set from elsewhere (a signal handler): the export stops with
+    /// [`Error::Cancelled`] and its temporary file is removed.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for ExportOptions {
@@ -90,6 +93,7 @@ impl Default for ExportOptions {
         ExportOptions {
             format: ExportFormat::Car,
             seen_memory_entries: DEFAULT_MEMORY_ENTRIES,
+            cancel: None,
         }
     }
 }
@@ -242,6 +246,13 @@ fn write_dag(
     // Stack of (cid, parent); children are pushed in reverse so the first link is visited first.
     let mut stack: Vec<(Cid, Option<Cid>)> = roots.iter().rev().map(|r| (*r, None)).collect();
     while let Some((cid, parent)) = stack.pop() {
+        if opts
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(Error::Cancelled);
+        }
         if !is_walkable(&cid) || !seen.insert(&cid)? {
             continue;
         }

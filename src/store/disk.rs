@@ -16,6 +16,7 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
 use super::backend::{Op, Space, StoreBackend, StoreFs};
+use super::claim::{db_dir, StoreClaim};
 use super::fjall_backend::RealFs;
 use crate::error::{Error, Result};
 
@@ -39,12 +40,16 @@ impl Default for DiskStoreOptions {
     }
 }
 
-/// A durable content-addressed block store in a directory.
+/// A durable content-addressed block store in a directory (its database
+/// in the `db` subdirectory, see [`super::claim`]), claimed for as long as
+/// any clone of it is alive.
 #[derive(Clone)]
 pub struct DiskStore {
     path: PathBuf,
+    db: PathBuf,
     backend: Arc<dyn StoreBackend>,
     fs: Arc<dyn StoreFs>,
+    claim: Arc<StoreClaim>,
 }
 
 impl std::fmt::Debug for DiskStore {
@@ -61,22 +66,56 @@ impl DiskStore {
         Self::open_on(Arc::new(RealFs), dir, opts)
     }
 
-    /// Opens (or creates) a store in `dir` of `fs`, first finishing or
-    /// undoing a directory swap a crash interrupted.
+    /// Opens (or creates) a store in `dir` of `fs`: claims it (a new or
+    /// empty directory becomes a store, another is refused; one process at
+    /// a time), then finishes or undoes a database swap a crash interrupted.
     pub fn open_on(
         fs: Arc<dyn StoreFs>,
         dir: impl AsRef<Path>,
         opts: DiskStoreOptions,
     ) -> Result<Self> {
         let path = dir.as_ref().to_path_buf();
-        super::replace::recover(&*fs, &path)?;
-        let backend = fs.open(&path, &opts)?;
-        Ok(DiskStore { path, backend, fs })
+        let claim = Arc::new(fs.claim(&path)?);
+        let db = db_dir(&path);
+        super::replace::recover(&*fs, &db)?;
+        let backend = fs.open(&db, &opts)?;
+        Ok(DiskStore {
+            path,
+            db,
+            backend,
+            fs,
+            claim,
+        })
+    }
+
+    /// A second database `db` inside this store's directory, under this
+    /// store's claim (garbage collection's rewrite, swapped in for the
+    /// store's own database while the claim is held).
+    pub fn open_beside(&self, db: &Path, opts: DiskStoreOptions) -> Result<Self> {
+        let backend = self.fs.open(db, &opts)?;
+        Ok(DiskStore {
+            path: db.to_path_buf(),
+            db: db.to_path_buf(),
+            backend,
+            fs: self.fs.clone(),
+            claim: self.claim.clone(),
+        })
     }
 
     /// The store's directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The directory of the store's database.
+    pub fn db_path(&self) -> &Path {
+        &self.db
+    }
+
+    /// The store's claim (its lock): held by whoever must keep other runs
+    /// out after closing the store (garbage collection's swap).
+    pub fn claim(&self) -> Arc<StoreClaim> {
+        self.claim.clone()
     }
 
     /// The filesystem the store lives on (a rewrite goes beside it there).

@@ -243,6 +243,10 @@ impl StoreFs for RealFs {
             .map_err(|e| Error::io(parent, e))
     }
 
+    fn claim(&self, dir: &Path) -> Result<super::claim::StoreClaim> {
+        super::claim::claim(dir)
+    }
+
     fn disk_usage(&self, dir: &Path) -> Result<u64> {
         use std::os::unix::fs::MetadataExt;
         let mut total = 0u64;

@@ -9,6 +9,7 @@ pub mod car_export;
 pub mod car_format;
 pub mod car_index;
 pub mod car_source;
+pub mod claim;
 pub mod copy;
 pub mod disk;
 pub mod fault;

@@ -40,6 +40,11 @@ pub fn swap_in(fs: &dyn StoreFs, dir: &Path) -> Result<()> {
     fs.remove_dir(&retired)
 }
 
+/// Whether `dir`, or a swap of it that a crash interrupted, exists.
+pub fn exists_or_swapping(fs: &dyn StoreFs, dir: &Path) -> bool {
+    fs.exists(dir) || fs.exists(&staging_dir(dir)) || fs.exists(&retired_dir(dir))
+}
+
 /// Finishes or undoes a swap a crash interrupted; a no-op otherwise.
 pub fn recover(fs: &dyn StoreFs, dir: &Path) -> Result<()> {
     let staged = staging_dir(dir);
