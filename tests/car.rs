@@ -122,7 +122,7 @@ fn zstd_export_round_trips_through_the_source() {
     )
     .unwrap();
     let car = CarSource::open(&out, CarSourceOptions::default()).unwrap();
-    assert_eq!(car.path(), dir.path().join("out.car"));
+    assert_eq!(car.path(), dir.path().join("out.car.zst.fmcar"));
     for (cid, data) in &blocks {
         assert_eq!(car.get(cid).unwrap().as_ref(), Some(data));
     }

@@ -259,7 +259,10 @@ fn the_wrong_actors_version_or_network_is_refused_before_any_work() {
     assert!(e.contains("nv22 migrates actors v12"), "{e}");
     let nv21 = UpgradeSpec::load("nv21", Network::Calibnet).unwrap();
     let e = migrate_state(&store, &v11, &nv21, &NoCache, &opts(1, 1 << 20)).unwrap_err();
-    assert!(e.to_string().contains("\"mainnet\" state"), "{e}");
+    assert!(
+        e.to_string().contains("\"mainnet\"") && e.to_string().contains("calibnet's"),
+        "{e}"
+    );
 }
 
 #[test]

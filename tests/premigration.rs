@@ -307,7 +307,7 @@ fn a_store_with_damaged_files_is_refused_with_advice() {
     // Flip one byte in every 700 of the blob files (where blocks live),
     // past their headers, as a failing disk would.
     let mut damaged = 0;
-    for ks in std::fs::read_dir(store.join("keyspaces")).unwrap() {
+    for ks in std::fs::read_dir(store.join("db").join("keyspaces")).unwrap() {
         let blobs = ks.unwrap().path().join("blobs");
         for f in std::fs::read_dir(&blobs).into_iter().flatten() {
             let path = f.unwrap().path();

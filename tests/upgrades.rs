@@ -365,7 +365,10 @@ fn a_state_at_the_wrong_version_or_network_is_refused_before_any_work() {
     let e = migrate_state(&store, &v14, &mainnet, &NoCache, &opts(1, 1 << 20))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("not mainnet"), "{e}");
+    assert!(
+        e.contains("calibnet state") && e.contains("mainnet's"),
+        "{e}"
+    );
     // A fix upgrade exists only where the chain ran it.
     assert!(UpgradeSpec::load("nv26fix", Network::Mainnet).is_err());
     assert!(UpgradeSpec::load("nv21fix", Network::Mainnet).is_err());

@@ -14,12 +14,10 @@
 
 #![allow(clippy::result_large_err)]
 
-mod common;
-
 use std::sync::{Arc, OnceLock};
 
+use super::common::states::{generate, small_config};
 use cid::Cid;
-use common::states::{generate, small_config};
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::{get_cbor, put_cbor, ActorState, StateRoot};
 use fil_migrate::migration::chain::{migrate_through, upgrade_path};
@@ -155,7 +153,7 @@ fn through_memory_cache(store: &MemStore, a: &Cid, b: &Cid, spec: &UpgradeSpec) 
 /// Only `root`'s DAG, in a store of its own (a snapshot of that state).
 fn snapshot_of(store: &MemStore, root: &Cid) -> Arc<MemStore> {
     let out = MemStore::new();
-    for c in common::reachable(store, root) {
+    for c in super::common::reachable(store, root) {
         out.put_keyed(&c, &store.get(&c).unwrap().unwrap()).unwrap();
     }
     Arc::new(out)

@@ -4,12 +4,10 @@
 //! and works through symlinks and relative paths; another run meanwhile is
 //! refused with the lock message and deletes nothing.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::states::small_config;
+use super::common::states::small_config;
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::store::claim::{db_dir, MARKER};
 use fil_migrate::store::replace::staging_dir;
@@ -28,7 +26,7 @@ fn fails(cmd: &mut Command) -> String {
 }
 
 fn stdout(cmd: &mut Command) -> String {
-    let out = common::succeed(cmd);
+    let out = super::common::succeed(cmd);
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 

@@ -3,14 +3,12 @@
 //! temporary stores and outputs are removed, and the process exits 130 or
 //! 143 with one line saying what was kept.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::states::small_config;
+use super::common::states::small_config;
 use fil_migrate::actors::manifest::Network;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fil-migrate");
@@ -120,7 +118,7 @@ fn sigint_during_a_premigration_keeps_its_finished_miners_and_the_next_run_hits_
     let args = kept.expect("no delay interrupted the premigration after a miner was done");
     // The next run resumes: the interrupted run's miners are cache hits.
     let r = dir.path().join("r.json");
-    let out = common::succeed(
+    let out = super::common::succeed(
         Command::new(BIN)
             .args(&args[..5])
             .args(["--report", r.to_str().unwrap()]),

@@ -6,10 +6,8 @@
 
 #![allow(clippy::result_large_err)]
 
-mod common;
-
+use super::common::states::{generate, small_config};
 use cid::Cid;
-use common::states::{generate, small_config};
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::{get_cbor, put_cbor, ActorState, StateRoot};
 use fil_migrate::migration::chain::upgrade_path_of;
