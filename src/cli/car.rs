@@ -105,8 +105,10 @@ pub fn run(cmd: CarCommand) -> anyhow::Result<()> {
     }
 }
 
-fn chain(a: ChainArgs) -> anyhow::Result<()> {
+fn chain(mut a: ChainArgs) -> anyhow::Result<()> {
     anyhow::ensure!(a.epochs >= 1, "--epochs must be at least 1");
+    let inputs: Vec<&std::path::Path> = a.states.iter().map(|p| p.as_path()).collect();
+    a.out = super::output_path::checked_output(&a.out, "--out", &inputs)?;
     let shape = ChainShape {
         first_epoch: a.head_epoch - a.epochs + 1,
         head_epoch: a.head_epoch,
@@ -130,7 +132,8 @@ fn chain(a: ChainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn export(a: ExportArgs) -> anyhow::Result<()> {
+fn export(mut a: ExportArgs) -> anyhow::Result<()> {
+    a.out = super::output_path::checked_output(&a.out, "--out", &[&a.from])?;
     let mut roots = a
         .roots
         .iter()

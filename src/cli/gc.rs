@@ -27,7 +27,11 @@ pub struct GcArgs {
     report: Option<PathBuf>,
 }
 
-pub fn run(a: GcArgs) -> anyhow::Result<()> {
+pub fn run(mut a: GcArgs) -> anyhow::Result<()> {
+    a.report = a
+        .report
+        .map(|r| super::output_path::checked_output(&r, "--report", &[]))
+        .transpose()?;
     let keep = a
         .keep
         .iter()

@@ -121,7 +121,9 @@ pub struct GenArgs {
     memory_budget: u64,
 }
 
-pub fn run(a: GenArgs) -> anyhow::Result<()> {
+pub fn run(mut a: GenArgs) -> anyhow::Result<()> {
+    let inputs: Vec<&std::path::Path> = a.from.iter().map(|p| p.as_path()).collect();
+    a.out = super::output_path::checked_output(&a.out, "--out", &inputs)?;
     if let Some(from) = &a.from {
         let cfg = ChurnConfig {
             epochs: a.epochs,

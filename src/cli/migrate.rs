@@ -21,7 +21,8 @@ use fil_migrate::store::{
     LowerFirst, Overlay,
 };
 
-use super::args::parse_bytes;
+use super::args::{clamp_threads, parse_bytes, parse_seconds};
+use super::output_path::checked_output;
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
@@ -80,8 +81,9 @@ pub struct MigrateArgs {
     /// Write a JSON report here.
     #[arg(long)]
     pub(super) report: Option<PathBuf>,
-    /// Seconds between cache checkpoints (finished work made durable for resume).
-    #[arg(long, default_value_t = 10.0)]
+    /// Seconds between cache checkpoints (finished work made durable for
+    /// resume), from 0 to a week.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
     pub(super) checkpoint_every: f64,
     /// Skip hash verification of blocks read from the snapshot.
     #[arg(long)]
@@ -123,7 +125,24 @@ pub fn choose_upgrade(
     Ok(spec)
 }
 
-fn run_migration(a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
+fn run_migration(mut a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
+    // Everything a long run would fail on at its end is checked first.
+    a.threads = clamp_threads(a.threads);
+    a.out = a
+        .out
+        .map(|o| checked_output(&o, "--out", &[&a.snapshot]))
+        .transpose()?;
+    a.report = a
+        .report
+        .map(|r| checked_output(&r, "--report", &[&a.snapshot]))
+        .transpose()?;
+    if let (Some(o), Some(r)) = (&a.out, &a.report) {
+        anyhow::ensure!(
+            o != r,
+            "--out and --report name the same file {}",
+            o.display()
+        );
+    }
     let t_open = Instant::now();
     let car = std::sync::Arc::new(CarSource::open(
         &a.snapshot,

@@ -12,6 +12,7 @@ mod gen;
 mod inspect;
 mod migrate;
 mod migrate_to;
+mod output_path;
 pub mod signals;
 mod status;
 

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod arguments;
 mod derived_files;
 mod fork_pairs;
 mod network_names;
