@@ -175,8 +175,7 @@ fn store_hint(e: &fjall::Error, path: &std::path::Path) -> String {
 fn io_hint(e: &std::io::Error, path: &std::path::Path) -> String {
     if e.kind() == std::io::ErrorKind::StorageFull {
         format!(
-            " (the disk is full: free space on the filesystem holding {} and run again; \
-             the work made durable so far is kept and the run resumes from it)",
+            " (the disk is full: free space on the filesystem holding {} and run again)",
             path.display()
         )
     } else {
@@ -197,6 +196,20 @@ fn linked_from(parent: &Option<Cid>) -> String {
 }
 
 impl Error {
+    /// Whether the error is a full disk (the caller says what was kept:
+    /// a persisted store's durable work, or nothing for a temporary one).
+    pub fn is_disk_full(&self) -> bool {
+        use fjall::{Error as F, LsmError as L};
+        match self {
+            Error::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            Error::Store { source, .. } => match source {
+                F::Io(io) | F::Storage(L::Io(io)) => io.kind() == std::io::ErrorKind::StorageFull,
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// Wraps an I/O error with the path it happened on.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

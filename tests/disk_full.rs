@@ -104,6 +104,11 @@ fn a_full_disk_is_reported_and_the_runs_resume_once_space_is_freed() {
         let store = mnt.join("store");
         let full = cli(&["premigrate"], s0, Some(&store));
         assert_disk_full(&full, &store, &format!("premigrate on {size}"));
+        let err = String::from_utf8_lossy(&full.stderr);
+        assert!(
+            err.contains("the work made durable so far is kept in"),
+            "{err}"
+        );
         fs.resize("256m");
         let resumed = cli(&["premigrate"], s0, Some(&store));
         assert_eq!(
@@ -123,6 +128,30 @@ fn a_full_disk_is_reported_and_the_runs_resume_once_space_is_freed() {
         assert_eq!(root_of(&done), want1, "final migration after freeing space");
         drop(fs);
     }
+
+    // Without --store the temporary store fills the disk: the message
+    // promises nothing, and the temporary store is gone.
+    let Some(_fs) = Tmpfs::mount(&mnt, "1m") else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+        .args(["migrate", "--memory-budget", "1MiB", "--snapshot"])
+        .arg(s0)
+        .env("TMPDIR", &mnt)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("the disk is full"),
+        "{err}"
+    );
+    assert!(err.contains("nothing is kept"), "{err}");
+    assert!(!err.contains("resumes"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&mnt).unwrap().count(),
+        0,
+        "temporary store left"
+    );
 }
 
 /// Bytes free on the filesystem holding `p`.

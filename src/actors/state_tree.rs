@@ -106,7 +106,10 @@ pub fn get_cbor<S: Blockstore, T: serde::de::DeserializeOwned>(
     fvm_ipld_encoding::from_slice(&data).map_err(|e| Error::Malformed {
         what,
         cid: *cid,
-        reason: e.to_string(),
+        reason: format!(
+            "the block is {}, which does not decode as one ({e})",
+            crate::ipld::cbor::shape_of(&data)
+        ),
     })
 }
 

@@ -165,6 +165,16 @@ pub fn snapshot_state<S: Blockstore>(
             head_epoch: None,
         });
     }
+    if !matches!(Cursor::new(&first_block).header(), Ok((major::ARRAY, 16))) {
+        return Err(Error::Malformed {
+            what: "snapshot root",
+            cid: key[0],
+            reason: format!(
+                "neither a state root ([version, actors, info]) nor a block header (a 16-field tuple): the block is {}",
+                crate::ipld::cbor::shape_of(&first_block)
+            ),
+        });
+    }
     let head = Tipset::load(store, &key)?.ok_or(Error::MissingBlock {
         cid: key[0],
         parent: None,

@@ -157,6 +157,21 @@ fn run_migration(mut a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
         Some(s) => {
             let c =
                 Cid::try_from(s.as_str()).with_context(|| format!("invalid --state-root {s:?}"))?;
+            // Said up front, and plainly, if it is not a state root.
+            match fil_migrate::ipld::load_block(&*car, &c, None) {
+                Ok(data) => anyhow::ensure!(
+                    matches!(
+                        fil_migrate::ipld::cbor::Cursor::new(&data).header(),
+                        Ok((fil_migrate::ipld::cbor::major::ARRAY, 3))
+                    ),
+                    "--state-root {c} is not a state root ([version, actors, info]): the block is {}",
+                    fil_migrate::ipld::cbor::shape_of(&data)
+                ),
+                Err(fil_migrate::Error::MissingBlock { .. }) => {
+                    anyhow::bail!("--state-root {c} is not in {}", a.snapshot.display())
+                }
+                Err(e) => return Err(e.into()),
+            }
             StateSource {
                 state_root: c.to_string(),
                 tipset_epoch: None,
@@ -165,7 +180,21 @@ fn run_migration(mut a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
                 head_epoch: None,
             }
         }
-        None => snapshot_state(&*car, car.roots(), a.epoch)?,
+        None => match snapshot_state(&*car, car.roots(), a.epoch) {
+            Ok(s) => s,
+            Err(fil_migrate::Error::MissingBlock { cid, .. }) if car.roots().contains(&cid) => {
+                anyhow::bail!(
+                    "{}: its header names root {cid}, which the file does not hold (a damaged header, or a snapshot cut short)",
+                    a.snapshot.display()
+                )
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "{}: finding the state to migrate",
+                    a.snapshot.display()
+                )))
+            }
+        },
     };
     let input_root = Cid::try_from(source.state_root.as_str())?;
     eprintln!(
@@ -228,6 +257,16 @@ fn run_migration(mut a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
         Ok(o) => o,
         Err(fil_migrate::Error::Cancelled) => {
             return Err(interrupted(a.store.is_some().then_some(&disk)))
+        }
+        Err(e) if e.is_disk_full() => {
+            let kept = match &a.store {
+                Some(dir) => format!(
+                    "the work made durable so far is kept in {} and the same command resumes from it",
+                    dir.display()
+                ),
+                None => "nothing is kept: without --store the run's temporary store is removed".into(),
+            };
+            return Err(anyhow::Error::new(e).context(kept));
         }
         Err(e) => return Err(e.into()),
     };

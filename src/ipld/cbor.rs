@@ -263,3 +263,20 @@ pub fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
     write_header(out, major::BYTES, b.len() as u64);
     out.extend_from_slice(b);
 }
+
+/// What the DAG-CBOR item at the start of `data` is, in words ("a
+/// 2-element list", "a map of 3 entries", "not DAG-CBOR"), for messages
+/// that say what a block is when it is not what was expected.
+pub fn shape_of(data: &[u8]) -> String {
+    match Cursor::new(data).header() {
+        Ok((major::UINT | major::NINT, _)) => "an integer".into(),
+        Ok((major::BYTES, n)) => format!("a byte string of {n} bytes"),
+        Ok((major::TEXT, n)) => format!("a text string of {n} bytes"),
+        Ok((major::ARRAY, n)) => format!("a {n}-element list"),
+        Ok((major::MAP, n)) => format!("a map of {n} entries"),
+        Ok((6, _)) => "a tagged item (a bare CID)".into(),
+        Ok(_) => "a simple value".into(),
+        Err(_) if data.is_empty() => "an empty block".into(),
+        Err(_) => "not DAG-CBOR".into(),
+    }
+}

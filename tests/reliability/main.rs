@@ -11,6 +11,7 @@ mod common;
 mod arguments;
 mod derived_files;
 mod fork_pairs;
+mod messages;
 mod network_names;
 mod real_chain_data;
 mod signals;
