@@ -202,10 +202,10 @@ impl Error {
         use fjall::{Error as F, LsmError as L};
         match self {
             Error::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
-            Error::Store { source, .. } => match source {
-                F::Io(io) | F::Storage(L::Io(io)) => io.kind() == std::io::ErrorKind::StorageFull,
-                _ => false,
-            },
+            Error::Store {
+                source: F::Io(io) | F::Storage(L::Io(io)),
+                ..
+            } => io.kind() == std::io::ErrorKind::StorageFull,
             _ => false,
         }
     }
