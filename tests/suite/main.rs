@@ -20,6 +20,7 @@ mod fault_injection;
 mod forest_car;
 mod gc;
 mod golden;
+mod golden_chain;
 mod hamt;
 mod hamt_algorithms;
 mod nv21;
