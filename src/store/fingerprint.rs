@@ -25,6 +25,8 @@ use crate::error::{Error, Result};
 
 /// Bytes per independently hashed chunk.
 const CHUNK: u64 = 32 << 20;
+/// Bytes read at a time within a chunk.
+const READ: usize = 256 << 10;
 
 /// A file's length and content hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,14 +46,27 @@ impl Fingerprint {
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         let chunks = len.div_ceil(CHUNK);
+        // Each chunk streams through a small buffer that stays in the CPU
+        // cache (a fresh 32 MiB buffer per chunk spent more time in page
+        // faults than in hashing).
         let digests: Vec<u128> = (0..chunks)
             .into_par_iter()
-            .map(|i| {
-                let start = i * CHUNK;
-                let mut buf = vec![0u8; (len - start).min(CHUNK) as usize];
-                file.read_exact_at(&mut buf, start).map_err(io)?;
-                Ok(xxh3_128(&buf))
-            })
+            .map_init(
+                || vec![0u8; READ],
+                |buf, i| {
+                    let start = i * CHUNK;
+                    let end = (start + CHUNK).min(len);
+                    let mut h = Xxh3::new();
+                    let mut at = start;
+                    while at < end {
+                        let n = (end - at).min(READ as u64) as usize;
+                        file.read_exact_at(&mut buf[..n], at).map_err(io)?;
+                        h.update(&buf[..n]);
+                        at += n as u64;
+                    }
+                    Ok(h.digest128())
+                },
+            )
             .collect::<Result<_>>()?;
         Ok(Self::combine(len, &digests))
     }
