@@ -1,9 +1,19 @@
 //! fil-migrate: a streaming state-migration engine for very large Filecoin
 //! AMTs/HAMTs.
 //!
-//! The library is layered the way data flows (see `DESIGN.md`): [`store`]
-//! (blockstores: CAR source, disk store, write buffer, exporter), [`ipld`]
-//! (CIDs, DAG-CBOR scanning, streaming AMT/HAMT algorithms).
+//! The library is layered the way data flows (see `docs/design.md` in the
+//! repository):
+//! - [`store`]: blockstores: snapshot sources read in place (CARv1,
+//!   `.forest.car.zst`, `.car.zst`), the disk store and its backend seam,
+//!   the write buffer with its memory budget, the exporter;
+//! - [`ipld`]: CIDs, DAG-CBOR scanning, streaming AMT/HAMT builders,
+//!   diffs, parallel maps and incremental remaps;
+//! - [`actors`]: manifests, state-tree types, byte-level transcoders;
+//! - [`chain`]: block headers and the walk to a tipset's state;
+//! - [`migration`]: the generic runner, caches, specs, each upgrade's
+//!   transforms and typed reference paths;
+//! - [`synth`]: the synthetic state generator and churn;
+//! - [`error`]: the typed error every failure is reported through.
 
 #![deny(missing_docs)]
 // Errors carry CIDs by value so that every failure names its block; they are

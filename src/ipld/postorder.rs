@@ -1,7 +1,7 @@
 //! The children-first (post-order) walk of a DAG that every block writer
 //! uses: a block is handed over only after every block below it that the
 //! walk took. A store written in that order never holds a parent whose
-//! subtree is incomplete, even when the writing stops half-way (DESIGN §3).
+//! subtree is incomplete, even when the writing stops half-way (docs/design.md §4).
 
 use cid::Cid;
 

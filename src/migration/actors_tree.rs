@@ -1,5 +1,5 @@
 //! Migrating the actors HAMT as a whole, by the cheapest exact path
-//! (DESIGN §3, "the state tree is the other big structure"):
+//! (docs/design.md §6):
 //!
 //! 1. **cached** — `actorsTree-<in>` names the output of this very tree;
 //! 2. **remapped** — the cache holds the previous run's pair

@@ -1,5 +1,5 @@
 //! An AMT whose every value goes through one transform, migrated by the
-//! cheapest exact path, all giving the same root (DESIGN §3): a cache hit on
+//! cheapest exact path, all giving the same root (docs/design.md §5, docs/upgrades/nv21.md): a cache hit on
 //! the result key (`sectorsAmt-<in>`); a diff of the owner's previously
 //! migrated input against this one (`prevSectorsIn-` / `prevSectorsOut-`),
 //! the changed leaves remapped whole or the changes patched into the

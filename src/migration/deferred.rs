@@ -1,4 +1,4 @@
-//! Deferred actors (UPGRADES §1.3): mapped into the actors tree with their
+//! Deferred actors (docs/design.md §7): mapped into the actors tree with their
 //! old head during the pass, migrated serially once every other actor is
 //! done, and put into the tree in place of the placeholder. Their keys are
 //! recorded with the actors tree's diff base: a remap against that base

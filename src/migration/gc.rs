@@ -174,7 +174,7 @@ pub fn collect_garbage_on(
             .ok_or(Error::MissingBlock { cid, parent: None })?;
         Ok((&key[..], data))
     }))?;
-    // Every block is durable before any entry naming it (DESIGN §3).
+    // Every block is durable before any entry naming it (docs/design.md §4).
     new.sync()?;
     for (key, value) in old.meta_with_prefix(b"")? {
         if !key.starts_with(ENTRY_PREFIX.as_bytes()) {

@@ -1,7 +1,7 @@
 //! A migration cache persisted in a fil-migrate store directory, so a
 //! premigration's work survives the process (a node restart, a crash).
 //!
-//! Durability rule (DESIGN §3): an entry is written durable only after every
+//! Durability rule (docs/design.md §4): an entry is written durable only after every
 //! block reachable from its root is durable. `put` stages entries in memory
 //! (visible to `get` at once); [`StoreCache::checkpoint`] flushes every staged
 //! root through the write buffer, syncs the block store, then writes the

@@ -10,7 +10,7 @@
 //! buffered and readable. This is how a single miner tree larger than RAM
 //! still migrates: flush finished subtrees whenever [`over_budget`] says so.
 //!
-//! Safety rule (DESIGN §3): `flush(root)` fails rather than return if some
+//! Safety rule (docs/design.md §4): `flush(root)` fails rather than return if some
 //! block reachable from `root` is neither buffered nor already in the backing
 //! store, so a root the caller records after a successful flush never dangles.
 //! A block is evicted only after the batch holding it has been handed to the

@@ -100,7 +100,7 @@ pub struct GenConfig {
     pub mixed_vesting: bool,
 }
 
-/// The actor population of mainnet at `scale` 1 (3.81M actors; DESIGN §2):
+/// The actor population of mainnet at `scale` 1 (3.81M actors; docs/design.md §2):
 /// 0.7M miners of which 4,000 hold sectors (power law), 2.5M accounts,
 /// multisigs, payment channels, EVM contracts, eth accounts, placeholders.
 pub fn mainnet_preset(scale: f64, total_sectors: u64, seed: u64) -> GenConfig {

@@ -1,7 +1,7 @@
 //! A synthetic storage market consistent with the miners (for nv22, which
 //! rewrites every deal state and reads every proposal): a proposal and a
-//! state for the deals that sectors list, with the situations of UPGRADES
-//! §3.3 present on purpose, plus deals no sector lists any more (the
+//! state for the deals that sectors list, with the situations of docs/upgrades/nv22.md
+//! present on purpose, plus deals no sector lists any more (the
 //! reference's "ghost deals"), pending proposals, and the escrow and locked
 //! balance tables. Built with the v11 types (v11 and v12 markets encode the
 //! same); deal IDs arrive in ascending order, so both AMTs are built

@@ -1,5 +1,5 @@
 //! End-to-end nv22: generated states with a market consistent with their
-//! miners (every case of UPGRADES §3.3), migrated v11 → v12 by nv21 first;
+//! miners (every case of docs/upgrades/nv22.md), migrated v11 → v12 by nv21 first;
 //! the engine's root equals the typed reference's on every path.
 
 use crate::common;

@@ -1,4 +1,4 @@
-//! The typed reference path for nv22 (UPGRADES §3.3, the from-scratch
+//! The typed reference path for nv22 (docs/upgrades/nv22.md, the from-scratch
 //! algorithm as go-state-types and Forest run it): every miner's v12 sectors
 //! read with `fvm_ipld_amt`, deal states rebuilt with the v13 market type,
 //! `ProviderSectors` built with the actors' own `Map2`. A deal two kept

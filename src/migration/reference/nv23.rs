@@ -1,4 +1,4 @@
-//! The typed reference path for nv23 (UPGRADES §4, as go-state-types and
+//! The typed reference path for nv23 (docs/upgrades/nv23.md, as go-state-types and
 //! Forest run it): every code swapped by name, then the output tree's f090
 //! replaced by an account if it is the new multisig.
 

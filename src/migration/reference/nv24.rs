@@ -1,4 +1,4 @@
-//! The typed reference path for nv24 (UPGRADES §5, as go-state-types
+//! The typed reference path for nv24 (docs/upgrades/nv24.md, as go-state-types
 //! `builtin/v15/migration` runs it): the v14 power state decoded and
 //! rebuilt as v15 with the FIP-0081 ramp.
 

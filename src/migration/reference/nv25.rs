@@ -1,4 +1,4 @@
-//! The typed reference path for nv25 (UPGRADES §6, as go-state-types
+//! The typed reference path for nv25 (docs/upgrades/nv25.md, as go-state-types
 //! `builtin/v16/migration` and Forest's `type_migrations/*_v15_to_v16`
 //! run it): every miner's state, vesting table and deadlines decoded as
 //! v15 and rebuilt as v16, live power summed over each deadline's

@@ -1,4 +1,4 @@
-//! The typed reference path for nv29 (UPGRADES §10, as Forest 0.39 runs
+//! The typed reference path for nv29 (docs/upgrades/nv29.md, as Forest 0.39 runs
 //! it): the v18 market and reward states decoded and rebuilt as v19 with
 //! `fil_actor_*_state`'s v19 types, the bootstrap addresses resolved with
 //! `fvm_ipld_hamt` over the input init actor, and the streams checked with

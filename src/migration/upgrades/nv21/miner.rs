@@ -1,4 +1,4 @@
-//! The nv21 miner migrator (DESIGN §3): every sector info of the `sectors`
+//! The nv21 miner migrator (docs/upgrades/nv21.md): every sector info of the `sectors`
 //! AMT and of each non-empty deadline's `sectors_snapshot` goes v11 → v12;
 //! every other byte of the state and deadlines is copied.
 //!

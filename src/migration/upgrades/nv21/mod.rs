@@ -1,4 +1,4 @@
-//! nv21 Watermelon (actors v11 → v12, DESIGN §3): every miner's sector infos
+//! nv21 Watermelon (actors v11 → v12, docs/upgrades/nv21.md): every miner's sector infos
 //! are re-encoded (v12 adds `power_base_epoch` and `flags`), in the sectors
 //! AMT and in each deadline's snapshot.
 

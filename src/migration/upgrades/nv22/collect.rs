@@ -1,4 +1,4 @@
-//! What nv22's miner pass hands to its deferred market pass (UPGRADES §3.3):
+//! What nv22's miner pass hands to its deferred market pass (docs/upgrades/nv22.md):
 //! every visited miner's `ProviderSectors` inner map, and, when the market
 //! is rebuilt from scratch, every deal listing of every kept sector. Which
 //! of the two passes the market makes is decided once, before the miners

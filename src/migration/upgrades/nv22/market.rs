@@ -1,5 +1,5 @@
 //! nv22's market migrator, deferred until every miner has been read
-//! (UPGRADES §3.3): every deal state is rewritten v12 → v13 (`verified_claim`
+//! (docs/upgrades/nv22.md): every deal state is rewritten v12 → v13 (`verified_claim`
 //! dropped, `sector_number` first), and the state gains `ProviderSectors`.
 //!
 //! From scratch, the States AMT (whose key set, so shape, stays) is mapped

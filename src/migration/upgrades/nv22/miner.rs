@@ -9,7 +9,7 @@
 //! since the last run is diffed against that run's input
 //! (`prevSectorsIn-<addr>`) and its map patched, the keep rule applied to
 //! each changed sector's new value (so none of the reference diff path's
-//! divergences, UPGRADES §3.4, can happen); else it is built from scratch.
+//! divergences, docs/upgrades/nv22.md, can happen); else it is built from scratch.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! nv22 Dragon (actors v12 → v13, FIP-0076; UPGRADES §3): miners keep their
+//! nv22 Dragon (actors v12 → v13, FIP-0076; docs/upgrades/nv22.md): miners keep their
 //! state and are read for their deals; the market, deferred until every
 //! miner is done, rewrites every deal state and gains `ProviderSectors`.
 

@@ -1,4 +1,4 @@
-//! nv23 Waffle (actors v13 → v14, FIP-0085; UPGRADES §4): a code swap for
+//! nv23 Waffle (actors v13 → v14, FIP-0085; docs/upgrades/nv23.md): a code swap for
 //! every actor, then, on the output tree, the mining reserve f090 becomes
 //! an account if it is a multisig (head `[f090]`, nonce and balance kept, no
 //! delegated address). Forest does this as a post-migrator; so do we.

@@ -1,4 +1,4 @@
-//! nv24 TukTuk (actors v14 → v15, FIP-0081; UPGRADES §5): the power actor's
+//! nv24 TukTuk (actors v14 → v15, FIP-0081; docs/upgrades/nv24.md): the power actor's
 //! state gains the pledge ramp, `ramp_start_epoch` (the upgrade height) and
 //! `ramp_duration_epochs` (per network), inserted after
 //! `miner_above_min_power_count`. Every other field's bytes are kept.

@@ -1,6 +1,6 @@
 //! EVM state v15 → v16: `transient_data` (FIP-0097 transient storage)
 //! inserted as `null` after `contract_state`; the other five fields keep
-//! their bytes (UPGRADES §6.2).
+//! their bytes (docs/upgrades/nv25.md).
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;

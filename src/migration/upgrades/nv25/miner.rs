@@ -1,4 +1,4 @@
-//! Miner state v15 → v16 (UPGRADES §6.1):
+//! Miner state v15 → v16 (docs/upgrades/nv25.md):
 //! - `vesting_funds` turns from a link to a `[[epoch, amount]...]` block
 //!   into an inline nullable `[head entry, tail link]`; the tail block holds
 //!   the other entries as a bare array (`[]` for a one-entry table), and an

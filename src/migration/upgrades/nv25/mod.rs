@@ -1,4 +1,4 @@
-//! nv25 Teep (actors v15 → v16, FIP-0100 / FIP-0097; UPGRADES §6): every
+//! nv25 Teep (actors v15 → v16, FIP-0100 / FIP-0097; docs/upgrades/nv25.md): every
 //! miner's vesting table moves inline and its 48 deadlines gain
 //! `live_power` and `daily_fee`; every EVM actor gains `transient_data`.
 //! Sectors, partitions and expiration sets keep their bytes: v16 decodes

@@ -1,5 +1,5 @@
 //! The FIP-0118 reward bootstrap parameters per network (Forest 0.39
-//! `SolsticeRewardBootstrapParams::for_chain`, UPGRADES §10.4), and the
+//! `SolsticeRewardBootstrapParams::for_chain`, docs/upgrades/nv29.md), and the
 //! resolution of their Ethereum addresses to actor IDs through an init
 //! actor's address map.
 

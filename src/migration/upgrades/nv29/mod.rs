@@ -1,4 +1,4 @@
-//! nv29 Solstice (actors v18 → v19, FIP-0118; UPGRADES §10), as Forest 0.39
+//! nv29 Solstice (actors v18 → v19, FIP-0118; docs/upgrades/nv29.md), as Forest 0.39
 //! and go-state-types PR #462 run it: the market drops
 //! `pending_deal_allocation_ids`; the reward actor takes the v19 layout,
 //! with the two bootstrap reward streams whose addresses are resolved

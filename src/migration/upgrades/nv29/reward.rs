@@ -1,4 +1,4 @@
-//! Reward state v18 → v19 (FIP-0118, UPGRADES §10.4), a post-migrator: the
+//! Reward state v18 → v19 (FIP-0118, docs/upgrades/nv29.md), a post-migrator: the
 //! stream addresses are resolved through the *input* init actor, which an
 //! actor migrator does not see.
 //!
