@@ -1,5 +1,5 @@
 //! Streaming AMT (v3 format, as `fvm_ipld_amt` 0.7) algorithms over raw value
-//! bytes: a bottom-up [`builder`], a streaming [`diff`], an ordered
+//! bytes: a bottom-up [`builder`], a streaming [`mod@diff`], an ordered
 //! [`patch`]er and an ordered [`walk`]. None of them keeps more than one
 //! root-to-leaf path of nodes in memory, so their memory is O(height × width)
 //! whatever the tree's size, and none decodes values: values are raw DAG-CBOR

@@ -1,6 +1,6 @@
 //! HAMT (v3 format, as `fvm_ipld_hamt` 0.10) over raw key and value bytes:
 //! a streaming [`walk`] that caches nothing, a [`builder`] that writes a
-//! canonical tree from entries sorted by key hash, a streaming [`diff`], and
+//! canonical tree from entries sorted by key hash, a streaming [`mod@diff`], and
 //! the structure-preserving [`map`] (every value) and [`remap`] (only what
 //! changed since an earlier map) that migrate the actors tree.
 //!

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! The index is an open-addressed hash table of `(u64 hash, u64 frame
-//! offset)` slots (see [`format`]), so a lookup reads a few slots and one
+//! offset)` slots (see [`mod@format`]), so a lookup reads a few slots and one
 //! frame; nothing is decompressed up front and no decompressed copy is
 //! written. Any zstd tool still reads the file as an ordinary `.car.zst`.
 
