@@ -3,6 +3,7 @@
 //! a typed reference path through the `fil_actor_*_state` crates that tests
 //! and `--verify` compare it against).
 
+pub mod facts;
 pub mod manifest;
 pub mod sector_v11_v12;
 pub mod state_tree;

@@ -81,7 +81,7 @@ pub fn summarize<S: Blockstore>(store: &S, state_root: &Cid) -> Result<StateSumm
         *s.by_type.entry(kind).or_default() += 1;
         Ok(())
     })?;
-    if let Ok(f) = crate::migration::detect::state_facts(store, state_root) {
+    if let Ok(f) = crate::actors::facts::state_facts(store, state_root) {
         s.actors_bundle = f.describe();
         s.network_name = f.network_name;
     }

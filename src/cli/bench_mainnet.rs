@@ -7,7 +7,7 @@
 use anyhow::bail;
 use serde_json::json;
 
-use super::bench_suite::{lower_bound, mib, total_secs, Row, Suite, FINAL_RUNS};
+use super::bench_harness::{lower_bound, mib, total_secs, Row, Suite, FINAL_RUNS};
 
 pub(super) fn run(suite: &mut Suite, scale: f64, threads: usize) -> anyhow::Result<()> {
     let sc = scale.to_string();

@@ -108,7 +108,7 @@ pub fn run(cmd: CarCommand) -> anyhow::Result<()> {
 fn chain(mut a: ChainArgs) -> anyhow::Result<()> {
     anyhow::ensure!(a.epochs >= 1, "--epochs must be at least 1");
     let inputs: Vec<&std::path::Path> = a.states.iter().map(|p| p.as_path()).collect();
-    a.out = super::output_path::checked_output(&a.out, "--out", &inputs)?;
+    a.out = super::outputs::checked_output(&a.out, "--out", &inputs)?;
     let shape = ChainShape {
         first_epoch: a.head_epoch - a.epochs + 1,
         head_epoch: a.head_epoch,
@@ -133,7 +133,7 @@ fn chain(mut a: ChainArgs) -> anyhow::Result<()> {
 }
 
 fn export(mut a: ExportArgs) -> anyhow::Result<()> {
-    a.out = super::output_path::checked_output(&a.out, "--out", &[&a.from])?;
+    a.out = super::outputs::checked_output(&a.out, "--out", &[&a.from])?;
     let mut roots = a
         .roots
         .iter()

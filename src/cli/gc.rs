@@ -30,7 +30,7 @@ pub struct GcArgs {
 pub fn run(mut a: GcArgs) -> anyhow::Result<()> {
     a.report = a
         .report
-        .map(|r| super::output_path::checked_output(&r, "--report", &[]))
+        .map(|r| super::outputs::checked_output(&r, "--report", &[]))
         .transpose()?;
     let keep = a
         .keep

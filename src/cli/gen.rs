@@ -123,7 +123,7 @@ pub struct GenArgs {
 
 pub fn run(mut a: GenArgs) -> anyhow::Result<()> {
     let inputs: Vec<&std::path::Path> = a.from.iter().map(|p| p.as_path()).collect();
-    a.out = super::output_path::checked_output(&a.out, "--out", &inputs)?;
+    a.out = super::outputs::checked_output(&a.out, "--out", &inputs)?;
     if let Some(from) = &a.from {
         let cfg = ChurnConfig {
             epochs: a.epochs,

@@ -12,7 +12,7 @@ use fil_migrate::migration::{
 };
 use fil_migrate::store::{CarSource, DiskStore, DiskStoreOptions, LowerFirst, Overlay};
 
-use super::migrate::MigrateArgs;
+use super::migrate_args::MigrateArgs;
 
 /// Runs `specs` in turn from `input_root`; prints `<upgrade> <root>` per
 /// step and the last root alone on the last line.
@@ -76,7 +76,7 @@ pub fn run_chain(
         reports.push(report);
     }
     if let Some(out) = &a.out {
-        super::migrate::export_state(&backing, &root, out)?;
+        super::outputs::export_state(&backing, &root, out)?;
     }
     if let Some(path) = &a.report {
         std::fs::write(path, serde_json::to_vec_pretty(&reports)?)

@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod bench_harness;
 mod bench_mainnet;
 mod bench_suite;
 mod car;
@@ -11,8 +12,9 @@ mod gc;
 mod gen;
 mod inspect;
 mod migrate;
+mod migrate_args;
 mod migrate_to;
-mod output_path;
+mod outputs;
 pub mod signals;
 mod status;
 
@@ -34,9 +36,9 @@ enum Command {
     /// Generate a synthetic v11 state snapshot (CAR).
     Gen(gen::GenArgs),
     /// Migrate a state snapshot offline (prints the new state root).
-    Migrate(migrate::MigrateArgs),
+    Migrate(migrate_args::MigrateArgs),
     /// Premigrate an earlier snapshot into a store, whose cache `migrate --store` then reuses.
-    Premigrate(migrate::MigrateArgs),
+    Premigrate(migrate_args::MigrateArgs),
     /// What a store holds: its upgrade, cached results, disk space.
     Status(status::StatusArgs),
     /// Remove from a store what the kept state roots no longer need.

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use super::cache::{actors_tree_key, PREV_ACTORS_IN, PREV_ACTORS_OUT};
 use super::context::MigrationCtx;
-use super::runner::InputTree;
+use super::retain::InputTree;
 use crate::error::{Error, Result};
 use crate::ipld::hamt::{
     for_each_entry, key_hash, map_entries, remap_entries, HamtBuilder, HamtMapped,

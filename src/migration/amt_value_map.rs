@@ -14,7 +14,7 @@ use crate::ipld::amt::map::map_values;
 use crate::ipld::amt::remap::remap_changed;
 use crate::ipld::amt::{diff, for_each_value, AmtBuilder, AmtPatcher, AmtRoot, ChangeKind, Patch};
 use crate::migration::context::{Counters, MigrationCtx};
-use crate::migration::runner::InputTree;
+use crate::migration::retain::InputTree;
 
 /// One value transform and the cache keys of its results.
 pub trait ValueTransform: Sync {

@@ -99,7 +99,7 @@ pub struct MigrationCtx<'a, B> {
     /// Cancellation.
     pub cancel: &'a CancelToken,
     /// Keeps input sectors trees durable for later diffs, if set.
-    pub retain_inputs: Option<&'a super::runner::RetainInputs>,
+    pub retain_inputs: Option<&'a super::retain::RetainInputs>,
     /// The input state's actors HAMT root: a deferred migrator that patches
     /// an earlier run's result looks up here the actors that run had and
     /// this state may not (a premigration can run on any other state).

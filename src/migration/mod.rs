@@ -14,6 +14,7 @@ pub mod migrators;
 pub mod progress;
 pub mod reference;
 pub mod report;
+pub mod retain;
 pub mod router;
 pub mod runner;
 pub mod spec;

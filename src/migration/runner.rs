@@ -31,32 +31,7 @@ use crate::error::{Error, Result};
 use crate::ipld::hamt::{get_value, replace_value, DEFAULT_BIT_WIDTH};
 use crate::store::{BufferOptions, BufferedBlockstore};
 
-/// Which input tree a [`RetainInputs`] callback is asked to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputTree {
-    /// The actors HAMT: its nodes only, not the actors' states (the next
-    /// run's remap compares nodes; the states it needs are its own input's).
-    ActorsHamt,
-    /// An AMT the next run diffs against, whole (a miner's sectors, nv22's
-    /// deal states and proposals).
-    Amt,
-}
-
-/// Copies an input tree (given its root) into durable storage. An offline
-/// premigration keeps each miner's input sectors AMT and the actors HAMT's
-/// nodes this way, so that the final migration can diff against them
-/// although the earlier snapshot is gone.
-#[derive(Clone)]
-pub struct RetainInputs(pub Arc<RetainFn>);
-
-/// The callback behind [`RetainInputs`].
-pub type RetainFn = dyn Fn(&Cid, InputTree) -> Result<()> + Send + Sync;
-
-impl std::fmt::Debug for RetainInputs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RetainInputs(..)")
-    }
-}
+pub use super::retain::{InputTree, RetainFn, RetainInputs};
 
 /// How to run a migration.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
-use super::runner::{InputTree, RetainInputs};
+use super::retain::{InputTree, RetainInputs};
 use super::{migrate_state, MigrationOptions, MigrationOutcome, StoreCache, UpgradeSpec};
 use crate::error::Result;
 use crate::store::copy::{copy_dag, copy_hamt_nodes};

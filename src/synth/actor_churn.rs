@@ -12,9 +12,8 @@ use fil_actor_miner_state::v11 as miner;
 use fvm_shared3::address::Address;
 use fvm_shared3::econ::TokenAmount;
 
-use super::churn::chance;
 use super::population::PaychState;
-use super::sector_gen::mix;
+use super::sector_gen::{chance, mix};
 use crate::actors::manifest::Manifest;
 use crate::actors::state_tree::{get_cbor, put_cbor, ActorState};
 use crate::error::Result;

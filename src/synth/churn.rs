@@ -20,8 +20,8 @@ use super::actor_churn::{churn_actors, ActorChurn, ActorChurnStats};
 use super::market_churn::MarketChurn;
 use super::miner_state::{assemble, build_deadlines, MinerInputs, SectorSummary};
 use super::sector_gen::{
-    commitment, is_verified, mix, sector_info, SectorParams, COMMR_CODEC, EPOCHS_PER_DAY, NANO,
-    POSEIDON,
+    chance, commitment, is_verified, mix, sector_info, SectorParams, COMMR_CODEC, EPOCHS_PER_DAY,
+    NANO, POSEIDON,
 };
 use super::sectors::{build_sectors, flush_when_over_budget};
 use super::singletons::{self as single, hamt_from};
@@ -100,11 +100,6 @@ pub struct ChurnStats {
     pub actors: ActorChurnStats,
     /// The market's churn (states with deals only).
     pub market: super::market_churn::MarketChurnStats,
-}
-
-/// Whether the event keyed by `parts` happens, with probability `p`.
-pub(super) fn chance(parts: &[u64], p: f64) -> bool {
-    (mix(parts) as f64 / u64::MAX as f64) < p
 }
 
 fn summary_of(info: &miner::SectorOnChainInfo) -> SectorSummary {

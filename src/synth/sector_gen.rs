@@ -24,6 +24,12 @@ pub const POSEIDON: u64 = 0xb401;
 /// sha2-256-trunc254-padded multihash (CommD).
 pub const SHA2_TRUNC254: u64 = 0x1012;
 
+/// Whether the event keyed by `parts` happens, with probability `p`
+/// (deterministic: the same parts always give the same answer).
+pub fn chance(parts: &[u64], p: f64) -> bool {
+    (mix(parts) as f64 / u64::MAX as f64) < p
+}
+
 /// A 64-bit mix of its inputs (splitmix64 over a running state).
 pub fn mix(parts: &[u64]) -> u64 {
     let mut h: u64 = 0x9e37_79b9_7f4a_7c15;

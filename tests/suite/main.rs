@@ -23,6 +23,7 @@ mod golden;
 mod golden_chain;
 mod hamt;
 mod hamt_algorithms;
+mod module_graph;
 mod nv21;
 mod nv22;
 mod nv23;

@@ -32,7 +32,7 @@ use crate::ipld::cbor::{self, major, Cursor};
 use crate::ipld::hamt::{get_value as hamt_get, key_hash, HamtBuilder, DEFAULT_BIT_WIDTH};
 use crate::migration::context::{ActorInput, MigrationCtx};
 use crate::migration::migrators::ActorMigrator;
-use crate::migration::runner::InputTree;
+use crate::migration::retain::InputTree;
 
 /// Bit width of the deal states AMT (v12 and v13 `STATES_AMT_BITWIDTH`).
 pub const STATES_AMT_BITWIDTH: u32 = 6;

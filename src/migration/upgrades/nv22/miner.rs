@@ -27,7 +27,7 @@ use crate::ipld::hamt::{for_each_entry, key_hash, HamtBuilder};
 use crate::migration::cache::prev_sectors_in_key;
 use crate::migration::context::{ActorInput, MigrationCtx};
 use crate::migration::migrators::ActorMigrator;
-use crate::migration::runner::InputTree;
+use crate::migration::retain::InputTree;
 
 /// Bit width of a v12 sectors AMT.
 pub const SECTORS_AMT_BITWIDTH: u32 = 5;

@@ -1,4 +1,5 @@
-//! Checks on the files a command will write (`--out`, `--report`), made
+//! The files a command writes (`--out`, `--report`): checked before any
+//! work, and the migrated state exported. The checks are made
 //! before any work: a migration of minutes must not end in "cannot write
 //! the output", and a typo must not replace the input or a device.
 //!
@@ -13,6 +14,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use cid::Cid;
+use fil_migrate::store::{export_car, ExportOptions};
 
 /// The file `flag`'s `path` will be written as (resolved through a
 /// symlink), once checked against the rules above; `inputs` are the files
@@ -95,4 +98,32 @@ fn kind_of(m: &std::fs::Metadata) -> &'static str {
     } else {
         "not a regular file"
     }
+}
+
+/// Writes the state at `root` as a snapshot CAR, in the format its name
+/// asks for (`.forest.car.zst`, `.car.zst` or `.car`).
+pub fn export_state(
+    store: &impl fvm_ipld_blockstore::Blockstore,
+    root: &Cid,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let opts = ExportOptions {
+        cancel: Some(super::signals::cancel_token().flag()),
+        ..ExportOptions::for_path(out)
+    };
+    let s = match export_car(store, &[*root], out, &opts) {
+        Ok(s) => s,
+        Err(fil_migrate::Error::Cancelled) => anyhow::bail!(
+            "while writing {}: it was not written (its temporary file is removed); the migrated state root is {root}",
+            out.display()
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    eprintln!(
+        "wrote {} ({} blocks, {} bytes)",
+        out.display(),
+        s.blocks,
+        s.car_bytes
+    );
+    Ok(())
 }
