@@ -20,6 +20,7 @@ pub mod memory;
 pub mod overlay;
 pub mod replace;
 pub mod seen_set;
+pub mod shared;
 pub mod sink;
 pub mod zstd_car;
 
@@ -32,4 +33,5 @@ pub use fault::{Fault, FaultKind, SimFs};
 pub use fjall_backend::RealFs;
 pub use memory::MemStore;
 pub use overlay::{LowerFirst, Overlay};
+pub use shared::Shared;
 pub use sink::Sink;
