@@ -1,5 +1,6 @@
 //! Migrations: the upgrade specs, the runner, the cache, and the migrators.
 
+pub mod actor_pass;
 pub mod actors_tree;
 pub mod amt_value_map;
 pub mod cache;

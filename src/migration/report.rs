@@ -92,6 +92,53 @@ impl MigrationReport {
         self.sectors_via_diff + self.sectors_from_scratch
     }
 
+    /// Records how the actors tree was migrated.
+    pub fn absorb_tree(&mut self, tree: &crate::migration::actors_tree::TreeOutcome) {
+        self.actors_tree = Some(tree.path);
+        self.notes.extend(tree.notes.iter().cloned());
+        if let Some(s) = &tree.stats {
+            self.actors_reused = s.entries_reused;
+            self.actor_subtrees_reused = s.subtrees_reused;
+            self.actor_tree_nodes_read = s.nodes_read;
+        }
+    }
+
+    /// Fills the actor and sector counts from a run's counters: actors
+    /// per migrator (`names` in the run's order; the first, code-only,
+    /// gets the actors no other counted), sectors by path, the time to the
+    /// first actor since `start`.
+    pub fn absorb_counters(
+        &mut self,
+        counters: &crate::migration::context::Counters,
+        names: &[&str],
+        start: std::time::Instant,
+    ) {
+        use std::sync::atomic::Ordering;
+        self.actors = counters.actors.load(Ordering::Relaxed);
+        self.first_actor_secs = counters
+            .first_actor_at
+            .get()
+            .map(|t| t.duration_since(start).as_secs_f64());
+        let mut special = 0;
+        for (name, n) in names.iter().zip(&counters.by_migrator).skip(1) {
+            let n = n.load(Ordering::Relaxed);
+            special += n;
+            if n > 0 {
+                self.actors_by_migrator.insert(name.to_string(), n);
+            }
+        }
+        if let Some(first) = names.first().filter(|_| self.actors > special) {
+            self.actors_by_migrator
+                .insert(first.to_string(), self.actors - special);
+        }
+        self.sectors_from_scratch = counters.sectors_from_scratch.load(Ordering::Relaxed);
+        self.sectors_via_diff = counters.sectors_via_diff.load(Ordering::Relaxed);
+        self.sectors_from_cache = counters.sectors_from_cache.load(Ordering::Relaxed);
+        for (i, c) in counters.amts_by_path.iter().enumerate() {
+            self.sector_amts_scratch_diff_cache[i] = c.load(Ordering::Relaxed);
+        }
+    }
+
     /// Fills the store counters from a buffer's stats.
     pub fn absorb_buffer(&mut self, s: &BufferStats) {
         self.blocks_read = s.backing_reads;
