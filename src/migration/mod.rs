@@ -11,6 +11,7 @@ pub mod context;
 pub mod deferred;
 pub mod detect;
 pub mod gc;
+pub mod head_tuple;
 pub mod migrators;
 pub mod progress;
 pub mod reference;

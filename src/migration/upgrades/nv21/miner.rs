@@ -19,12 +19,12 @@ use crate::actors::state_tree::put_cbor;
 use crate::actors::tuple;
 use crate::error::{Error, Result};
 use crate::ipld::amt::AmtBuilder;
-use crate::ipld::links::walkable_links_of;
 use crate::migration::amt_value_map::{migrate_amt, migrate_amt_version, ValueTransform};
 use crate::migration::cache::{
     actor_head_key, prev_sectors_in_key, prev_sectors_out_key, sectors_amt_key,
 };
 use crate::migration::context::{ActorInput, MigrationCtx};
+use crate::migration::head_tuple::HeadTuple;
 use crate::migration::migrators::ActorMigrator;
 
 /// Bit width of every sectors AMT (v11 and v12).
@@ -70,14 +70,8 @@ impl Nv21MinerMigrator {
 
 impl<B: Blockstore + Sync> ActorMigrator<B> for Nv21MinerMigrator {
     fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
-        let head = ctx.get(&actor.head, None)?;
-        let fields = tuple::elements(&head, STATE_FIELDS, "miner state v11", &actor.head)?;
-        let sectors_in = tuple::cid_at(
-            &head,
-            &fields[STATE_SECTORS],
-            "miner state sectors",
-            &actor.head,
-        )?;
+        let head = HeadTuple::read(ctx, actor, STATE_FIELDS, "miner state v11")?;
+        let sectors_in = head.link(STATE_SECTORS, "miner state sectors")?;
         // A miner with sectors whose entry changed but whose state did not
         // (a balance change) is a cache hit: the reference's
         // `<addr>-head-<head>`. An empty miner costs less to migrate again
@@ -85,15 +79,7 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv21MinerMigrator {
         let has_sectors = sectors_in != self.empty_sectors;
         let head_key = has_sectors.then(|| actor_head_key(&actor.address, &actor.head));
         ctx.memoised_head(head_key.as_deref(), || {
-            // Every link of the old state that the new one keeps was read from
-            // the input here: the flush need not look each one up again.
-            ctx.store.vouch(&walkable_links_of(&actor.head, &head)?);
-            let deadlines_in = tuple::cid_at(
-                &head,
-                &fields[STATE_DEADLINES],
-                "miner state deadlines",
-                &actor.head,
-            )?;
+            let deadlines_in = head.link(STATE_DEADLINES, "miner state deadlines")?;
             let sectors_out = if has_sectors {
                 migrate_amt(ctx, &SectorsV11V12, &actor.address, &sectors_in)?
             } else {
@@ -102,14 +88,7 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv21MinerMigrator {
             let deadlines_out = self.migrate_deadlines(ctx, &actor.address, &deadlines_in)?;
             let s = tuple::encode_cid(&sectors_out);
             let d = tuple::encode_cid(&deadlines_out);
-            let new = tuple::replace(
-                &head,
-                &fields,
-                &[(STATE_SECTORS, &s), (STATE_DEADLINES, &d)],
-            );
-            let new_head = ctx.put(&new);
-            ctx.flush_if_over_budget(&new_head)?;
-            Ok(new_head)
+            head.rewrite(ctx, &[(STATE_SECTORS, &s), (STATE_DEADLINES, &d)])
         })
     }
 }

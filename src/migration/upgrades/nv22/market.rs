@@ -31,6 +31,7 @@ use crate::ipld::amt::{diff, for_each_value, get_value, AmtBuilder, AmtPatcher, 
 use crate::ipld::cbor::{self, major, Cursor};
 use crate::ipld::hamt::{get_value as hamt_get, key_hash, HamtBuilder, DEFAULT_BIT_WIDTH};
 use crate::migration::context::{ActorInput, MigrationCtx};
+use crate::migration::head_tuple::HeadTuple;
 use crate::migration::migrators::ActorMigrator;
 use crate::migration::retain::InputTree;
 
@@ -67,15 +68,10 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv22MarketMigrator {
     }
 
     fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
-        let head = ctx.get(&actor.head, None)?;
-        let fields = tuple::elements(&head, STATE_FIELDS, "market state v12", &actor.head)?;
-        let proposals = tuple::cid_at(
-            &head,
-            &fields[STATE_PROPOSALS],
-            "market proposals",
-            &actor.head,
-        )?;
-        let states = tuple::cid_at(&head, &fields[STATE_STATES], "market states", &actor.head)?;
+        let market = HeadTuple::read(ctx, actor, STATE_FIELDS, "market state v12")?;
+        let (head, fields) = (&market.bytes, &market.fields);
+        let proposals = market.link(STATE_PROPOSALS, "market proposals")?;
+        let states = market.link(STATE_STATES, "market states")?;
         let next_id = Cursor::new(&head[fields[STATE_NEXT_ID].clone()])
             .uint()
             .map_err(|e| Error::Cbor {

@@ -19,13 +19,13 @@ use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_hamt::{BytesKey, Hamt};
 
 use super::collect::{Collected, DealListing};
-use crate::actors::tuple;
 use crate::error::{Error, Result};
 use crate::ipld::amt::{diff, for_each_value, AmtRoot};
 use crate::ipld::cbor::{self, major, Cursor};
 use crate::ipld::hamt::{for_each_entry, key_hash, HamtBuilder};
 use crate::migration::cache::prev_sectors_in_key;
 use crate::migration::context::{ActorInput, MigrationCtx};
+use crate::migration::head_tuple::HeadTuple;
 use crate::migration::migrators::ActorMigrator;
 use crate::migration::retain::InputTree;
 
@@ -72,14 +72,8 @@ impl Nv22MinerMigrator {
 
 impl<B: Blockstore + Sync> ActorMigrator<B> for Nv22MinerMigrator {
     fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
-        let head = ctx.get(&actor.head, None)?;
-        let fields = tuple::elements(&head, STATE_FIELDS, "miner state v12", &actor.head)?;
-        let sectors = tuple::cid_at(
-            &head,
-            &fields[STATE_SECTORS],
-            "miner state sectors",
-            &actor.head,
-        )?;
+        let sectors = HeadTuple::read(ctx, actor, STATE_FIELDS, "miner state v12")?
+            .link(STATE_SECTORS, "miner state sectors")?;
         let miner = actor
             .id
             .ok_or_else(|| Error::Invalid("a miner without an ID address".into()))?;

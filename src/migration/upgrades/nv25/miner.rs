@@ -22,6 +22,7 @@ use crate::ipld::cbor::{self, Cursor};
 use crate::ipld::links::walkable_links_of;
 use crate::migration::cache::actor_head_key;
 use crate::migration::context::{ActorInput, MigrationCtx};
+use crate::migration::head_tuple::HeadTuple;
 use crate::migration::migrators::ActorMigrator;
 
 const STATE_FIELDS: u64 = 15;
@@ -84,38 +85,19 @@ impl Nv25MinerMigrator {
 
 impl<B: Blockstore + Sync> ActorMigrator<B> for Nv25MinerMigrator {
     fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
-        let head = ctx.get(&actor.head, None)?;
-        let fields = tuple::elements(&head, STATE_FIELDS, "miner state v15", &actor.head)?;
-        let deadlines_in = tuple::cid_at(
-            &head,
-            &fields[STATE_DEADLINES],
-            "miner state deadlines",
-            &actor.head,
-        )?;
+        let head = HeadTuple::read(ctx, actor, STATE_FIELDS, "miner state v15")?;
+        let deadlines_in = head.link(STATE_DEADLINES, "miner state deadlines")?;
         // As the reference, the whole result is cached under
         // `<addr>-head-<head>` (Go wraps this migrator in CachedMigration);
         // a miner with no deadline content costs less to redo than to look up.
         let head_key = (deadlines_in != self.empty_deadlines_v15)
             .then(|| actor_head_key(&actor.address, &actor.head));
         ctx.memoised_head(head_key.as_deref(), || {
-            ctx.store.vouch(&walkable_links_of(&actor.head, &head)?);
-            let vesting_in = tuple::cid_at(
-                &head,
-                &fields[STATE_VESTING],
-                "miner state vesting_funds",
-                &actor.head,
-            )?;
+            let vesting_in = head.link(STATE_VESTING, "miner state vesting_funds")?;
             let vesting_out = self.vesting(ctx, &vesting_in, &actor.head)?;
             let deadlines_out = self.deadlines(ctx, &deadlines_in, &actor.head)?;
             let d = tuple::encode_cid(&deadlines_out);
-            let new = tuple::replace(
-                &head,
-                &fields,
-                &[(STATE_VESTING, &vesting_out), (STATE_DEADLINES, &d)],
-            );
-            let new_head = ctx.put(&new);
-            ctx.flush_if_over_budget(&new_head)?;
-            Ok(new_head)
+            head.rewrite(ctx, &[(STATE_VESTING, &vesting_out), (STATE_DEADLINES, &d)])
         })
     }
 }
