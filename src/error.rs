@@ -94,14 +94,16 @@ pub enum Error {
         code: u64,
     },
 
-    /// The embedded on-disk store failed.
-    #[error("block store at {path}: {source}{}", store_hint(source, path))]
+    /// The embedded on-disk store failed. Backend-neutral: the backend
+    /// classifies its own error (`failure`) and keeps its text (`detail`).
+    #[error("block store at {path}: {detail}{}", store_hint(*failure, path))]
     Store {
         /// The store directory.
         path: PathBuf,
-        /// The storage engine's error.
-        #[source]
-        source: fjall::Error,
+        /// What kind of failure, for the advice and for callers.
+        failure: StoreFailure,
+        /// The storage engine's own message.
+        detail: String,
     },
 
     /// A directory given as a store that is not one (and not empty).
@@ -144,29 +146,33 @@ pub enum Error {
     Blockstore(anyhow::Error),
 }
 
+/// What kind of failure a storage backend reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFailure {
+    /// An operating-system I/O error of this kind (a full disk among them).
+    Io(std::io::ErrorKind),
+    /// Another process has the store open.
+    Locked,
+    /// The store's files are damaged (checksums, missing or truncated tables).
+    Damaged,
+    /// Anything else the backend reports.
+    Other,
+}
+
 /// What an operator can do about a storage-engine error: a damaged store
 /// cannot be repaired in place, but it holds only a cache and outputs that
 /// the snapshot can reproduce.
-fn store_hint(e: &fjall::Error, path: &std::path::Path) -> String {
-    use fjall::{Error as F, LsmError as L};
-    match e {
-        F::Io(io) | F::Storage(L::Io(io)) => return io_hint(io, path),
-        _ => {}
-    }
-    let damaged = match e {
-        F::Storage(l) => !matches!(l, L::Io(_) | L::Utf8(_)),
-        F::Locked => {
-            return " (another process has this store open: one run per store at a time)".into()
+fn store_hint(failure: StoreFailure, path: &std::path::Path) -> String {
+    match failure {
+        StoreFailure::Io(kind) => io_hint(&std::io::Error::from(kind), path),
+        StoreFailure::Locked => {
+            " (another process has this store open: one run per store at a time)".into()
         }
-        F::Io(_) | F::Poisoned | F::KeyspaceDeleted => false,
-        _ => true,
-    };
-    if damaged {
-        " (its files are damaged: it holds only a cache and migrated outputs, so \
-         remove the directory, or pass another --store, and run again from the snapshot)"
-            .into()
-    } else {
-        String::new()
+        StoreFailure::Damaged => " (its files are damaged: it holds only a cache and migrated \
+             outputs, so remove the directory, or pass another --store, and run again from \
+             the snapshot)"
+            .into(),
+        StoreFailure::Other => String::new(),
     }
 }
 
@@ -199,13 +205,12 @@ impl Error {
     /// Whether the error is a full disk (the caller says what was kept:
     /// a persisted store's durable work, or nothing for a temporary one).
     pub fn is_disk_full(&self) -> bool {
-        use fjall::{Error as F, LsmError as L};
         match self {
             Error::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
             Error::Store {
-                source: F::Io(io) | F::Storage(L::Io(io)),
+                failure: StoreFailure::Io(kind),
                 ..
-            } => io.kind() == std::io::ErrorKind::StorageFull,
+            } => *kind == std::io::ErrorKind::StorageFull,
             _ => false,
         }
     }

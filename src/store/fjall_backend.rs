@@ -13,7 +13,7 @@ use fjall::{
 
 use super::backend::{Op, SortedPairs, Space, StoreBackend, StoreFs};
 use super::DiskStoreOptions;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreFailure};
 
 /// Values from this size on go to blob files, which compaction does not
 /// rewrite; only their keys and handles stay in the tables. At fjall's
@@ -36,10 +36,7 @@ pub struct FjallBackend {
 impl FjallBackend {
     /// Opens (or creates) the database in `path`.
     pub fn open(path: &Path, opts: &DiskStoreOptions) -> Result<Self> {
-        let wrap = |source| Error::Store {
-            path: path.to_path_buf(),
-            source,
-        };
+        let wrap = |source| store_error(path, source);
         // One background worker: with two, fjall's worker 0 hands every
         // compaction request back to the queue and takes it again at once
         // (fjall 3.1 `worker_tick`), spinning a core for as long as a
@@ -107,10 +104,7 @@ impl FjallBackend {
             }
             _ => {}
         }
-        Error::Store {
-            path: self.path.clone(),
-            source,
-        }
+        store_error(&self.path, source)
     }
 
     fn space(&self, s: Space) -> &Keyspace {
@@ -205,6 +199,24 @@ fn probe_write(dir: &Path) -> Option<(std::io::ErrorKind, String)> {
         .and_then(|mut f| f.write_all(&[0u8; 64 << 10]).and_then(|()| f.sync_all()));
     let _ = std::fs::remove_file(&probe);
     result.err().map(|e| (e.kind(), e.to_string()))
+}
+
+/// A fjall error as the library's backend-neutral store error, classified
+/// for the operator's advice (docs/design.md §9).
+pub fn store_error(path: &Path, e: fjall::Error) -> Error {
+    use fjall::{Error as F, LsmError as L};
+    let failure = match &e {
+        F::Io(io) | F::Storage(L::Io(io)) => StoreFailure::Io(io.kind()),
+        F::Locked => StoreFailure::Locked,
+        F::Storage(L::Utf8(_)) | F::Poisoned | F::KeyspaceDeleted => StoreFailure::Other,
+        F::Storage(_) => StoreFailure::Damaged,
+        _ => StoreFailure::Damaged,
+    };
+    Error::Store {
+        path: path.to_path_buf(),
+        failure,
+        detail: e.to_string(),
+    }
 }
 
 /// Store directories on the real filesystem, each a fjall database.

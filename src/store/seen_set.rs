@@ -1,13 +1,16 @@
 //! An exact set of visited CIDs with bounded memory, for walks over tens of
 //! millions of blocks (export, gc). CIDs are reduced to 128-bit fingerprints
 //! (a collision needs ~2^64 blocks); up to `memory_entries` of them live in a
-//! hash set, beyond that all of them move to a temporary on-disk LSM tree.
+//! hash set, beyond that all of them move to a temporary store, opened
+//! through the storage seam ([`super::backend`]) like any other.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use cid::Cid;
-use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 
+use super::backend::{Op, Space, StoreBackend, StoreFs};
+use super::{DiskStoreOptions, RealFs};
 use crate::error::{Error, Result};
 use crate::ipld::cids::fingerprint;
 
@@ -18,7 +21,7 @@ pub const DEFAULT_MEMORY_ENTRIES: usize = 16_000_000;
 pub struct SeenSet {
     memory: HashSet<u128>,
     limit: usize,
-    disk: Option<(tempfile::TempDir, Database, Keyspace)>,
+    disk: Option<(tempfile::TempDir, Arc<dyn StoreBackend>)>,
     len: u64,
 }
 
@@ -59,16 +62,12 @@ impl SeenSet {
                 }
                 fresh
             }
-            Some((dir, _, ks)) => {
+            Some((_, store)) => {
                 let key = fp.to_le_bytes();
-                let wrap = |source| Error::Store {
-                    path: dir.path().to_path_buf(),
-                    source,
-                };
-                if ks.contains_key(key).map_err(wrap)? {
+                if store.contains(Space::Meta, &key)? {
                     false
                 } else {
-                    ks.insert(key, []).map_err(wrap)?;
+                    store.commit(&mut std::iter::once(Op::Put(Space::Meta, &key, &[])))?;
                     true
                 }
             }
@@ -79,26 +78,12 @@ impl SeenSet {
 
     fn spill(&mut self) -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-        let wrap = |source| Error::Store {
-            path: dir.path().to_path_buf(),
-            source,
-        };
-        let db = Database::builder(dir.path())
-            .temporary(true)
-            .manual_journal_persist(true)
-            .open()
-            .map_err(wrap)?;
-        let ks = db
-            .keyspace("seen", KeyspaceCreateOptions::default)
-            .map_err(wrap)?;
-        let mut batch = db.batch();
-        for fp in self.memory.drain() {
-            batch.insert(&ks, fp.to_le_bytes(), []);
-        }
-        batch.commit().map_err(wrap)?;
+        let store = RealFs.open(dir.path(), &DiskStoreOptions::default())?;
+        let keys: Vec<[u8; 16]> = self.memory.drain().map(u128::to_le_bytes).collect();
+        store.commit(&mut keys.iter().map(|k| Op::Put(Space::Meta, k, &[])))?;
         self.memory = HashSet::new();
         tracing::info!("seen-set spilled to disk after {} entries", self.len);
-        self.disk = Some((dir, db, ks));
+        self.disk = Some((dir, store));
         Ok(())
     }
 }
