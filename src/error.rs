@@ -133,6 +133,21 @@ pub enum Error {
         reason: String,
     },
 
+    /// A migrator failed on one actor: which, and the error itself (typed,
+    /// for callers that act on it: a missing block, a malformed state).
+    #[error("actor {address} ({name} at head {head}): {source}")]
+    InActor {
+        /// The actor's address (`f01234`).
+        address: String,
+        /// Its manifest name in the old manifest.
+        name: String,
+        /// Its input head.
+        head: Cid,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// Invalid argument or combination of options.
     #[error("invalid input: {0}")]
     Invalid(String),

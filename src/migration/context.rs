@@ -175,9 +175,11 @@ pub fn in_actor(actor: &ActorInput, e: Error) -> Error {
         // Not the actor's doing: the storage's error, typed, is what the
         // operator acts on (a full disk, a damaged store).
         e @ (Error::Cancelled | Error::Io { .. } | Error::Store { .. }) => e,
-        e => Error::Invalid(format!(
-            "actor {} ({} at head {}): {e}",
-            actor.address, actor.name, actor.head
-        )),
+        e => Error::InActor {
+            address: actor.address.clone(),
+            name: actor.name.clone(),
+            head: actor.head,
+            source: Box::new(e),
+        },
     }
 }
