@@ -420,11 +420,22 @@ fn real_deal_proposals_and_states_in_a_v11_market_migrate_as_the_reference_does(
 
 /// The shared real sector infos, if present (see the module docs).
 fn sector_leaves() -> Option<PathBuf> {
+    // The shared test data lies beside the checkout (`../shared`); an
+    // ancestor's `shared/` is looked at too, for a checkout one level down.
     let p = std::env::var_os("FIL_MIGRATE_SECTOR_LEAVES")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/testdata/mainnet-sector-leaves.car")
+            let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let candidates: Vec<PathBuf> = here
+                .ancestors()
+                .skip(1)
+                .map(|a| a.join("shared/testdata/mainnet-sector-leaves.car"))
+                .collect();
+            candidates
+                .iter()
+                .find(|c| c.exists())
+                .cloned()
+                .unwrap_or_else(|| candidates[0].clone())
         });
     if p.exists() {
         return Some(p);
