@@ -68,7 +68,12 @@ pub fn plain_car(path: &Path) -> Result<(PathBuf, Option<Fingerprint>)> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    let input = File::open(path).map_err(|e| Error::io(path, e))?;
+    // The source is fingerprinted as it is read, so a change during the
+    // decompression shows without reading it a third time.
+    let input = TeeRead {
+        inner: File::open(path).map_err(|e| Error::io(path, e))?,
+        seen: FingerprintWriter::new(std::io::sink()),
+    };
     let mut dec =
         zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(1 << 20, input))
             .map_err(|e| Error::io(path, e))?;
@@ -88,7 +93,11 @@ pub fn plain_car(path: &Path) -> Result<(PathBuf, Option<Fingerprint>)> {
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::io(tmp.path(), e))?;
-    if Fingerprint::of(path)? != source {
+    // Whatever follows the last frame is part of the source too.
+    let mut rest = dec.finish();
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
+    let (read, _) = rest.into_inner().seen.finish();
+    if read != source {
         return Err(Error::Car {
             path: path.to_path_buf(),
             offset: 0,
@@ -137,6 +146,20 @@ fn reusable_copy(path: &Path, target: &Path, source: &Fingerprint) -> Result<Opt
         return Ok(None);
     }
     Ok(Some(copy))
+}
+
+/// Passes reads through and fingerprints the bytes read.
+struct TeeRead<R> {
+    inner: R,
+    seen: FingerprintWriter<std::io::Sink>,
+}
+
+impl<R: Read> Read for TeeRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.write_all(&buf[..n])?;
+        Ok(n)
+    }
 }
 
 fn write_provenance(path: &Path, source: &Fingerprint, copy: &Fingerprint) -> Result<()> {
