@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use cid::Cid;
 
 use super::car_format::{read_varint, CarHeader, Varint, MAX_HEADER_LEN};
-use super::fingerprint::Fingerprint;
+use super::fingerprint::{Fingerprint, FingerprintReader};
 use crate::error::{Error, Result};
 
 /// Version 2: the CAR named by a content [`Fingerprint`] (version 1 named
@@ -137,8 +137,14 @@ impl CarIndex {
 
     /// Builds the index by scanning the CAR sequentially.
     pub fn build(path: &Path) -> Result<Self> {
+        Ok(Self::build_fingerprinted(path)?.0)
+    }
+
+    /// [`build`](Self::build), and the CAR's [`Fingerprint`] taken on the
+    /// same read.
+    pub fn build_fingerprinted(path: &Path) -> Result<(Self, Fingerprint)> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut r = BufReader::with_capacity(4 << 20, file);
+        let mut r = BufReader::with_capacity(4 << 20, FingerprintReader::new(file));
         let car_err = |offset: u64, reason: String| Error::Car {
             path: path.to_path_buf(),
             offset,
@@ -187,12 +193,14 @@ impl CarIndex {
         }
         entries.sort_unstable();
         entries.shrink_to_fit();
-        Ok(CarIndex {
+        let fingerprint = r.into_inner().finish().map_err(|e| Error::io(path, e))?;
+        let index = CarIndex {
             roots,
             radix: radix_of(&entries),
             entries,
             payload_bytes,
-        })
+        };
+        Ok((index, fingerprint))
     }
 
     /// Path of the persisted index beside a CAR.

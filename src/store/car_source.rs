@@ -108,15 +108,26 @@ impl CarSource {
             }
         }
         let (path, known) = super::zstd_car::plain_car(path)?;
-        let identity = match known {
-            Some(f) => f,
-            None => Fingerprint::of(&path)?,
-        };
         let index_path = CarIndex::path_for(&path);
-        let (index, origin) = match CarIndex::load(&index_path, &identity)? {
+        // The file's fingerprint, when it is known already (our copy of a
+        // `.car.zst`) or an index exists to check against it; with no index
+        // yet, the scan that builds one fingerprints the file on that read.
+        let known = match known {
+            Some(f) => Some(f),
+            None if index_path.exists() => Some(Fingerprint::of(&path)?),
+            None => None,
+        };
+        let loaded = match &known {
+            Some(f) => CarIndex::load(&index_path, f)?,
+            None => None,
+        };
+        let (index, origin) = match loaded {
             Some(index) => (index, IndexOrigin::Loaded),
             None => {
-                let index = CarIndex::build(&path)?;
+                let (index, identity) = match known {
+                    Some(f) => (CarIndex::build(&path)?, f),
+                    None => CarIndex::build_fingerprinted(&path)?,
+                };
                 if opts.persist_index {
                     if let Err(e) = index.save(&index_path, &identity) {
                         tracing::warn!(

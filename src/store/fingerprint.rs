@@ -151,6 +151,38 @@ impl<W: Write> Write for FingerprintWriter<W> {
     }
 }
 
+/// Passes reads through and fingerprints the bytes read: a file read
+/// whole anyway (an index scan, a decompression) is fingerprinted without a
+/// second read.
+pub struct FingerprintReader<R> {
+    inner: R,
+    seen: FingerprintWriter<std::io::Sink>,
+}
+
+impl<R: std::io::Read> FingerprintReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        FingerprintReader {
+            inner,
+            seen: FingerprintWriter::new(std::io::sink()),
+        }
+    }
+
+    /// Reads what is left, then gives the fingerprint of everything read.
+    pub fn finish(mut self) -> std::io::Result<Fingerprint> {
+        std::io::copy(&mut self.inner, &mut self.seen)?;
+        Ok(self.seen.finish().0)
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for FingerprintReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +207,21 @@ mod tests {
             assert_eq!(fp, Fingerprint::of(&p).unwrap(), "{len}");
             assert_eq!(fp.file_len(), len as u64);
         }
+    }
+
+    #[test]
+    fn the_reader_agrees_with_the_file_hash() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let data: Vec<u8> = (0..(CHUNK as usize + 99))
+            .map(|i| (i % 253) as u8)
+            .collect();
+        std::fs::write(&p, &data).unwrap();
+        let mut r = FingerprintReader::new(File::open(&p).unwrap());
+        let mut head = vec![0u8; 1000];
+        r.read_exact(&mut head).unwrap();
+        assert_eq!(r.finish().unwrap(), Fingerprint::of(&p).unwrap());
     }
 
     #[test]

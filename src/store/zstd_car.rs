@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::fingerprint::{Fingerprint, FingerprintWriter};
+use super::fingerprint::{Fingerprint, FingerprintReader, FingerprintWriter};
 use crate::error::{Error, Result};
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
@@ -70,10 +70,7 @@ pub fn plain_car(path: &Path) -> Result<(PathBuf, Option<Fingerprint>)> {
     let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     // The source is fingerprinted as it is read, so a change during the
     // decompression shows without reading it a third time.
-    let input = TeeRead {
-        inner: File::open(path).map_err(|e| Error::io(path, e))?,
-        seen: FingerprintWriter::new(std::io::sink()),
-    };
+    let input = FingerprintReader::new(File::open(path).map_err(|e| Error::io(path, e))?);
     let mut dec =
         zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(1 << 20, input))
             .map_err(|e| Error::io(path, e))?;
@@ -94,9 +91,11 @@ pub fn plain_car(path: &Path) -> Result<(PathBuf, Option<Fingerprint>)> {
         .sync_all()
         .map_err(|e| Error::io(tmp.path(), e))?;
     // Whatever follows the last frame is part of the source too.
-    let mut rest = dec.finish();
-    std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
-    let (read, _) = rest.into_inner().seen.finish();
+    let read = dec
+        .finish()
+        .into_inner()
+        .finish()
+        .map_err(|e| Error::io(path, e))?;
     if read != source {
         return Err(Error::Car {
             path: path.to_path_buf(),
@@ -146,20 +145,6 @@ fn reusable_copy(path: &Path, target: &Path, source: &Fingerprint) -> Result<Opt
         return Ok(None);
     }
     Ok(Some(copy))
-}
-
-/// Passes reads through and fingerprints the bytes read.
-struct TeeRead<R> {
-    inner: R,
-    seen: FingerprintWriter<std::io::Sink>,
-}
-
-impl<R: Read> Read for TeeRead<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.seen.write_all(&buf[..n])?;
-        Ok(n)
-    }
 }
 
 fn write_provenance(path: &Path, source: &Fingerprint, copy: &Fingerprint) -> Result<()> {
