@@ -149,6 +149,12 @@ fn export(mut a: ExportArgs) -> anyhow::Result<()> {
             !roots.is_empty(),
             "--root is required when exporting from a store"
         );
+        anyhow::ensure!(
+            fil_migrate::store::claim::is_store(&a.from),
+            "--from {}: a directory that is not a fil-migrate store (no {} marker)",
+            a.from.display(),
+            fil_migrate::store::claim::MARKER
+        );
         let store = DiskStore::open(&a.from, DiskStoreOptions::default())?;
         export_car(&store, &roots, &a.out, &opts)?
     } else {

@@ -15,10 +15,12 @@ pub struct StatusArgs {
 }
 
 pub fn run(a: StatusArgs) -> anyhow::Result<()> {
+    // A read: a directory that is not a store yet is not made one.
     anyhow::ensure!(
-        a.store.is_dir(),
-        "{} is not a store directory",
-        a.store.display()
+        fil_migrate::store::claim::is_store(&a.store),
+        "{} is not a fil-migrate store (no {} marker)",
+        a.store.display(),
+        fil_migrate::store::claim::MARKER
     );
     let disk = DiskStore::open(&a.store, DiskStoreOptions::default())?;
     let scope = StoreCache::scope_of(&disk)?;

@@ -90,14 +90,28 @@ pub fn claim(dir: &Path) -> Result<StoreClaim> {
         .write(true)
         .open(&lock_path)
         .map_err(|e| io(&lock_path, e))?;
-    match lock.try_lock() {
-        Ok(()) => Ok(StoreClaim { _lock: Some(lock) }),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::StoreLocked {
-            path: dir.to_path_buf(),
-        }),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(&lock_path, e)),
+    // A lock just released can look held for a moment: a process that
+    // forks (to run a child) shares its descriptors until the child execs.
+    // A store in use stays held past this grace.
+    let deadline = std::time::Instant::now() + LOCK_GRACE;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(StoreClaim { _lock: Some(lock) }),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::StoreLocked {
+                    path: dir.to_path_buf(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path, e)),
+        }
     }
 }
+
+/// How long a held lock is waited for before the store is called in use.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
 
 fn write_marker(dir: &Path) -> Result<()> {
     let path = dir.join(MARKER);

@@ -47,6 +47,12 @@ fn a_non_empty_directory_that_is_not_a_store_is_refused_and_left_alone() {
     }
     let err = fails(Command::new(BIN).args(["status", "--store", &p(&mine)]));
     assert!(err.contains("not a fil-migrate store"), "{err}");
+    // A read does not make an empty directory a store.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let err = fails(Command::new(BIN).args(["status", "--store", &p(&empty)]));
+    assert!(err.contains("not a fil-migrate store"), "{err}");
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
     let names: Vec<_> = std::fs::read_dir(&mine)
         .unwrap()
         .map(|e| e.unwrap().file_name())
