@@ -12,7 +12,8 @@
 //! - [`chain`]: block headers and the walk to a tipset's state;
 //! - [`migration`]: the generic runner, caches, specs, each upgrade's
 //!   transforms and typed reference paths;
-//! - [`synth`]: the synthetic state generator and churn;
+//! - `synth` (feature `synth`, on by default): the synthetic state
+//!   generator and churn;
 //! - [`error`]: the typed error every failure is reported through.
 
 #![deny(missing_docs)]
@@ -28,4 +29,5 @@ pub use error::{Error, Result};
 pub mod actors;
 pub mod chain;
 pub mod migration;
+#[cfg(feature = "synth")]
 pub mod synth;

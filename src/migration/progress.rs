@@ -32,11 +32,7 @@ impl Progress {
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
         let handle = std::thread::spawn(move || {
             let tty = std::io::stderr().is_terminal();
-            let bar = tty.then(|| {
-                let b = indicatif::ProgressBar::new_spinner();
-                b.enable_steady_tick(TICK);
-                b
-            });
+            let bar = spinner(tty);
             let start = Instant::now();
             let mut last_log = Instant::now();
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
@@ -76,4 +72,30 @@ impl Drop for Progress {
             let _ = h.join();
         }
     }
+}
+
+/// A spinner on a terminal, with the `progress-bar` feature (the CLI's);
+/// a library build without it logs instead.
+#[cfg(feature = "progress-bar")]
+fn spinner(tty: bool) -> Option<indicatif::ProgressBar> {
+    tty.then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(TICK);
+        b
+    })
+}
+
+#[cfg(not(feature = "progress-bar"))]
+fn spinner(_tty: bool) -> Option<NoSpinner> {
+    None
+}
+
+/// What a build without spinners has in their place: never made.
+#[cfg(not(feature = "progress-bar"))]
+struct NoSpinner;
+
+#[cfg(not(feature = "progress-bar"))]
+impl NoSpinner {
+    fn set_message(&self, _msg: String) {}
+    fn finish_and_clear(&self) {}
 }
