@@ -5,4 +5,6 @@ pub mod header;
 pub mod snapshot;
 
 pub use header::HeaderFields;
-pub use snapshot::{default_state_root, snapshot_state, tipset_at, StateSource, Tipset};
+pub use snapshot::{
+    default_state_root, given_state, snapshot_state, tipset_at, StateSource, Tipset,
+};

@@ -150,7 +150,7 @@ pub fn snapshot_state<S: Blockstore>(
         .ok_or_else(|| Error::Invalid("the snapshot CAR has no root".into()))?;
     let key = head_key(store, roots)?;
     let first_block = crate::ipld::load_block(store, &key[0], None)?;
-    if matches!(Cursor::new(&first_block).header(), Ok((major::ARRAY, 3))) {
+    if is_state_root_shaped(&first_block) {
         if let Some(e) = epoch {
             return Err(Error::Invalid(format!(
                 "--epoch {e} needs a chain snapshot (block headers as roots), but this snapshot's root {first} is a state root"
@@ -204,6 +204,35 @@ pub fn snapshot_state<S: Blockstore>(
         tipset: chosen.key().iter().map(Cid::to_string).collect(),
         requested_epoch: epoch,
         head_epoch: Some(head.height()),
+    })
+}
+
+/// Whether a block has a state root's shape, `[version, actors, info]`.
+fn is_state_root_shaped(data: &[u8]) -> bool {
+    matches!(Cursor::new(data).header(), Ok((major::ARRAY, 3)))
+}
+
+/// The state `root`, named by the caller (`--state-root`): it must be in
+/// the store and have a state root's shape, else the error says what the
+/// block is.
+pub fn given_state<S: Blockstore>(store: &S, root: &Cid) -> Result<StateSource> {
+    let data = crate::ipld::load_block(store, root, None)?;
+    if !is_state_root_shaped(&data) {
+        return Err(Error::Malformed {
+            what: "block",
+            cid: *root,
+            reason: format!(
+                "it is not a state root ([version, actors, info]): it is {}",
+                crate::ipld::cbor::shape_of(&data)
+            ),
+        });
+    }
+    Ok(StateSource {
+        state_root: root.to_string(),
+        tipset_epoch: None,
+        tipset: vec![],
+        requested_epoch: None,
+        head_epoch: None,
     })
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::Context;
 use cid::Cid;
 use fil_migrate::actors::manifest::Network;
-use fil_migrate::chain::{snapshot_state, StateSource};
+use fil_migrate::chain::{given_state, snapshot_state};
 use fil_migrate::migration::chain::upgrade_path_of;
 use fil_migrate::migration::detect::{check_spec, next_upgrade, state_facts};
 use fil_migrate::migration::report::SnapshotRead;
@@ -86,26 +86,12 @@ fn run_migration(mut a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
             let c =
                 Cid::try_from(s.as_str()).with_context(|| format!("invalid --state-root {s:?}"))?;
             // Said up front, and plainly, if it is not a state root.
-            match fil_migrate::ipld::load_block(&*car, &c, None) {
-                Ok(data) => anyhow::ensure!(
-                    matches!(
-                        fil_migrate::ipld::cbor::Cursor::new(&data).header(),
-                        Ok((fil_migrate::ipld::cbor::major::ARRAY, 3))
-                    ),
-                    "--state-root {c} is not a state root ([version, actors, info]): the block is {}",
-                    fil_migrate::ipld::cbor::shape_of(&data)
-                ),
+            match given_state(&*car, &c) {
+                Ok(s) => s,
                 Err(fil_migrate::Error::MissingBlock { .. }) => {
                     anyhow::bail!("--state-root {c} is not in {}", a.snapshot.display())
                 }
-                Err(e) => return Err(e.into()),
-            }
-            StateSource {
-                state_root: c.to_string(),
-                tipset_epoch: None,
-                tipset: vec![],
-                requested_epoch: None,
-                head_epoch: None,
+                Err(e) => return Err(anyhow::Error::new(e).context("--state-root")),
             }
         }
         None => match snapshot_state(&*car, car.roots(), a.epoch) {

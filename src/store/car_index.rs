@@ -8,13 +8,14 @@
 //! index exact despite the short keys.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use cid::Cid;
 
 use super::car_format::{read_varint, CarHeader, Varint, MAX_HEADER_LEN};
 use super::fingerprint::{Fingerprint, FingerprintReader};
+use super::side_file::{beside, write_atomically};
 use crate::error::{Error, Result};
 
 /// Version 2: the CAR named by a content [`Fingerprint`] (version 1 named
@@ -205,9 +206,7 @@ impl CarIndex {
 
     /// Path of the persisted index beside a CAR.
     pub fn path_for(car: &Path) -> PathBuf {
-        let mut s = car.as_os_str().to_owned();
-        s.push(".fmidx");
-        PathBuf::from(s)
+        beside(car, ".fmidx")
     }
 
     /// Loads a persisted index if it exists and was built from the file
@@ -299,15 +298,7 @@ impl CarIndex {
         }
         let sum = blake2b_simd::Params::new().hash_length(16).hash(&out);
         out.extend_from_slice(sum.as_bytes());
-        let dir = index_path.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-        tmp.write_all(&out).map_err(|e| Error::io(tmp.path(), e))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| Error::io(tmp.path(), e))?;
-        tmp.persist(index_path)
-            .map_err(|e| Error::io(index_path, e.error))?;
-        Ok(())
+        write_atomically(index_path, &out)
     }
 }
 

@@ -11,7 +11,6 @@
 //! reached through a symlink or a relative path (`.`) is swapped in place.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -114,11 +113,5 @@ pub fn claim(dir: &Path) -> Result<StoreClaim> {
 const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
 
 fn write_marker(dir: &Path) -> Result<()> {
-    let path = dir.join(MARKER);
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(MARKER_TEXT)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
-    Ok(())
+    super::side_file::write_atomically(&dir.join(MARKER), MARKER_TEXT)
 }

@@ -21,6 +21,7 @@ pub mod overlay;
 pub mod replace;
 pub mod seen_set;
 pub mod shared;
+pub mod side_file;
 pub mod sink;
 pub mod zstd_car;
 

@@ -11,6 +11,7 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::fingerprint::{Fingerprint, FingerprintReader, FingerprintWriter};
+use super::side_file::{beside, dir_of, write_atomically};
 use crate::error::{Error, Result};
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
@@ -32,17 +33,13 @@ pub fn is_zstd(path: &Path) -> Result<bool> {
 /// The path of our decompressed copy of a zstd CAR: never the sibling
 /// without `.zst`, which may be a file of the user's with other content.
 pub fn copy_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".fmcar");
-    PathBuf::from(s)
+    beside(path, ".fmcar")
 }
 
 /// Where the copy's provenance is recorded: the source's and the copy's
 /// fingerprints.
 fn provenance_path(path: &Path) -> PathBuf {
-    let mut s = copy_path(path).into_os_string();
-    s.push(".src");
-    PathBuf::from(s)
+    beside(&copy_path(path), ".src")
 }
 
 const PROVENANCE_MAGIC: &[u8; 8] = b"FMZSRC01";
@@ -63,10 +60,7 @@ pub fn plain_car(path: &Path) -> Result<(PathBuf, Option<Fingerprint>)> {
         return Ok((target, Some(copy)));
     }
     tracing::info!("decompressing {} to {}", path.display(), target.display());
-    let dir = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = dir_of(&target);
     let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     // The source is fingerprinted as it is read, so a change during the
     // decompression shows without reading it a third time.
@@ -155,16 +149,5 @@ fn write_provenance(path: &Path, source: &Fingerprint, copy: &Fingerprint) -> Re
     bytes.extend_from_slice(&copy.to_bytes());
     let sum = xxhash_rust::xxh3::xxh3_128(&bytes).to_le_bytes();
     bytes.extend_from_slice(&sum);
-    let dir = rec
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(&bytes)
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist(&rec).map_err(|e| Error::io(&rec, e.error))?;
-    Ok(())
+    write_atomically(&rec, &bytes)
 }

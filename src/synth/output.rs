@@ -32,9 +32,7 @@ pub struct GenSummary {
 }
 
 fn scratch_dir(out: &Path) -> PathBuf {
-    let mut s = out.as_os_str().to_owned();
-    s.push(".gen-store");
-    PathBuf::from(s)
+    crate::store::side_file::beside(out, ".gen-store")
 }
 
 /// Generates the state of `cfg` and writes it to the CAR `out`, keeping at

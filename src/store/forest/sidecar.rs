@@ -45,9 +45,7 @@ pub enum NotFramed {
 
 /// The sidecar's path beside `path`.
 pub fn sidecar_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".fmfidx");
-    PathBuf::from(s)
+    crate::store::side_file::beside(path, ".fmfidx")
 }
 
 /// Loads the sidecar of `path` if it describes this very file.

@@ -302,7 +302,7 @@ fn real_miners_and_the_real_init_grafted_into_a_v11_state_migrate_as_the_referen
     let whole: Vec<&Extracted> = entries
         .iter()
         .filter(|e| e.kind == "miner")
-        .filter(|e| common_reachable_is_whole(&store, &e.head))
+        .filter(|e| is_whole_dag(&store, &e.head))
         .collect();
     assert!(whole.len() >= 2, "no whole miner DAG in the corpus");
     let miner = v11_code("storageminer");
@@ -343,7 +343,7 @@ fn real_miners_and_the_real_init_grafted_into_a_v11_state_migrate_as_the_referen
 }
 
 /// Whether every block reachable from `head` is in `store`.
-fn common_reachable_is_whole(store: &MemStore, head: &Cid) -> bool {
+fn is_whole_dag(store: &MemStore, head: &Cid) -> bool {
     let mut stack = vec![*head];
     let mut seen = std::collections::HashSet::new();
     while let Some(c) = stack.pop() {

@@ -1,0 +1,35 @@
+//! Small files kept beside another (a CAR's index, a sidecar, a store's
+//! marker, a copy's provenance): named by a suffix on the file they
+//! describe, and written whole or not at all (a temporary file in the same
+//! directory, synced, then renamed), so a crash never leaves one half
+//! written that looks done.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// `path` with `suffix` appended to its name (`s.car` + `.fmidx`).
+pub fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// The directory `path` is in (`.` for a bare name).
+pub fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Writes `bytes` as the file `path`, atomically and durably.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = dir_of(path);
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
