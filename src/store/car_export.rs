@@ -128,18 +128,8 @@ pub fn export_car(
     dest: &Path,
     opts: &ExportOptions,
 ) -> Result<ExportSummary> {
-    let dir = dest
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    // Created 0o666 under the umask, as any new file of the user's: the
-    // temporary file becomes the output by a rename (tempfile's own default,
-    // 0o600, would stay with it).
-    let tmp = tempfile::Builder::new()
-        .prefix(".fil-migrate-export-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let dir = super::side_file::dir_of(dest);
+    let tmp = super::side_file::temp_in(dir, ".fil-migrate-export-")?;
     let file = tmp
         .as_file()
         .try_clone()

@@ -23,10 +23,22 @@ pub fn dir_of(path: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
+/// A temporary file in `dir` that becomes a file of the user's by a rename:
+/// created 0o666 under the umask, as any new file (tempfile's own 0o600
+/// would stay with it, and nobody else could read an index of a shared
+/// snapshot).
+pub fn temp_in(dir: &Path, prefix: &str) -> Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))
+}
+
 /// Writes `bytes` as the file `path`, atomically and durably.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = dir_of(path);
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = temp_in(dir, ".fil-migrate-")?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| Error::io(tmp.path(), e))?;

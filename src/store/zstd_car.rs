@@ -11,7 +11,7 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::fingerprint::{Fingerprint, FingerprintReader, FingerprintWriter};
-use super::side_file::{beside, dir_of, write_atomically};
+use super::side_file::{beside, dir_of, temp_in, write_atomically};
 use crate::error::{Error, Result};
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
@@ -61,7 +61,7 @@ pub fn plain_car(path: &Path) -> Result<(PathBuf, Option<Fingerprint>)> {
     }
     tracing::info!("decompressing {} to {}", path.display(), target.display());
     let dir = dir_of(&target);
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = temp_in(dir, ".fil-migrate-copy-")?;
     // The source is fingerprinted as it is read, so a change during the
     // decompression shows without reading it a third time.
     let input = FingerprintReader::new(File::open(path).map_err(|e| Error::io(path, e))?);

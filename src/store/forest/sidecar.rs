@@ -97,10 +97,7 @@ pub fn build(
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = identity.file_len();
     let sc = sidecar_path(path);
-    let dir = sc
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = crate::store::side_file::dir_of(&sc);
     let mut builder = IndexBuilder::new(dir, DEFAULT_MEMORY_ENTRIES);
     let mut offset = 0u64;
     while offset < len {
@@ -141,7 +138,7 @@ pub fn build(
         offset += size;
     }
     let io = |e| Error::io(&sc, e);
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    let tmp = crate::store::side_file::temp_in(dir, ".fil-migrate-")?;
     let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone().map_err(io)?);
     w.write_all(MAGIC).map_err(io)?;
     w.write_all(&identity.to_bytes()).map_err(io)?;
