@@ -7,7 +7,7 @@
 //! index of the old file then sends lookups to the wrong bytes (issue 23).
 //! So the fingerprint is a hash of every byte: XXH3-128 of each 32 MiB
 //! chunk, hashed together with the length. The chunks hash in parallel
-//! (a 1.25 GB CAR in about 40 ms from the page cache: README, Reliability);
+//! (40–170 ms a GB from the page cache, measured in README, Reliability);
 //! a writer computes the same value while it writes a file
 //! ([`FingerprintWriter`]), so a copy is fingerprinted as it is made.
 //! XXH3 is not a cryptographic hash: it guards against stale and foreign
