@@ -7,7 +7,7 @@
 //! against an uncached run of the same state.
 
 use fil_migrate::actors::manifest::Network;
-use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, UpgradeSpec};
+use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, Upgrade};
 use fil_migrate::store::{BufferOptions, BufferedBlockstore, Shared};
 use fil_migrate::synth::churn::{churn_state, ChurnConfig};
 use fil_migrate::synth::{build::build_state, default_epoch, GenConfig, MinerSizes};
@@ -50,7 +50,7 @@ fn main() -> anyhow::Result<()> {
     };
 
     // nv21 on mainnet; a node picks the upgrade of its height.
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet)?;
+    let spec = Upgrade::load("nv21", Network::Mainnet)?;
     let opts = MigrationOptions {
         memory_budget: 64 << 20,
         ..Default::default()

@@ -1,6 +1,6 @@
 //! Published builtin-actors manifests (mainnet and calibnet, v8..v19, the
 //! release candidates calibnet ran included), kept as data in
-//! `migrations/builtin-actors-manifests.json`.
+//! `builtin-actors-manifests.json` beside this file.
 //!
 //! A manifest is the DAG-CBOR tuple `[1, data_cid]`; its data is the list of
 //! `[name, code_cid]` pairs in the published entry order. Building both blocks
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::ipld::cids::cbor_cid;
 
-const MANIFESTS_JSON: &str = include_str!("../../migrations/builtin-actors-manifests.json");
+const MANIFESTS_JSON: &str = include_str!("builtin-actors-manifests.json");
 
 /// A Filecoin network with published bundles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use fil_migrate::actors::manifest::Network;
 use fil_migrate::chain::default_state_root;
 use fil_migrate::migration::reference::reference_root;
 use fil_migrate::migration::report::peak_rss_bytes;
-use fil_migrate::migration::{migrate_state, MigrationOptions, ScratchCache, UpgradeSpec};
+use fil_migrate::migration::{migrate_state, MigrationOptions, ScratchCache, Upgrade};
 use fil_migrate::store::{CarSource, CarSourceOptions, MemStore, Overlay};
 
 use super::args::parse_bytes;
@@ -77,7 +77,7 @@ fn final_in_process(a: FinalArgs) -> anyhow::Result<()> {
     let (car0, car1) = (open(&a.before)?, open(&a.after)?);
     let r0 = default_state_root(&car0, car0.roots())?;
     let r1 = default_state_root(&car1, car1.roots())?;
-    let spec = UpgradeSpec::load("nv21", a.network)?;
+    let spec = Upgrade::load("nv21", a.network)?;
     let opts = MigrationOptions::default();
     let node_store = || Overlay {
         upper: MemStore::new(),

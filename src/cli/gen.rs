@@ -11,7 +11,7 @@ use fil_migrate::synth::{
 };
 
 use fil_migrate::migration::car_run::migrate_car_chain;
-use fil_migrate::migration::{MigrationOptions, UpgradeSpec};
+use fil_migrate::migration::{MigrationOptions, Upgrade};
 
 use super::args::parse_bytes;
 
@@ -212,12 +212,10 @@ fn upgrades(a: &GenArgs, cfg: &GenConfig) -> anyhow::Result<Vec<String>> {
     Ok(match &a.to {
         None => a.then.clone(),
         Some(target) => {
-            let v11 = UpgradeSpec::load("nv21", cfg.network)?
-                .old_manifest
-                .data_cid;
+            let v11 = Upgrade::load("nv21", cfg.network)?.old_manifest.data_cid;
             fil_migrate::migration::chain::upgrade_path(cfg.network, &v11, target)?
                 .into_iter()
-                .map(|s| s.name)
+                .map(|s| s.name.clone())
                 .collect()
         }
     })
@@ -232,7 +230,7 @@ fn write_state(
     if !then.is_empty() {
         let specs = then
             .iter()
-            .map(|u| UpgradeSpec::load(u, cfg.network))
+            .map(|u| Upgrade::load(u, cfg.network))
             .collect::<Result<Vec<_>, _>>()?;
         let dir = tempfile::tempdir_in(
             out.parent()

@@ -12,7 +12,7 @@ use fil_migrate::migration::report::SnapshotRead;
 use fil_migrate::migration::store_run::{migrate_on_store, StoreRole};
 use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{
-    default_memory_budget, migrate_state, MemoryCache, MigrationOptions, StoreCache, UpgradeSpec,
+    default_memory_budget, migrate_state, MemoryCache, MigrationOptions, StoreCache, Upgrade,
 };
 use fil_migrate::store::{
     CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, LowerFirst, Overlay,
@@ -41,13 +41,13 @@ pub fn choose_upgrade(
     state_root: &Cid,
     upgrade: &str,
     network: Option<Network>,
-) -> anyhow::Result<UpgradeSpec> {
+) -> anyhow::Result<Upgrade> {
     let facts = state_facts(store, state_root)?;
     let network = facts.resolve_network(network)?;
     let spec = if upgrade == "auto" {
         next_upgrade(&facts, network)?
     } else {
-        UpgradeSpec::load(upgrade, network)?
+        Upgrade::load(upgrade, network)?
     };
     check_spec(&facts, &spec)?;
     Ok(spec)
@@ -198,19 +198,12 @@ fn run_migration(mut a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
         let t = Instant::now();
         let v = verify(&backing, &input_root, &outcome.state_root, &spec, &opts)?;
         report.verified = Some(true);
-        report.notes.push(match &v.reference_root {
-            Some(r) => format!(
-                "verify: uncached from-scratch run and the typed reference path agree ({r}), in {:.2}s",
-                t.elapsed().as_secs_f64()
-            ),
-            None => format!(
-                "verify: uncached from-scratch run agrees ({}), {} sectors of {} miners decode as v12, in {:.2}s",
-                v.from_scratch_root,
-                v.sectors_decoded,
-                v.miners,
-                t.elapsed().as_secs_f64()
-            ),
-        });
+        report.notes.push(format!(
+            "verify: uncached from-scratch run and the typed reference path agree ({}){}, in {:.2}s",
+            v.reference_root,
+            v.output_check.map(|c| format!("; {c}")).unwrap_or_default(),
+            t.elapsed().as_secs_f64()
+        ));
         eprintln!("{}", report.notes.last().expect("just pushed"));
     }
     if let Some(out) = &a.out {

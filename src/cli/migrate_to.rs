@@ -8,7 +8,7 @@ use cid::Cid;
 use fil_migrate::chain::StateSource;
 use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{
-    default_memory_budget, migrate_state, MemoryCache, MigrationOptions, UpgradeSpec,
+    default_memory_budget, migrate_state, MemoryCache, MigrationOptions, Upgrade,
 };
 use fil_migrate::store::{CarSource, DiskStore, DiskStoreOptions, LowerFirst, Overlay};
 
@@ -20,7 +20,7 @@ pub fn run_chain(
     a: &MigrateArgs,
     car: &CarSource,
     input_root: Cid,
-    specs: &[UpgradeSpec],
+    specs: &[Upgrade],
     source: &StateSource,
 ) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
@@ -56,11 +56,9 @@ pub fn run_chain(
                 .with_context(|| format!("verifying upgrade {}", spec.name))?;
             report.verified = Some(true);
             report.notes.push(format!(
-                "verify: uncached from-scratch run agrees ({}){}",
-                v.from_scratch_root,
-                v.reference_root
-                    .map(|r| format!(", and the typed reference path ({r})"))
-                    .unwrap_or_default()
+                "verify: uncached from-scratch run and the typed reference path agree ({}){}",
+                v.reference_root,
+                v.output_check.map(|c| format!("; {c}")).unwrap_or_default()
             ));
             eprintln!("{}", report.notes.last().expect("just pushed"));
         }

@@ -9,7 +9,6 @@ use std::cell::Cell;
 use std::time::Instant;
 
 use cid::Cid;
-use fvm_ipld_blockstore::Blockstore;
 use fvm_shared3::address::{Address, Protocol};
 
 use super::actors_tree::Finished;
@@ -24,14 +23,14 @@ use crate::actors::state_tree::RawActor;
 use crate::error::{Error, Result};
 use crate::ipld::hamt::{get_value, replace_value, DEFAULT_BIT_WIDTH};
 
-/// Everything a pass reads; the store is `S` (the buffered backing store).
-pub struct ActorPass<'a, S> {
+/// Everything a pass reads.
+pub struct ActorPass<'a> {
     /// The run's context (store, cache, spec, counters, cancellation).
-    pub ctx: &'a MigrationCtx<'a, S>,
+    pub ctx: &'a MigrationCtx<'a>,
     /// The input actors HAMT (named in errors).
     pub actors: Cid,
     /// The run's migrators, indexed by the router.
-    pub migrators: &'a [Named<'a, S>],
+    pub migrators: &'a [Named],
     /// Old code → migrator and new code.
     pub router: &'a Router,
     /// Which migrators are deferred.
@@ -42,7 +41,7 @@ pub struct ActorPass<'a, S> {
     pub checkpointer: &'a Checkpointer,
 }
 
-impl<S: Blockstore + Sync> ActorPass<'_, S> {
+impl ActorPass<'_> {
     fn route_of(&self, key: &[u8], raw: &RawActor<'_>) -> Result<&Route> {
         let spec = self.ctx.spec;
         self.router.route(&raw.code).ok_or_else(|| {
@@ -116,7 +115,7 @@ impl<S: Blockstore + Sync> ActorPass<'_, S> {
         &self,
         pool: &rayon::ThreadPool,
         previous: Option<&[Vec<u8>]>,
-        post_migrators: &[Box<dyn PostMigrator<S> + '_>],
+        post_migrators: &[Box<dyn PostMigrator>],
         tree: Cid,
     ) -> Result<Finished> {
         let ctx = self.ctx;

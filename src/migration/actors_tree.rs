@@ -76,15 +76,14 @@ pub struct TreeOptions<'f> {
 
 /// Migrates the actors HAMT `in_root`, every entry through `f(key, value)`,
 /// and records the result and the new diff base in the cache.
-pub fn migrate_actors_tree<B, F, V>(
-    ctx: &MigrationCtx<'_, B>,
+pub fn migrate_actors_tree<F, V>(
+    ctx: &MigrationCtx<'_>,
     in_root: &Cid,
     f: &F,
     is_output: &V,
     topts: &TreeOptions<'_>,
 ) -> Result<TreeOutcome>
 where
-    B: Blockstore + Sync,
     F: Fn(&[u8], &[u8]) -> Result<Vec<u8>> + Sync,
     V: Fn(&[u8]) -> bool + Sync,
 {
@@ -110,8 +109,8 @@ where
     Ok(outcome)
 }
 
-fn choose_path<B, F, V>(
-    ctx: &MigrationCtx<'_, B>,
+fn choose_path<F, V>(
+    ctx: &MigrationCtx<'_>,
     in_root: &Cid,
     f: &F,
     is_output: &V,
@@ -119,7 +118,6 @@ fn choose_path<B, F, V>(
     notes: &mut Vec<String>,
 ) -> Result<TreeOutcome>
 where
-    B: Blockstore + Sync,
     F: Fn(&[u8], &[u8]) -> Result<Vec<u8>> + Sync,
     V: Fn(&[u8]) -> bool + Sync,
 {
@@ -212,8 +210,8 @@ where
 
 /// Whether a root recorded by an earlier run can still be read (a damaged
 /// store, or a node that pruned the older state).
-fn readable<B: Blockstore>(
-    ctx: &MigrationCtx<'_, B>,
+fn readable(
+    ctx: &MigrationCtx<'_>,
     root: &Cid,
     what: &str,
     notes: &mut Vec<String>,
@@ -234,9 +232,8 @@ fn note(notes: &mut Vec<String>, text: String) {
 /// Migrates every entry of a non-canonical tree and builds the canonical
 /// tree of the results (in memory: a chain never writes such a tree, so
 /// this serves hand-made or damaged inputs, not mainnet-size ones).
-fn rebuild<B, F>(ctx: &MigrationCtx<'_, B>, in_root: &Cid, f: &F) -> Result<Cid>
+fn rebuild<F>(ctx: &MigrationCtx<'_>, in_root: &Cid, f: &F) -> Result<Cid>
 where
-    B: Blockstore + Sync,
     F: Fn(&[u8], &[u8]) -> Result<Vec<u8>> + Sync,
 {
     let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();

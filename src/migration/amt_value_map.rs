@@ -41,8 +41,8 @@ pub trait ValueTransform: Sync {
 
 /// Migrates an AMT (a miner's sectors) by the cheapest path and records
 /// the result under `t`'s cache keys.
-pub fn migrate_amt<B: Blockstore + Sync, T: ValueTransform>(
-    ctx: &MigrationCtx<'_, B>,
+pub fn migrate_amt<T: ValueTransform>(
+    ctx: &MigrationCtx<'_>,
     t: &T,
     owner: &str,
     in_root: &Cid,
@@ -85,8 +85,8 @@ pub fn migrate_amt<B: Blockstore + Sync, T: ValueTransform>(
 /// so the output is the input's image.
 /// A pair that fails either is not used (the AMT is migrated from scratch),
 /// with a warning: a diff or remap against a mismatched pair is a wrong root.
-fn diff_base<B: Blockstore + Sync, T: ValueTransform>(
-    ctx: &MigrationCtx<'_, B>,
+fn diff_base<T: ValueTransform>(
+    ctx: &MigrationCtx<'_>,
     t: &T,
     owner: &str,
 ) -> Result<Option<(Cid, Cid)>> {
@@ -114,8 +114,8 @@ fn diff_base<B: Blockstore + Sync, T: ValueTransform>(
 /// Migrates another version of an owner's AMT (a deadline's sectors
 /// snapshot): cache, else a diff against the owner's current (just
 /// migrated) AMT, else from scratch. Records only its result.
-pub fn migrate_amt_version<B: Blockstore + Sync, T: ValueTransform>(
-    ctx: &MigrationCtx<'_, B>,
+pub fn migrate_amt_version<T: ValueTransform>(
+    ctx: &MigrationCtx<'_>,
     t: &T,
     owner: &str,
     snap_in: &Cid,
@@ -138,11 +138,7 @@ pub fn migrate_amt_version<B: Blockstore + Sync, T: ValueTransform>(
 /// A cached result is used only if it holds as many sector infos as its
 /// input claims (see [`same_count`]); else it is recomputed, with a warning.
 /// Returns the result and its count.
-fn trusted_hit<B: Blockstore>(
-    ctx: &MigrationCtx<'_, B>,
-    in_root: &Cid,
-    out: Cid,
-) -> Result<Option<(Cid, u64)>> {
+fn trusted_hit(ctx: &MigrationCtx<'_>, in_root: &Cid, out: Cid) -> Result<Option<(Cid, u64)>> {
     let count = same_count(ctx, in_root, &out, "its cached result")?;
     Ok(count.map(|n| (out, n)))
 }
@@ -152,12 +148,7 @@ fn trusted_hit<B: Blockstore>(
 /// damaged or foreign cache entry, a diff base pair that is not one
 /// migration, or a non-canonical input). Returns the count when they agree,
 /// else warns, naming `what` the result is, and returns `None`.
-fn same_count<B: Blockstore>(
-    ctx: &MigrationCtx<'_, B>,
-    in_root: &Cid,
-    out: &Cid,
-    what: &str,
-) -> Result<Option<u64>> {
+fn same_count(ctx: &MigrationCtx<'_>, in_root: &Cid, out: &Cid, what: &str) -> Result<Option<u64>> {
     let n_in = AmtRoot::load(ctx.store, in_root)?.count;
     let n_out = AmtRoot::load(ctx.store, out)?.count;
     if n_in == n_out {
@@ -168,7 +159,7 @@ fn same_count<B: Blockstore>(
 }
 
 /// Whether a diff base can be read (an earlier snapshot's tree may be gone).
-fn readable<B: Blockstore>(ctx: &MigrationCtx<'_, B>, root: &Cid) -> Result<bool> {
+fn readable(ctx: &MigrationCtx<'_>, root: &Cid) -> Result<bool> {
     let ok = ctx.store.has(root).map_err(Error::from_blockstore)?;
     if !ok {
         tracing::warn!("diff base {root} is not readable: migrating from scratch");
@@ -178,7 +169,7 @@ fn readable<B: Blockstore>(ctx: &MigrationCtx<'_, B>, root: &Cid) -> Result<bool
 
 /// Counts a cache hit; only an owner's own AMT's values count (the other
 /// versions mostly repeat them), so `sectors` is `None` for a version.
-fn cached<B: Blockstore>(ctx: &MigrationCtx<'_, B>, sectors: Option<u64>) {
+fn cached(ctx: &MigrationCtx<'_>, sectors: Option<u64>) {
     if let Some(n) = sectors {
         Counters::add(&ctx.counters.sectors_from_cache, n);
     }
@@ -187,8 +178,8 @@ fn cached<B: Blockstore>(ctx: &MigrationCtx<'_, B>, sectors: Option<u64>) {
 
 /// Migrates every value of `in_root`: a parallel structure-preserving map
 /// when the input is canonical, else a bottom-up rebuild.
-pub fn from_scratch<B: Blockstore + Sync, T: ValueTransform>(
-    ctx: &MigrationCtx<'_, B>,
+pub fn from_scratch<T: ValueTransform>(
+    ctx: &MigrationCtx<'_>,
     t: &T,
     in_root: &Cid,
 ) -> Result<Cid> {
@@ -217,11 +208,7 @@ pub fn from_scratch<B: Blockstore + Sync, T: ValueTransform>(
 }
 
 /// Builds the migrated AMT bottom-up from every value of `in_root`.
-pub fn rebuild<B: Blockstore, T: ValueTransform>(
-    ctx: &MigrationCtx<'_, B>,
-    t: &T,
-    in_root: &Cid,
-) -> Result<Cid> {
+pub fn rebuild<T: ValueTransform>(ctx: &MigrationCtx<'_>, t: &T, in_root: &Cid) -> Result<Cid> {
     let mut builder = AmtBuilder::new(ctx.store, T::BIT_WIDTH)?
         .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)));
     let mut out = Vec::with_capacity(512);
@@ -246,8 +233,8 @@ pub fn rebuild<B: Blockstore, T: ValueTransform>(
 /// changed leaves are mapped whole in parallel (`remap_changed`) when the
 /// trees line up, else the differences are applied one by one. Counted
 /// "via diff": the sector infos transformed (all those of changed leaves).
-pub fn incremental<B: Blockstore + Sync, T: ValueTransform>(
-    ctx: &MigrationCtx<'_, B>,
+pub fn incremental<T: ValueTransform>(
+    ctx: &MigrationCtx<'_>,
     t: &T,
     base_in: &Cid,
     in_root: &Cid,
@@ -290,8 +277,8 @@ pub fn incremental<B: Blockstore + Sync, T: ValueTransform>(
 }
 
 /// Applies the difference `base_in → in_root`, transformed, to `base_out`.
-pub fn patch_from_diff<B: Blockstore, T: ValueTransform>(
-    ctx: &MigrationCtx<'_, B>,
+pub fn patch_from_diff<T: ValueTransform>(
+    ctx: &MigrationCtx<'_>,
     t: &T,
     base_in: &Cid,
     in_root: &Cid,

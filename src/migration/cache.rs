@@ -53,28 +53,24 @@ pub const PREV_ACTORS_OUT: &str = "prevActorsOut";
 /// not change, and they must run anyway).
 pub const PREV_DEFERRED_ACTORS: &str = "prevDeferredActors";
 
-/// Whether a key names a diff base (a previous input/output pair) rather
-/// than a content-addressed result.
+/// Whether a key names a diff base (a previous input/output pair, or what
+/// goes with one) rather than a content-addressed result: by the naming
+/// rule every diff-base key follows, any upgrade's own included (nv22's
+/// `prevDealStatesIn-…`, `prevMarketBase`), it starts with `prev`.
 pub fn is_diff_base(key: &str) -> bool {
-    [
-        "prevSectors",
-        "prevActors",
-        "prevDeal",
-        "prevProviderSectors",
-        "prevMarketBase",
-        "prevDeferredActors",
-    ]
-    .iter()
-    .any(|p| key.starts_with(p))
+    key.starts_with("prev")
 }
 
 /// Whether a key's value is an input root (which may live outside the
-/// store the migration writes to, e.g. in the snapshot).
+/// store the migration writes to, e.g. in the snapshot): by the naming
+/// rule, a diff-base key whose kind (before any `-`) ends in `In`
+/// (`prevActorsIn`, `prevSectorsIn-f01234`).
 pub fn names_input(key: &str) -> bool {
-    key.starts_with("prevSectorsIn-")
-        || key.starts_with("prevDealStatesIn-")
-        || key.starts_with("prevDealProposalsIn-")
-        || key == PREV_ACTORS_IN
+    is_diff_base(key)
+        && key
+            .split('-')
+            .next()
+            .is_some_and(|kind| kind.ends_with("In"))
 }
 
 /// A store of migration results.
@@ -175,5 +171,36 @@ impl MigrationCache for ScratchCache {
             self.inner.put(key, value)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of key the engine and the upgrades write, classified by
+    /// the naming rule as the store's checkpoint and gc need them.
+    #[test]
+    fn the_naming_rule_classifies_every_key_kind() {
+        let c = crate::ipld::cids::cbor_cid(b"\x80");
+        let kinds: [(String, bool, bool); 13] = [
+            (sectors_amt_key(&c), false, false),
+            (actor_head_key("f01234", &c), false, false),
+            (actors_tree_key(&c), false, false),
+            (prev_sectors_in_key("f01234"), true, true),
+            (prev_sectors_out_key("f01234"), true, false),
+            (PREV_ACTORS_IN.into(), true, true),
+            (PREV_ACTORS_OUT.into(), true, false),
+            (PREV_DEFERRED_ACTORS.into(), true, false),
+            ("prevDealStatesIn-f05".into(), true, true),
+            ("prevDealProposalsIn-f05".into(), true, true),
+            ("prevDealStatesOut-f05".into(), true, false),
+            ("prevProviderSectorsOut-f05".into(), true, false),
+            ("prevMarketBase".into(), true, false),
+        ];
+        for (key, diff_base, input) in kinds {
+            assert_eq!(is_diff_base(&key), diff_base, "{key}");
+            assert_eq!(names_input(&key), input, "{key}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use cid::Cid;
 
 use super::chain::migrate_through;
 use super::runner::MigrationOptions;
-use super::spec::UpgradeSpec;
+use super::upgrade::Upgrade;
 use crate::chain::default_state_root;
 use crate::error::{Error, Result};
 use crate::store::{
@@ -22,7 +22,7 @@ use crate::store::{
 pub fn migrate_car_chain(
     input: &Path,
     output: &Path,
-    specs: &[UpgradeSpec],
+    specs: &[Upgrade],
     opts: &MigrationOptions,
 ) -> Result<Vec<Cid>> {
     let car = CarSource::open(input, CarSourceOptions::default())?;

@@ -10,7 +10,8 @@ use fvm_ipld_blockstore::Blockstore;
 use super::cache::MemoryCache;
 use super::detect::state_facts;
 use super::runner::{migrate_state, MigrationOptions};
-use super::spec::{shipped, UpgradeSpec, SPECS};
+use super::upgrade::Upgrade;
+use super::upgrades::{names, shipped};
 use crate::actors::manifest::Network;
 use crate::error::{Error, Result};
 
@@ -32,7 +33,7 @@ fn target_version(target: &str, network: Network) -> Result<u32> {
         .strip_prefix("nv")
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| {
-            let known: Vec<&str> = SPECS.iter().map(|(n, _)| *n).collect();
+            let known = names();
             Error::Invalid(format!(
                 "--to {target:?}: not a network version (nv29) or an upgrade ({})",
                 known.join(", ")
@@ -45,7 +46,7 @@ fn target_version(target: &str, network: Network) -> Result<u32> {
 /// every upgrade of a version ≤ it, in order, fix upgrades included (on
 /// calibnet `nv21` is Watermelon and its two fixes, `nv25` stops before
 /// TockFix); with a fix upgrade's name (`nv22fix`), up to and including it.
-pub fn upgrade_path(network: Network, from: &Cid, target: &str) -> Result<Vec<UpgradeSpec>> {
+pub fn upgrade_path(network: Network, from: &Cid, target: &str) -> Result<Vec<Upgrade>> {
     let version = target_version(target, network)?;
     let all = shipped(network);
     let mut path = Vec::new();
@@ -77,7 +78,7 @@ pub fn upgrade_path_of<S: Blockstore>(
     root: &Cid,
     network: Option<Network>,
     target: &str,
-) -> Result<Vec<UpgradeSpec>> {
+) -> Result<Vec<Upgrade>> {
     let facts = state_facts(store, root)?;
     let network = facts.resolve_network(network)?;
     upgrade_path(network, &facts.manifest_data, target)
@@ -88,7 +89,7 @@ pub fn upgrade_path_of<S: Blockstore>(
 pub fn migrate_through<S: Blockstore + Sync>(
     store: &S,
     root: &Cid,
-    specs: &[UpgradeSpec],
+    specs: &[Upgrade],
     opts: &MigrationOptions,
 ) -> Result<Vec<Cid>> {
     let mut roots = Vec::with_capacity(specs.len());

@@ -10,7 +10,11 @@ use fvm_ipld_blockstore::Blockstore;
 use super::cache::MigrationCache;
 use super::spec::UpgradeSpec;
 use crate::error::{Error, Result};
-use crate::store::BufferedBlockstore;
+use crate::store::{BufferedBlockstore, DynStore};
+
+/// The store every migrator works on: the run's write buffer over the
+/// caller's store, whatever its type.
+pub type RunStore<'a> = BufferedBlockstore<DynStore<'a>>;
 
 /// A cancellation flag shared with the caller (a node cancels a premigration
 /// that runs too close to the upgrade).
@@ -87,9 +91,9 @@ impl Counters {
 }
 
 /// The context a migrator runs in.
-pub struct MigrationCtx<'a, B> {
+pub struct MigrationCtx<'a> {
     /// The store: reads the input state, buffers the output.
-    pub store: &'a BufferedBlockstore<B>,
+    pub store: &'a RunStore<'a>,
     /// Results of earlier (pre)migrations.
     pub cache: &'a dyn MigrationCache,
     /// The upgrade.
@@ -106,7 +110,7 @@ pub struct MigrationCtx<'a, B> {
     pub input_actors: Cid,
 }
 
-impl<B: Blockstore> MigrationCtx<'_, B> {
+impl MigrationCtx<'_> {
     /// Reads a block that must exist.
     pub fn get(&self, cid: &Cid, parent: Option<Cid>) -> Result<std::sync::Arc<[u8]>> {
         self.store

@@ -5,7 +5,9 @@
 //! of the wrong version or network would otherwise fail midway (an actor's
 //! code "not in the manifest") or, worse, succeed with the wrong bundle.
 
-use super::spec::{shipped, UpgradeSpec};
+use super::spec::UpgradeSpec;
+use super::upgrade::Upgrade;
+use super::upgrades::shipped;
 pub use crate::actors::facts::{state_facts, StateFacts};
 use crate::actors::manifest::Network;
 use crate::error::{Error, Result};
@@ -36,7 +38,7 @@ pub fn check_spec(facts: &StateFacts, spec: &UpgradeSpec) -> Result<()> {
 
 /// The shipped upgrade that starts from the state's bundle on `network`
 /// (see [`StateFacts::resolve_network`]).
-pub fn next_upgrade(facts: &StateFacts, network: Network) -> Result<UpgradeSpec> {
+pub fn next_upgrade(facts: &StateFacts, network: Network) -> Result<Upgrade> {
     shipped(network)
         .into_iter()
         .find(|s| s.old_manifest.data_cid == facts.manifest_data)

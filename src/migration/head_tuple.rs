@@ -8,7 +8,6 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use cid::Cid;
-use fvm_ipld_blockstore::Blockstore;
 
 use super::context::{ActorInput, MigrationCtx};
 use crate::actors::tuple;
@@ -28,8 +27,8 @@ pub struct HeadTuple {
 impl HeadTuple {
     /// Reads `actor`'s head, which must be a tuple of `fields` elements
     /// (`what` names the layout in errors: "miner state v15").
-    pub fn read<B: Blockstore>(
-        ctx: &MigrationCtx<'_, B>,
+    pub fn read(
+        ctx: &MigrationCtx<'_>,
         actor: &ActorInput,
         fields: u64,
         what: &'static str,
@@ -62,11 +61,7 @@ impl HeadTuple {
     /// (their links vouched for: they were read from the input, so the
     /// flush need not look each up again), stored, and flushed if the
     /// buffer is over budget.
-    pub fn rewrite<B: Blockstore>(
-        &self,
-        ctx: &MigrationCtx<'_, B>,
-        replacements: &[(usize, &[u8])],
-    ) -> Result<Cid> {
+    pub fn rewrite(&self, ctx: &MigrationCtx<'_>, replacements: &[(usize, &[u8])]) -> Result<Cid> {
         ctx.store.vouch(&self.links()?);
         let new = tuple::replace(&self.bytes, &self.fields, replacements);
         let head = ctx.put(&new);

@@ -22,6 +22,7 @@ pub mod runner;
 pub mod spec;
 pub mod store_cache;
 pub mod store_run;
+pub mod upgrade;
 pub mod upgrades;
 pub mod verify;
 
@@ -33,3 +34,4 @@ pub use runner::{default_memory_budget, migrate_state, MigrationOptions, Migrati
 pub use spec::UpgradeSpec;
 pub use store_cache::StoreCache;
 pub use store_run::{migrate_on_store, StoreRole};
+pub use upgrade::{Upgrade, UpgradeDef};

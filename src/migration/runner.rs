@@ -16,16 +16,21 @@ use super::actor_pass::{flush_actor_count, ActorPass};
 use super::actors_tree::{migrate_actors_tree, TreeOptions};
 use super::cache::MigrationCache;
 use super::checkpointer::Checkpointer;
+use super::context::RunStore;
 use super::context::{CancelToken, Counters, MigrationCtx};
 use super::deferred::{previous_keys, Deferred};
+use super::migrators::code::CodeMigrator;
+use super::migrators::system::SystemMigrator;
+use super::migrators::Named;
 use super::progress::Progress;
 use super::report::{peak_rss_bytes, MigrationReport};
 use super::router::Router;
 use super::spec::UpgradeSpec;
-use super::upgrades::{migrators_for, post_migrators_for};
+use super::spec::{CODE_MIGRATOR, SYSTEM_MIGRATOR};
+use super::upgrade::Upgrade;
 use crate::actors::state_tree::{get_cbor, RawActor, StateRoot, STATE_TREE_VERSION};
 use crate::error::{Error, Result};
-use crate::store::{BufferOptions, BufferedBlockstore};
+use crate::store::{BufferOptions, BufferedBlockstore, DynStore};
 
 pub use super::retain::{InputTree, RetainFn, RetainInputs};
 
@@ -77,16 +82,17 @@ pub struct MigrationOutcome {
 }
 
 /// Migrates the state at `state_root` in `backing` (which holds the input and
-/// receives the output) as `spec` says, reusing and filling `cache`.
+/// receives the output) by `upgrade`, reusing and filling `cache`.
 /// Every block of the returned root has been written to `backing`; making
 /// `backing` durable is the caller's.
 pub fn migrate_state<B: Blockstore + Sync>(
     backing: &B,
     state_root: &Cid,
-    spec: &UpgradeSpec,
+    upgrade: &Upgrade,
     cache: &dyn MigrationCache,
     opts: &MigrationOptions,
 ) -> Result<MigrationOutcome> {
+    let spec = &upgrade.spec;
     let t_all = Instant::now();
     let threads = if opts.threads == 0 {
         num_cpus()
@@ -94,7 +100,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
         opts.threads
     };
     let buf = BufferedBlockstore::new(
-        backing,
+        DynStore::new(backing),
         BufferOptions {
             budget_bytes: opts.memory_budget,
             ..Default::default()
@@ -111,8 +117,8 @@ pub fn migrate_state<B: Blockstore + Sync>(
 
     // The plan: the state checked against the spec, its migrators routed.
     let root = load_root(&buf, state_root, spec)?;
-    let migrators = migrators_for::<&B, _>(spec, &buf)?;
-    let post_migrators = post_migrators_for::<&B>(spec);
+    let migrators = migrators_of(upgrade, &buf)?;
+    let post_migrators = (upgrade.def.post_migrators)();
     let names: Vec<&str> = migrators.iter().map(|(n, _)| n.as_str()).collect();
     let router = Router::new(spec, &names)?;
     let deferred_kinds: Vec<bool> = migrators.iter().map(|(_, m)| m.deferred()).collect();
@@ -224,6 +230,25 @@ pub fn migrate_state<B: Blockstore + Sync>(
         state_root: new_root,
         report,
     })
+}
+
+/// The migrators `upgrade` runs: `code`, `system` and its own, every one
+/// its spec names built.
+fn migrators_of(upgrade: &Upgrade, store: &RunStore<'_>) -> Result<Vec<Named>> {
+    let mut all: Vec<Named> = vec![
+        (CODE_MIGRATOR.to_string(), Box::new(CodeMigrator)),
+        (SYSTEM_MIGRATOR.to_string(), Box::new(SystemMigrator)),
+    ];
+    all.extend((upgrade.def.migrators)(&upgrade.spec, store)?);
+    for name in upgrade.spec.migrators.values() {
+        if !all.iter().any(|(n, _)| n == name) {
+            return Err(Error::Invalid(format!(
+                "upgrade {}: no migrator named {name:?} is built for it",
+                upgrade.name
+            )));
+        }
+    }
+    Ok(all)
 }
 
 /// The state root at `state_root`, checked: its tree version, and that

@@ -1,6 +1,7 @@
-//! Declarative upgrade specs (`migrations/*.toml`): heights per network, the
-//! actors versions (and so manifests) on each side, and which migrator each
-//! actor gets. A new upgrade is mostly a new spec plus one transform module.
+//! Declarative upgrade specs (each upgrade folder's `spec.toml`): heights
+//! per network, the actors versions (and so manifests) on each side, and
+//! which migrator each actor gets. A spec is data; the code that goes with
+//! it is the folder's [`super::upgrade::UpgradeDef`].
 
 use std::collections::BTreeMap;
 
@@ -8,22 +9,6 @@ use serde::Deserialize;
 
 use crate::actors::manifest::{Manifest, Network};
 use crate::error::{Error, Result};
-
-/// The specs shipped with this build, by name, in upgrade order.
-pub const SPECS: &[(&str, &str)] = &[
-    ("nv21", include_str!("../../migrations/nv21.toml")),
-    ("nv21fix", include_str!("../../migrations/nv21fix.toml")),
-    ("nv21fix2", include_str!("../../migrations/nv21fix2.toml")),
-    ("nv22", include_str!("../../migrations/nv22.toml")),
-    ("nv22fix", include_str!("../../migrations/nv22fix.toml")),
-    ("nv23", include_str!("../../migrations/nv23.toml")),
-    ("nv24", include_str!("../../migrations/nv24.toml")),
-    ("nv25", include_str!("../../migrations/nv25.toml")),
-    ("nv26fix", include_str!("../../migrations/nv26fix.toml")),
-    ("nv27", include_str!("../../migrations/nv27.toml")),
-    ("nv28", include_str!("../../migrations/nv28.toml")),
-    ("nv29", include_str!("../../migrations/nv29.toml")),
-];
 
 /// The migrator every upgrade has: new code CID, same head.
 pub const CODE_MIGRATOR: &str = "code";
@@ -71,22 +56,6 @@ pub struct UpgradeSpec {
 }
 
 impl UpgradeSpec {
-    /// Loads a shipped spec by name for `network`.
-    pub fn load(name: &str, network: Network) -> Result<Self> {
-        let text = SPECS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| *t)
-            .ok_or_else(|| {
-                let known: Vec<&str> = SPECS.iter().map(|(n, _)| *n).collect();
-                Error::Invalid(format!(
-                    "unknown upgrade {name:?} (known: {})",
-                    known.join(", ")
-                ))
-            })?;
-        Self::parse(text, network)
-    }
-
     /// Parses and validates a spec text for `network`.
     pub fn parse(text: &str, network: Network) -> Result<Self> {
         let raw: RawSpec =
@@ -152,12 +121,4 @@ impl UpgradeSpec {
             migrators,
         })
     }
-}
-
-/// Every shipped upgrade that runs on `network`, in upgrade order.
-pub fn shipped(network: Network) -> Vec<UpgradeSpec> {
-    SPECS
-        .iter()
-        .filter_map(|(_, text)| UpgradeSpec::parse(text, network).ok())
-        .collect()
 }

@@ -9,7 +9,7 @@ use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
 use super::retain::{InputTree, RetainInputs};
-use super::{migrate_state, MigrationOptions, MigrationOutcome, StoreCache, UpgradeSpec};
+use super::{migrate_state, MigrationOptions, MigrationOutcome, StoreCache, Upgrade};
 use crate::error::Result;
 use crate::store::copy::{copy_dag, copy_hamt_nodes};
 use crate::store::{DiskStore, LowerFirst, Overlay};
@@ -59,7 +59,7 @@ pub fn migrate_on_store<I>(
     input: Arc<I>,
     disk: &DiskStore,
     root: &Cid,
-    spec: &UpgradeSpec,
+    spec: &Upgrade,
     opts: &MigrationOptions,
     role: StoreRole,
 ) -> Result<MigrationOutcome>

@@ -484,5 +484,5 @@ pub fn build_state<B: Blockstore>(
 /// The nv22 upgrade epoch of the state's network: where the generated deal
 /// cases (ended before, live at) are placed.
 fn market_upgrade_epoch(cfg: &GenConfig) -> Result<i64> {
-    Ok(crate::migration::UpgradeSpec::load("nv22", cfg.network)?.height)
+    Ok(crate::migration::Upgrade::load("nv22", cfg.network)?.height)
 }

@@ -26,7 +26,7 @@ use common::states::{generate, small_config, successor};
 use common::store_runs::{opts, uncached_root, StoreRun};
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::migration::cache::{prev_sectors_in_key, prev_sectors_out_key};
-use fil_migrate::migration::{migrate_state, MemoryCache, MigrationCache, UpgradeSpec};
+use fil_migrate::migration::{migrate_state, MemoryCache, MigrationCache, Upgrade};
 use fil_migrate::store::{MemStore, Overlay};
 use parking_lot::Mutex;
 
@@ -97,7 +97,7 @@ fn wrong_sector_count_no_checkpoint_can_split_a_diff_base_pair() {
         lower: &input,
     };
     let cache = SplitPairDetector::new();
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv21", Network::Mainnet).unwrap();
     migrate_state(&both, &s0, &spec, &cache, &opts()).unwrap();
     assert!(
         cache
@@ -136,7 +136,7 @@ fn wrong_sector_count_a_mismatched_durable_pair_is_not_used() {
             upper: &out,
             lower: &*input,
         };
-        let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+        let spec = Upgrade::load("nv21", Network::Mainnet).unwrap();
         migrate_state(&both, &s1, &spec, &scratch, &opts()).unwrap();
         scratch
             .entries()

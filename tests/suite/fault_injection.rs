@@ -23,7 +23,7 @@ use fil_migrate::migration::actors_tree::TreePath;
 use fil_migrate::migration::chain::upgrade_path;
 use fil_migrate::migration::{
     collect_garbage_on, migrate_on_store, migrate_state, MigrationOptions, NoCache, StoreCache,
-    StoreRole, UpgradeSpec,
+    StoreRole, Upgrade,
 };
 use fil_migrate::store::claim::db_dir;
 use fil_migrate::store::{
@@ -51,7 +51,7 @@ struct World {
     want1: Cid,
     threads: usize,
     budget: u64,
-    spec: UpgradeSpec,
+    spec: Upgrade,
 }
 
 impl World {
@@ -63,7 +63,7 @@ impl World {
     /// churned, taken to the upgrade's input version by the ones before it.
     fn of(upgrade: &str, miners: u64, sectors: u64, threads: usize, budget: u64) -> World {
         let mut cfg = small_config(Network::Mainnet, miners, sectors, 7);
-        let spec = UpgradeSpec::load(upgrade, Network::Mainnet).unwrap();
+        let spec = Upgrade::load(upgrade, Network::Mainnet).unwrap();
         if upgrade != "nv21" {
             cfg.deals_per_sector = 3;
             cfg.mining_reserve = true;
@@ -72,10 +72,13 @@ impl World {
         }
         let (input, mut s0) = generate(&cfg);
         let mut s1 = successor(&input, &s0, 8);
-        let v11 = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+        let v11 = Upgrade::load("nv21", Network::Mainnet).unwrap();
         let mut before =
             upgrade_path(Network::Mainnet, &v11.old_manifest.data_cid, upgrade).unwrap();
-        assert_eq!(before.pop().map(|s| s.name), Some(upgrade.to_string()));
+        assert_eq!(
+            before.pop().map(|s| s.name.clone()),
+            Some(upgrade.to_string())
+        );
         for s in &before {
             let up = |r: &Cid| {
                 migrate_state(&input, r, s, &NoCache, &w_opts(threads, 64 << 20))

@@ -9,8 +9,8 @@ use std::process::Command;
 use cid::Cid;
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::resolve_state_root;
-use fil_migrate::migration::reference::reference_nv21;
-use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, UpgradeSpec};
+use fil_migrate::migration::reference::reference_root;
+use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, Upgrade};
 use fil_migrate::store::{CarSource, CarSourceOptions, MemStore, Overlay};
 
 const FIXTURE: &str = "testdata/nv21-small-v11.car";
@@ -48,7 +48,7 @@ fn the_fixture_migrates_to_the_pinned_root_as_the_reference_does() {
         upper: MemStore::new(),
         lower: &car,
     };
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv21", Network::Mainnet).unwrap();
     let out = migrate_state(
         &store,
         &input,
@@ -59,7 +59,12 @@ fn the_fixture_migrates_to_the_pinned_root_as_the_reference_does() {
     .unwrap();
     assert_eq!(out.state_root.to_string(), OUTPUT_ROOT);
     assert_eq!(
-        reference_nv21(&store, &input, Network::Mainnet).unwrap(),
+        reference_root(
+            &store,
+            &input,
+            &Upgrade::load("nv21", Network::Mainnet).unwrap()
+        )
+        .unwrap(),
         out.state_root
     );
 }

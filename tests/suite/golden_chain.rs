@@ -12,7 +12,7 @@ use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::resolve_state_root;
 use fil_migrate::migration::chain::upgrade_path;
 use fil_migrate::migration::reference::reference_root;
-use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, UpgradeSpec};
+use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, Upgrade};
 use fil_migrate::store::{
     BufferOptions, BufferedBlockstore, CarSource, CarSourceOptions, MemStore,
 };
@@ -156,14 +156,14 @@ fn fixture(network: Network) -> (MemStore, Cid) {
     (store, root)
 }
 
-fn specs(network: Network) -> Vec<UpgradeSpec> {
-    let v11 = UpgradeSpec::load("nv21", network).unwrap();
+fn specs(network: Network) -> Vec<Upgrade> {
+    let v11 = Upgrade::load("nv21", network).unwrap();
     upgrade_path(network, &v11.old_manifest.data_cid, "nv29").unwrap()
 }
 
 /// The chain from `v11`, uncached, each step checked against its typed
 /// reference path.
-fn run_chain(store: &MemStore, v11: &Cid, specs: &[UpgradeSpec]) -> Vec<(String, Cid, Cid)> {
+fn run_chain(store: &MemStore, v11: &Cid, specs: &[Upgrade]) -> Vec<(String, Cid, Cid)> {
     let mut root = *v11;
     let mut out = Vec::new();
     for spec in specs {
@@ -262,4 +262,49 @@ fn gen_reproduces_both_fixtures() {
             "{network}"
         );
     }
+}
+
+/// Adding an upgrade is one folder and one registry line: this walks the
+/// registry and asks of every entry what the rest of the crate relies on.
+/// Its spec is well formed and named as the entry, it runs on mainnet and
+/// calibnet (a fix upgrade on the one network that needed it), and each of
+/// its steps has pinned golden roots above, which the tests above compare
+/// with the engine (from scratch and through a premigration) and with the
+/// entry's typed reference path.
+#[test]
+fn every_registered_upgrade_has_its_specs_a_reference_path_and_golden_roots() {
+    use fil_migrate::migration::upgrades::REGISTRY;
+    assert!(REGISTRY.len() >= 12);
+    for def in REGISTRY {
+        let networks: Vec<Network> = [Network::Mainnet, Network::Calibnet]
+            .into_iter()
+            .filter(|n| Upgrade::of(def, *n).is_ok())
+            .collect();
+        let is_fix = def.name.contains("fix");
+        if is_fix {
+            assert_eq!(networks, [Network::Calibnet], "{}", def.name);
+        } else {
+            assert_eq!(networks.len(), 2, "{} runs on {networks:?}", def.name);
+        }
+        for network in networks {
+            let pinned = match network {
+                Network::Mainnet => MAINNET,
+                Network::Calibnet => CALIBNET,
+            };
+            assert!(
+                pinned.iter().any(|(name, _, _)| *name == def.name),
+                "{} on {network} has no golden roots",
+                def.name
+            );
+        }
+    }
+    let names: Vec<&str> = REGISTRY.iter().map(|d| d.name).collect();
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        names.len(),
+        "a name registered twice: {names:?}"
+    );
 }

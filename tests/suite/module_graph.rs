@@ -177,3 +177,34 @@ fn the_cycle_finder_finds_a_cycle() {
     edges.insert(m("c"), BTreeSet::new());
     assert_eq!(cycle(&edges), None);
 }
+
+/// The runner, caches, stores and reports know no upgrade by name: every
+/// `"nvNN…"` literal of `src/migration` is inside an upgrade's folder.
+#[test]
+fn only_the_upgrade_folders_name_an_upgrade() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/migration");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    let upgrades = root.join("upgrades");
+    let mut named = Vec::new();
+    for f in files.iter().filter(|f| !f.starts_with(&upgrades)) {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let names_one = code.match_indices("\"nv").any(|(i, _)| {
+                code[i + 3..]
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_digit())
+            });
+            if names_one {
+                named.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        named.is_empty(),
+        "upgrades named outside their folders:\n{}",
+        named.join("\n")
+    );
+}

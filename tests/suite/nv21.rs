@@ -11,10 +11,9 @@ use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::{get_cbor, put_cbor, StateRoot};
 use fil_migrate::ipld::amt::{for_each_value, AmtPatcher, Patch};
 use fil_migrate::ipld::hamt::for_each_entry;
-use fil_migrate::migration::reference::reference_nv21;
+use fil_migrate::migration::reference::reference_root;
 use fil_migrate::migration::{
-    migrate_state, CancelToken, MemoryCache, MigrationOptions, MigrationReport, NoCache,
-    UpgradeSpec,
+    migrate_state, CancelToken, MemoryCache, MigrationOptions, MigrationReport, NoCache, Upgrade,
 };
 use fil_migrate::store::MemStore;
 use fvm_ipld_blockstore::Blockstore;
@@ -35,7 +34,7 @@ fn run(
     cache: &dyn fil_migrate::migration::MigrationCache,
     o: &MigrationOptions,
 ) -> (Cid, MigrationReport) {
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv21", Network::Mainnet).unwrap();
     let out = migrate_state(store, root, &spec, cache, o).unwrap();
     (out.state_root, out.report)
 }
@@ -44,7 +43,7 @@ fn run(
 fn migrated_root_equals_the_typed_reference_on_mainnet_and_calibnet() {
     for (network, miners, sectors) in [(Network::Mainnet, 5, 1_500), (Network::Calibnet, 2, 700)] {
         let (store, root) = generate(&small_config(network, miners, sectors, 7));
-        let spec = UpgradeSpec::load("nv21", network).unwrap();
+        let spec = Upgrade::load("nv21", network).unwrap();
         let ours = migrate_state(
             &store,
             &root,
@@ -53,7 +52,8 @@ fn migrated_root_equals_the_typed_reference_on_mainnet_and_calibnet() {
             &opts(2, 64 << 20),
         )
         .unwrap();
-        let reference = reference_nv21(&store, &root, network).unwrap();
+        let reference =
+            reference_root(&store, &root, &Upgrade::load("nv21", network).unwrap()).unwrap();
         assert_eq!(ours.state_root, reference, "{network}");
         assert_eq!(
             ours.report.actors_by_migrator.get("nv21_miner"),
@@ -65,7 +65,12 @@ fn migrated_root_equals_the_typed_reference_on_mainnet_and_calibnet() {
 #[test]
 fn same_root_for_every_thread_count_budget_and_cache_state() {
     let (store, root) = generate(&small_config(Network::Mainnet, 3, 3_000, 11));
-    let reference = reference_nv21(&store, &root, Network::Mainnet).unwrap();
+    let reference = reference_root(
+        &store,
+        &root,
+        &Upgrade::load("nv21", Network::Mainnet).unwrap(),
+    )
+    .unwrap();
     for (threads, budget) in [(1, 1 << 30), (2, 1 << 30), (1, 16 << 10), (2, 16 << 10)] {
         let (a, report) = run(
             &store,
@@ -156,7 +161,15 @@ fn cached_diffed_and_from_scratch_paths_agree_with_the_reference() {
     let (store, s0) = generate(&small_config(Network::Mainnet, 2, 4_000, 3));
     let cache = MemoryCache::default();
     let (r0, rep0) = run(&store, &s0, &cache, &opts(2, 1 << 30));
-    assert_eq!(r0, reference_nv21(&store, &s0, Network::Mainnet).unwrap());
+    assert_eq!(
+        r0,
+        reference_root(
+            &store,
+            &s0,
+            &Upgrade::load("nv21", Network::Mainnet).unwrap()
+        )
+        .unwrap()
+    );
     assert!(rep0.sectors_from_scratch >= 8_000);
 
     // Same state again: every sectors AMT is a cache hit.
@@ -169,7 +182,12 @@ fn cached_diffed_and_from_scratch_paths_agree_with_the_reference() {
     let s1 = churn_one_miner(&store, &s0);
     let (diffed, rep) = run(&store, &s1, &cache, &opts(2, 1 << 30));
     let (scratch, _) = run(&store, &s1, &NoCache, &opts(1, 1 << 30));
-    let reference = reference_nv21(&store, &s1, Network::Mainnet).unwrap();
+    let reference = reference_root(
+        &store,
+        &s1,
+        &Upgrade::load("nv21", Network::Mainnet).unwrap(),
+    )
+    .unwrap();
     assert_eq!(scratch, reference);
     assert_eq!(diffed, reference);
     assert!(
@@ -198,7 +216,7 @@ fn an_actor_with_unknown_code_is_an_error_naming_it() {
         .unwrap()
         .unwrap();
     let bad = put_cbor(&store, &sr).unwrap();
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv21", Network::Mainnet).unwrap();
     let err = migrate_state(&store, &bad, &spec, &NoCache, &opts(1, 1 << 20))
         .unwrap_err()
         .to_string();
@@ -210,8 +228,9 @@ fn an_actor_with_unknown_code_is_an_error_naming_it() {
 
 #[test]
 fn an_incomplete_spec_is_refused() {
-    let text = include_str!("../../migrations/nv21.toml").replace("default = \"code\"", "");
-    let err = UpgradeSpec::parse(&text, Network::Mainnet)
+    let text = include_str!("../../src/migration/upgrades/nv21/spec.toml")
+        .replace("default = \"code\"", "");
+    let err = Upgrade::parse(&text, Network::Mainnet)
         .unwrap_err()
         .to_string();
     assert!(
@@ -223,7 +242,7 @@ fn an_incomplete_spec_is_refused() {
 #[test]
 fn cancellation_stops_the_run_with_cancelled() {
     let (store, root) = generate(&small_config(Network::Mainnet, 1, 20_000, 1));
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv21", Network::Mainnet).unwrap();
     let o = opts(1, 1 << 30);
     o.cancel.cancel();
     let err = migrate_state(&store, &root, &spec, &NoCache, &o).unwrap_err();
@@ -256,7 +275,7 @@ fn a_missing_block_in_the_input_is_an_error_naming_the_actor() {
                 .unwrap();
         }
     }
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv21", Network::Mainnet).unwrap();
     let err = migrate_state(&broken, &root, &spec, &NoCache, &opts(2, 1 << 20))
         .unwrap_err()
         .to_string();

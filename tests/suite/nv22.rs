@@ -7,9 +7,9 @@ use crate::common;
 use cid::Cid;
 use common::states::{generate, small_config};
 use fil_migrate::actors::manifest::Network;
-use fil_migrate::migration::reference::reference_nv22;
+use fil_migrate::migration::upgrades::nv22::reference::reference_nv22;
 use fil_migrate::migration::{
-    migrate_state, MemoryCache, MigrationOptions, MigrationReport, NoCache, UpgradeSpec,
+    migrate_state, MemoryCache, MigrationOptions, MigrationReport, NoCache, Upgrade,
 };
 use fil_migrate::store::MemStore;
 
@@ -33,7 +33,7 @@ fn v12_state(
     let mut cfg = small_config(network, miners, sectors, seed);
     cfg.deals_per_sector = deals;
     let (store, v11) = generate(&cfg);
-    let v11_data = UpgradeSpec::load("nv21", network)
+    let v11_data = Upgrade::load("nv21", network)
         .unwrap()
         .old_manifest
         .data_cid;
@@ -50,7 +50,7 @@ fn nv22(
     network: Network,
     o: &MigrationOptions,
 ) -> (Cid, MigrationReport) {
-    let spec = UpgradeSpec::load("nv22", network).unwrap();
+    let spec = Upgrade::load("nv22", network).unwrap();
     let out = migrate_state(store, root, &spec, &MemoryCache::default(), o).unwrap();
     (out.state_root, out.report)
 }
@@ -59,7 +59,7 @@ fn nv22(
 fn migrated_root_equals_the_typed_reference_on_mainnet_and_calibnet() {
     for (network, miners, sectors) in [(Network::Mainnet, 4, 1_500), (Network::Calibnet, 2, 700)] {
         let (store, root) = v12_state(network, miners, sectors, 4, 3);
-        let spec = UpgradeSpec::load("nv22", network).unwrap();
+        let spec = Upgrade::load("nv22", network).unwrap();
         let reference = reference_nv22(&store, &root, &spec).unwrap();
         let (ours, report) = nv22(&store, &root, network, &opts(2, 64 << 20));
         assert_eq!(ours, reference, "{network}");
@@ -145,7 +145,7 @@ fn the_generated_market_holds_every_case_and_the_migration_fills_it() {
 #[test]
 fn same_root_for_every_thread_count_budget_and_cache_state() {
     let (store, root) = v12_state(Network::Mainnet, 3, 2_500, 3, 11);
-    let spec = UpgradeSpec::load("nv22", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv22", Network::Mainnet).unwrap();
     let reference = reference_nv22(&store, &root, &spec).unwrap();
     for (threads, budget) in [(1, 16 << 10), (2, 16 << 10), (1, 256 << 20), (2, 256 << 20)] {
         let (ours, _) = nv22(&store, &root, Network::Mainnet, &opts(threads, budget));
@@ -190,7 +190,7 @@ fn edit_market(
 }
 
 fn nv22_error(store: &MemStore, root: &Cid) -> String {
-    let spec = UpgradeSpec::load("nv22", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv22", Network::Mainnet).unwrap();
     match migrate_state(store, root, &spec, &NoCache, &opts(2, 1 << 20)) {
         Ok(o) => panic!("migrated to {}", o.state_root),
         Err(e) => e.to_string(),
@@ -255,7 +255,7 @@ fn the_wrong_actors_version_or_network_is_refused_before_any_work() {
     let e = nv22_error(&store, &v11);
     assert!(e.contains("runs actors v11"), "{e}");
     assert!(e.contains("nv22 migrates actors v12"), "{e}");
-    let nv21 = UpgradeSpec::load("nv21", Network::Calibnet).unwrap();
+    let nv21 = Upgrade::load("nv21", Network::Calibnet).unwrap();
     let e = migrate_state(&store, &v11, &nv21, &NoCache, &opts(1, 1 << 20)).unwrap_err();
     assert!(
         e.to_string().contains("\"mainnet\"") && e.to_string().contains("calibnet's"),
@@ -268,11 +268,11 @@ fn calibnet_runs_dragon_on_the_release_candidate_then_dragonfix_swaps_verifreg()
     use fil_migrate::actors::state_tree::{get_cbor, ActorState, StateRoot};
     let (store, root) = v12_state(Network::Calibnet, 2, 500, 2, 23);
     let (v13rc, _) = nv22(&store, &root, Network::Calibnet, &opts(2, 1 << 20));
-    let spec = UpgradeSpec::load("nv22", Network::Calibnet).unwrap();
+    let spec = Upgrade::load("nv22", Network::Calibnet).unwrap();
     assert_eq!(spec.new_manifest.release, "v13.0.0-rc.3");
     assert_eq!(v13rc, reference_nv22(&store, &root, &spec).unwrap());
-    let fix = UpgradeSpec::load("nv22fix", Network::Calibnet).unwrap();
-    assert!(UpgradeSpec::load("nv22fix", Network::Mainnet).is_err());
+    let fix = Upgrade::load("nv22fix", Network::Calibnet).unwrap();
+    assert!(Upgrade::load("nv22fix", Network::Mainnet).is_err());
     let fixed = migrate_state(&store, &v13rc, &fix, &NoCache, &opts(2, 1 << 20))
         .unwrap()
         .state_root;
@@ -352,7 +352,7 @@ fn edit_sector(
 /// Premigrates `before`, then migrates `after` through that cache: the
 /// result must be the typed reference's from-scratch root of `after`.
 fn final_equals_from_scratch(store: &MemStore, before: &Cid, after: &Cid) {
-    let spec = UpgradeSpec::load("nv22", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv22", Network::Mainnet).unwrap();
     let cache = MemoryCache::default();
     migrate_state(store, before, &spec, &cache, &opts(2, 1 << 20)).unwrap();
     let fin = migrate_state(store, after, &spec, &cache, &opts(2, 1 << 20)).unwrap();
@@ -367,7 +367,7 @@ fn final_equals_from_scratch(store: &MemStore, before: &Cid, after: &Cid) {
 #[test]
 fn the_reference_diff_paths_divergences_do_not_happen_here() {
     let (store, a) = v12_state(Network::Mainnet, 2, 1_500, 3, 29);
-    let u = UpgradeSpec::load("nv22", Network::Mainnet).unwrap().height;
+    let u = Upgrade::load("nv22", Network::Mainnet).unwrap().height;
     let miner = 102; // the first miner (after its owner and worker)
                      // §3.4 (1): a sector with deals expiring before the upgrade changes
                      // between premigration and upgrade; it stays out of ProviderSectors.
@@ -433,7 +433,7 @@ fn a_final_after_sector_and_deal_churn_is_patched_and_equals_from_scratch() {
     use fil_actor_market_state::v12::{DealProposal, DealState};
     use fil_migrate::migration::actors_tree::TreePath;
     let (store, a) = v12_state(Network::Mainnet, 3, 1_500, 3, 31);
-    let u = UpgradeSpec::load("nv22", Network::Mainnet).unwrap().height;
+    let u = Upgrade::load("nv22", Network::Mainnet).unwrap().height;
     // Miner 102 gains a sector listing two new deals (and one that already
     // has a state), and loses one with deals; miner 105 snaps deals into a
     // sector that had none.
@@ -521,7 +521,7 @@ fn a_final_after_sector_and_deal_churn_is_patched_and_equals_from_scratch() {
         st.states = states.flush().unwrap();
         st.next_id = 900_000_004;
     });
-    let spec = UpgradeSpec::load("nv22", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv22", Network::Mainnet).unwrap();
     let reference = reference_nv22(&store, &b, &spec).unwrap();
     for threads in [1, 2] {
         let cache = MemoryCache::default();
@@ -555,14 +555,14 @@ fn premigration_then_final_after_a_generated_churn_equals_from_scratch() {
     cfg.payment_channels = 300;
     let (store, a11) = generate(&cfg);
     let b11 = common::states::successor(&store, &a11, 5);
-    let nv21 = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let nv21 = Upgrade::load("nv21", Network::Mainnet).unwrap();
     let up = |r: &Cid| {
         migrate_state(&store, r, &nv21, &NoCache, &opts(2, 64 << 20))
             .unwrap()
             .state_root
     };
     let (a, b) = (up(&a11), up(&b11));
-    let spec = UpgradeSpec::load("nv22", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv22", Network::Mainnet).unwrap();
     let reference = reference_nv22(&store, &b, &spec).unwrap();
     let cache = MemoryCache::default();
     migrate_state(&store, &a, &spec, &cache, &opts(2, 1 << 20)).unwrap();

@@ -10,8 +10,8 @@ use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::{get_cbor, ActorState, StateRoot};
 use fil_migrate::ipld::hamt::get_value;
 use fil_migrate::migration::actors_tree::TreePath;
-use fil_migrate::migration::reference::reference_nv23;
-use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, UpgradeSpec};
+use fil_migrate::migration::upgrades::nv23::reference::reference_nv23;
+use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, Upgrade};
 use fil_migrate::store::MemStore;
 
 fn opts(threads: usize) -> MigrationOptions {
@@ -32,7 +32,7 @@ fn to_v13(network: Network) -> Vec<&'static str> {
 
 fn chain(store: &MemStore, root: Cid, network: Network, upgrades: &[&str]) -> Cid {
     upgrades.iter().fold(root, |r, u| {
-        let spec = UpgradeSpec::load(u, network).unwrap();
+        let spec = Upgrade::load(u, network).unwrap();
         migrate_state(store, &r, &spec, &NoCache, &opts(2))
             .unwrap()
             .state_root
@@ -55,7 +55,7 @@ fn the_mining_reserve_becomes_an_account_as_the_reference_makes_it() {
         cfg.deals_per_sector = 2;
         let (store, v11) = generate(&cfg);
         let v13 = chain(&store, v11, network, &to_v13(network));
-        let spec = UpgradeSpec::load("nv23", network).unwrap();
+        let spec = Upgrade::load("nv23", network).unwrap();
         let ours = migrate_state(&store, &v13, &spec, &NoCache, &opts(2)).unwrap();
         assert_eq!(
             ours.state_root,
@@ -88,7 +88,7 @@ fn a_final_through_the_premigration_cache_applies_it_to_the_remapped_tree() {
         chain(&store, a11, Network::Mainnet, &["nv21", "nv22"]),
         chain(&store, b11, Network::Mainnet, &["nv21", "nv22"]),
     );
-    let spec = UpgradeSpec::load("nv23", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv23", Network::Mainnet).unwrap();
     let cache = MemoryCache::default();
     migrate_state(&store, &a, &spec, &cache, &opts(2)).unwrap();
     let fin = migrate_state(&store, &b, &spec, &cache, &opts(1)).unwrap();
@@ -105,7 +105,7 @@ fn a_final_through_the_premigration_cache_applies_it_to_the_remapped_tree() {
 fn a_state_without_the_mining_reserve_is_an_error_naming_it() {
     let (store, v11) = generate(&small_config(Network::Mainnet, 1, 100, 47));
     let v13 = chain(&store, v11, Network::Mainnet, &["nv21", "nv22"]);
-    let spec = UpgradeSpec::load("nv23", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv23", Network::Mainnet).unwrap();
     let e = migrate_state(&store, &v13, &spec, &NoCache, &opts(1)).unwrap_err();
     assert!(
         e.to_string().contains("no mining reserve actor (f090)"),

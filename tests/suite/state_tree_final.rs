@@ -11,7 +11,7 @@ use fil_migrate::actors::manifest::Network;
 use fil_migrate::migration::actors_tree::TreePath;
 use fil_migrate::migration::cache::{actors_tree_key, PREV_ACTORS_IN, PREV_ACTORS_OUT};
 use fil_migrate::migration::{
-    migrate_state, MemoryCache, MigrationCache, MigrationOptions, NoCache, UpgradeSpec,
+    migrate_state, MemoryCache, MigrationCache, MigrationOptions, NoCache, Upgrade,
 };
 use fil_migrate::store::MemStore;
 use fil_migrate::store::{BufferOptions, BufferedBlockstore};
@@ -20,8 +20,8 @@ use fil_migrate::synth::build::build_state;
 use fil_migrate::synth::churn::{churn_state, ChurnConfig, ChurnStats};
 use fil_migrate::synth::mainnet_preset;
 
-fn spec() -> UpgradeSpec {
-    UpgradeSpec::load("nv21", Network::Mainnet).unwrap()
+fn spec() -> Upgrade {
+    Upgrade::load("nv21", Network::Mainnet).unwrap()
 }
 
 fn opts(threads: usize, budget: u64) -> MigrationOptions {

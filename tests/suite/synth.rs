@@ -13,8 +13,8 @@ use fil_migrate::actors::manifest::{Manifest, Network};
 use fil_migrate::actors::state_tree::{get_cbor, ActorState, StateRoot};
 use fil_migrate::ipld::cids::cbor_cid;
 use fil_migrate::ipld::hamt::for_each_entry;
-use fil_migrate::migration::reference::reference_nv21;
-use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, UpgradeSpec};
+use fil_migrate::migration::reference::reference_root;
+use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, Upgrade};
 use fil_migrate::store::{BufferOptions, BufferedBlockstore, MemStore};
 use fil_migrate::synth::churn::{churn_state, ChurnConfig};
 use fvm_ipld_amt::Amt;
@@ -230,7 +230,7 @@ fn a_churned_successor_shares_untouched_subtrees_stays_consistent_and_migrates_b
     assert_eq!(miners, 3, "one new miner");
 
     // Premigrate s0, migrate s1 through the diff path: equals the reference.
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv21", Network::Mainnet).unwrap();
     let o = MigrationOptions {
         threads: 2,
         memory_budget: 1 << 30,
@@ -242,7 +242,12 @@ fn a_churned_successor_shares_untouched_subtrees_stays_consistent_and_migrates_b
     assert!(out.report.sectors_via_diff > 0);
     assert_eq!(
         out.state_root,
-        reference_nv21(&store, &s1, Network::Mainnet).unwrap()
+        reference_root(
+            &store,
+            &s1,
+            &Upgrade::load("nv21", Network::Mainnet).unwrap()
+        )
+        .unwrap()
     );
     assert_eq!(
         out.state_root,

@@ -13,7 +13,7 @@ use fil_migrate::actors::state_tree::{get_cbor, ActorState, StateRoot};
 use fil_migrate::ipld::hamt::for_each_entry;
 use fil_migrate::migration::chain::{migrate_through, upgrade_path};
 use fil_migrate::migration::reference::reference_root;
-use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, UpgradeSpec};
+use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, Upgrade};
 use fil_migrate::store::MemStore;
 use fil_migrate::synth::GenConfig;
 use fvm_ipld_blockstore::Blockstore;
@@ -41,8 +41,8 @@ fn config(network: Network, seed: u64) -> GenConfig {
 }
 
 /// Every shipped upgrade on `network` from v11 up to `target`.
-fn path(network: Network, target: &str) -> Vec<UpgradeSpec> {
-    let v11 = UpgradeSpec::load("nv21", network).unwrap();
+fn path(network: Network, target: &str) -> Vec<Upgrade> {
+    let v11 = Upgrade::load("nv21", network).unwrap();
     upgrade_path(network, &v11.old_manifest.data_cid, target).unwrap()
 }
 
@@ -125,7 +125,7 @@ fn the_generated_states_hold_what_each_upgrade_reads_and_the_outputs_say_what_th
     use fil_actor_miner_state::{v15, v16};
     let network = Network::Mainnet;
     let (store, v11) = generate(&config(network, 32));
-    let nv25 = UpgradeSpec::load("nv25", network).unwrap();
+    let nv25 = Upgrade::load("nv25", network).unwrap();
     let v15_root = input_of(&store, &v11, network, "nv25");
     let all = actors(&store, &v15_root);
 
@@ -186,7 +186,7 @@ fn the_generated_states_hold_what_each_upgrade_reads_and_the_outputs_say_what_th
     }
 
     // nv24: the ramp starts at the upgrade height and lasts a year.
-    let nv24 = UpgradeSpec::load("nv24", network).unwrap();
+    let nv24 = Upgrade::load("nv24", network).unwrap();
     let power = after.iter().find(|(id, _)| *id == 4).unwrap();
     let st: fil_actor_power_state::v16::State = get_cbor(&store, &power.1.head, "power").unwrap();
     assert_eq!(st.ramp_start_epoch, nv24.height);
@@ -242,7 +242,7 @@ fn nv25_sums_live_power_over_every_partition_of_a_deadline() {
     use fvm_ipld_hamt::{BytesKey, Hamt};
     let network = Network::Mainnet;
     let (store, v11) = generate(&config(network, 33));
-    let spec = UpgradeSpec::load("nv25", network).unwrap();
+    let spec = Upgrade::load("nv25", network).unwrap();
     let root = input_of(&store, &v11, network, "nv25");
     let all = actors(&store, &root);
     // A miner with sectors, its first deadline with a partition: partitions
@@ -339,7 +339,7 @@ fn nv29_without_the_bootstrap_contracts_names_the_missing_address() {
     cfg.solstice_contracts = false;
     let (store, v11) = generate(&cfg);
     let v18 = input_of(&store, &v11, network, "nv29");
-    let spec = UpgradeSpec::load("nv29", network).unwrap();
+    let spec = Upgrade::load("nv29", network).unwrap();
     let e = migrate_state(&store, &v18, &spec, &NoCache, &opts(1, 1 << 20))
         .unwrap_err()
         .to_string();
@@ -354,12 +354,12 @@ fn nv29_without_the_bootstrap_contracts_names_the_missing_address() {
 fn a_state_at_the_wrong_version_or_network_is_refused_before_any_work() {
     let (store, v11) = generate(&config(Network::Calibnet, 37));
     let v14 = input_of(&store, &v11, Network::Calibnet, "nv24");
-    let nv25 = UpgradeSpec::load("nv25", Network::Calibnet).unwrap();
+    let nv25 = Upgrade::load("nv25", Network::Calibnet).unwrap();
     let e = migrate_state(&store, &v14, &nv25, &NoCache, &opts(1, 1 << 20))
         .unwrap_err()
         .to_string();
     assert!(e.contains("nv25 migrates actors v15"), "{e}");
-    let mainnet = UpgradeSpec::load("nv24", Network::Mainnet).unwrap();
+    let mainnet = Upgrade::load("nv24", Network::Mainnet).unwrap();
     let e = migrate_state(&store, &v14, &mainnet, &NoCache, &opts(1, 1 << 20))
         .unwrap_err()
         .to_string();
@@ -368,14 +368,15 @@ fn a_state_at_the_wrong_version_or_network_is_refused_before_any_work() {
         "{e}"
     );
     // A fix upgrade exists only where the chain ran it.
-    assert!(UpgradeSpec::load("nv26fix", Network::Mainnet).is_err());
-    assert!(UpgradeSpec::load("nv21fix", Network::Mainnet).is_err());
+    assert!(Upgrade::load("nv26fix", Network::Mainnet).is_err());
+    assert!(Upgrade::load("nv21fix", Network::Mainnet).is_err());
 }
 
 #[test]
 fn upgrade_paths_follow_the_bundles_each_network_ran() {
-    let names =
-        |n: Network, t: &str| -> Vec<String> { path(n, t).into_iter().map(|s| s.name).collect() };
+    let names = |n: Network, t: &str| -> Vec<String> {
+        path(n, t).into_iter().map(|s| s.name.clone()).collect()
+    };
     assert_eq!(
         names(Network::Calibnet, "nv21"),
         ["nv21", "nv21fix", "nv21fix2"]
@@ -387,9 +388,9 @@ fn upgrade_paths_follow_the_bundles_each_network_ran() {
         names(Network::Calibnet, "nv22fix").last().unwrap(),
         "nv22fix"
     );
-    let rc1 = UpgradeSpec::load("nv21", Network::Calibnet).unwrap();
+    let rc1 = Upgrade::load("nv21", Network::Calibnet).unwrap();
     assert_eq!(rc1.new_manifest.release, "v12.0.0-rc.1");
-    let v12 = UpgradeSpec::load("nv22", Network::Calibnet).unwrap();
+    let v12 = Upgrade::load("nv22", Network::Calibnet).unwrap();
     let from = upgrade_path(Network::Calibnet, &v12.new_manifest.data_cid, "nv21");
     assert!(from.unwrap_err().to_string().contains("no upgrade to run"));
 }

@@ -1,7 +1,6 @@
 //! The default migrator: same head, new code.
 
 use cid::Cid;
-use fvm_ipld_blockstore::Blockstore;
 
 use super::ActorMigrator;
 use crate::error::Result;
@@ -11,8 +10,8 @@ use crate::migration::context::{ActorInput, MigrationCtx};
 #[derive(Debug, Default)]
 pub struct CodeMigrator;
 
-impl<B: Blockstore> ActorMigrator<B> for CodeMigrator {
-    fn migrate_state(&self, _ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
+impl ActorMigrator for CodeMigrator {
+    fn migrate_state(&self, _ctx: &MigrationCtx<'_>, actor: &ActorInput) -> Result<Cid> {
         Ok(actor.head)
     }
 }

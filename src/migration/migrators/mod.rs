@@ -6,15 +6,14 @@ pub mod code;
 pub mod system;
 
 use cid::Cid;
-use fvm_ipld_blockstore::Blockstore;
 
 use super::context::{ActorInput, MigrationCtx};
 use crate::error::Result;
 
 /// Migrates one actor's state.
-pub trait ActorMigrator<B: Blockstore>: Send + Sync {
+pub trait ActorMigrator: Send + Sync {
     /// Returns the actor's new head.
-    fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid>;
+    fn migrate_state(&self, ctx: &MigrationCtx<'_>, actor: &ActorInput) -> Result<Cid>;
 
     /// Whether the actor is migrated only after every other one (serially,
     /// from the input actor), because its new state depends on what the
@@ -27,20 +26,20 @@ pub trait ActorMigrator<B: Blockstore>: Send + Sync {
     /// work from only the actors that changed since the run the cache
     /// remembers (a remapped actors tree visits no others); if not, every
     /// actor is visited.
-    fn incremental_ok(&self, _ctx: &MigrationCtx<'_, B>) -> Result<bool> {
+    fn incremental_ok(&self, _ctx: &MigrationCtx<'_>) -> Result<bool> {
         Ok(false)
     }
 }
 
 /// A migrator by the name a spec gives it.
-pub type Named<'a, B> = (String, Box<dyn ActorMigrator<B> + 'a>);
+pub type Named = (String, Box<dyn ActorMigrator>);
 
 /// Runs on the output actors tree once every actor (deferred ones too) is
 /// in it: a change no single actor's migration can make (nv23 turns the
 /// f090 multisig into an account). It must be a function of the input
 /// tree applied to the output, so that running it again on a remapped
 /// tree (which reuses the previous output where nothing changed) is exact.
-pub trait PostMigrator<B: Blockstore>: Send + Sync {
+pub trait PostMigrator: Send + Sync {
     /// Returns the new output actors tree.
-    fn apply(&self, ctx: &MigrationCtx<'_, B>, input_tree: &Cid, output_tree: Cid) -> Result<Cid>;
+    fn apply(&self, ctx: &MigrationCtx<'_>, input_tree: &Cid, output_tree: Cid) -> Result<Cid>;
 }

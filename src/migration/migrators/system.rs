@@ -1,7 +1,6 @@
 //! The system actor: its state is `[builtin_actors]`, the new manifest's data CID.
 
 use cid::Cid;
-use fvm_ipld_blockstore::Blockstore;
 
 use super::ActorMigrator;
 use crate::error::{Error, Result};
@@ -11,8 +10,8 @@ use crate::migration::context::{ActorInput, MigrationCtx};
 #[derive(Debug, Default)]
 pub struct SystemMigrator;
 
-impl<B: Blockstore> ActorMigrator<B> for SystemMigrator {
-    fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, _actor: &ActorInput) -> Result<Cid> {
+impl ActorMigrator for SystemMigrator {
+    fn migrate_state(&self, ctx: &MigrationCtx<'_>, _actor: &ActorInput) -> Result<Cid> {
         let m = &ctx.spec.new_manifest;
         m.store(ctx.store)?;
         let bytes = fvm_ipld_encoding::to_vec(&fil_actor_system_state::v12::State {

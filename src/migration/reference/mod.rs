@@ -1,5 +1,6 @@
-//! The typed reference paths, one per upgrade, written the way the reference
-//! implementations do it: decode with that version's `fil_actor_*_state`
+//! What the typed reference paths share (each upgrade's own is the
+//! `reference.rs` of its folder in [`super::upgrades`]), written the way the
+//! reference implementations do it: decode with that version's `fil_actor_*_state`
 //! types, build the new types field by field, and rebuild every tree with
 //! `fvm_ipld_amt` / `fvm_ipld_hamt` from scratch. They share no code with the
 //! engine except the published-manifest data and the spec's heights, so the
@@ -8,12 +9,6 @@
 //! as those libraries do.
 
 pub mod code_only;
-pub mod nv21;
-pub mod nv22;
-pub mod nv23;
-pub mod nv24;
-pub mod nv25;
-pub mod nv29;
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
@@ -23,54 +18,52 @@ use fvm_ipld_hamt::{BytesKey, Hamt};
 use multihash_codetable::Code;
 
 pub use code_only::reference_code_only;
-pub use nv21::reference_nv21;
-pub use nv22::reference_nv22;
-pub use nv23::reference_nv23;
-pub use nv24::reference_nv24;
-pub use nv25::reference_nv25;
-pub use nv29::reference_nv29;
 
-use super::spec::{UpgradeSpec, CODE_MIGRATOR, SYSTEM_MIGRATOR};
+use super::spec::UpgradeSpec;
+use super::upgrade::Upgrade;
 use crate::actors::manifest::Manifest;
 use crate::error::{Error, Result};
 
-type R<T> = anyhow::Result<T>;
+pub(crate) type R<T> = anyhow::Result<T>;
 
 /// An actor of the state tree (v5).
 #[derive(Serialize_tuple, Deserialize_tuple, Clone, Debug, PartialEq)]
-struct Actor {
-    code: Cid,
-    head: Cid,
-    sequence: u64,
-    balance: fvm_shared3::econ::TokenAmount,
-    delegated_address: Option<fvm_shared3::address::Address>,
+pub(crate) struct Actor {
+    pub(crate) code: Cid,
+    pub(crate) head: Cid,
+    pub(crate) sequence: u64,
+    pub(crate) balance: fvm_shared3::econ::TokenAmount,
+    pub(crate) delegated_address: Option<fvm_shared3::address::Address>,
 }
 
 /// The state root (v5).
 #[derive(Serialize_tuple, Deserialize_tuple, Clone, Debug)]
-struct Root {
-    version: u64,
-    actors: Cid,
-    info: Cid,
+pub(crate) struct Root {
+    pub(crate) version: u64,
+    pub(crate) actors: Cid,
+    pub(crate) info: Cid,
 }
 
 /// The input actors tree of a state.
-type Actors<'s, S> = Hamt<&'s S, Actor, BytesKey>;
+pub(crate) type Actors<'s, S> = Hamt<&'s S, Actor, BytesKey>;
 
 /// Decodes the block `c`, which must exist.
-fn get<S: Blockstore, T: serde::de::DeserializeOwned>(store: &S, c: &Cid) -> R<T> {
+pub(crate) fn get<S: Blockstore, T: serde::de::DeserializeOwned>(store: &S, c: &Cid) -> R<T> {
     store
         .get_cbor(c)?
         .ok_or_else(|| anyhow::anyhow!("missing block {c}"))
 }
 
 /// Stores `v` as DAG-CBOR (blake2b-256).
-fn put<S: Blockstore, T: serde::Serialize>(store: &S, v: &T) -> R<Cid> {
+pub(crate) fn put<S: Blockstore, T: serde::Serialize>(store: &S, v: &T) -> R<Cid> {
     store.put_cbor(v, Code::Blake2b256)
 }
 
 /// Loads a v5 state root and its actors tree.
-fn load_state<'s, S: Blockstore>(store: &'s S, state_root: &Cid) -> R<(Root, Actors<'s, S>)> {
+pub(crate) fn load_state<'s, S: Blockstore>(
+    store: &'s S,
+    state_root: &Cid,
+) -> R<(Root, Actors<'s, S>)> {
     let root: Root = store
         .get_cbor(state_root)?
         .ok_or_else(|| anyhow::anyhow!("missing state root {state_root}"))?;
@@ -83,7 +76,7 @@ fn load_state<'s, S: Blockstore>(store: &'s S, state_root: &Cid) -> R<(Root, Act
 /// `old` to `new`, the system actor pointing at `new`'s data, and the head
 /// `head(name, key, actor)` gives (`None`: unchanged), set one by one into a
 /// new tree as the reference implementations do.
-fn rebuild_state<S: Blockstore>(
+pub(crate) fn rebuild_state<S: Blockstore>(
     store: &S,
     root: &Root,
     input: &Actors<'_, S>,
@@ -126,7 +119,7 @@ fn rebuild_state<S: Blockstore>(
 }
 
 /// [`rebuild_state`] of the state at `state_root` with `spec`'s manifests.
-fn rebuild_by_spec<S: Blockstore>(
+pub(crate) fn rebuild_by_spec<S: Blockstore>(
     store: &S,
     state_root: &Cid,
     spec: &UpgradeSpec,
@@ -144,33 +137,15 @@ fn rebuild_by_spec<S: Blockstore>(
 }
 
 /// A reference path's result, its error named after the upgrade.
-fn named(spec: &UpgradeSpec, r: R<Cid>) -> Result<Cid> {
+pub(crate) fn named(spec: &UpgradeSpec, r: R<Cid>) -> Result<Cid> {
     r.map_err(|e| Error::Invalid(format!("reference {}: {e:#}", spec.name)))
 }
 
-/// The reference migration of `state_root` by `spec`, if this build has a
-/// typed path for that upgrade.
-pub fn reference_root<S: Blockstore>(
+/// The reference migration of `state_root` by `upgrade`: its typed path.
+pub fn reference_root<S: Blockstore + Sync>(
     store: &S,
     state_root: &Cid,
-    spec: &UpgradeSpec,
+    upgrade: &Upgrade,
 ) -> Result<Cid> {
-    match spec.name.as_str() {
-        "nv21" => reference_nv21(store, state_root, spec.network),
-        "nv22" => reference_nv22(store, state_root, spec),
-        "nv23" => reference_nv23(store, state_root, spec),
-        "nv24" => reference_nv24(store, state_root, spec),
-        "nv25" => reference_nv25(store, state_root, spec),
-        "nv29" => reference_nv29(store, state_root, spec),
-        _ if spec
-            .migrators
-            .values()
-            .all(|m| m == CODE_MIGRATOR || m == SYSTEM_MIGRATOR) =>
-        {
-            reference_code_only(store, state_root, spec)
-        }
-        other => Err(Error::Invalid(format!(
-            "no typed reference path for upgrade {other}"
-        ))),
-    }
+    upgrade.reference_root(store, state_root)
 }

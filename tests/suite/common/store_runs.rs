@@ -7,7 +7,7 @@ use std::time::Duration;
 use cid::Cid;
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::migration::{
-    migrate_state, MigrationOptions, MigrationOutcome, NoCache, StoreCache, UpgradeSpec,
+    migrate_state, MigrationOptions, MigrationOutcome, NoCache, StoreCache, Upgrade,
 };
 use fil_migrate::store::{DiskStore, DiskStoreOptions, MemStore, Overlay};
 
@@ -22,8 +22,8 @@ pub fn opts() -> MigrationOptions {
     }
 }
 
-fn spec() -> UpgradeSpec {
-    UpgradeSpec::load("nv21", Network::Mainnet).expect("nv21 spec")
+fn spec() -> Upgrade {
+    Upgrade::load("nv21", Network::Mainnet).expect("nv21 spec")
 }
 
 /// The nv21 root of `root` computed without any cache.

@@ -20,7 +20,7 @@ use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::{get_cbor, put_cbor, ActorState, StateRoot};
 use fil_migrate::migration::chain::{migrate_through, upgrade_path};
 use fil_migrate::migration::{
-    migrate_on_store, migrate_state, MemoryCache, MigrationOptions, NoCache, StoreRole, UpgradeSpec,
+    migrate_on_store, migrate_state, MemoryCache, MigrationOptions, NoCache, StoreRole, Upgrade,
 };
 use fil_migrate::store::{
     BufferOptions, BufferedBlockstore, DiskStore, DiskStoreOptions, MemStore,
@@ -79,7 +79,7 @@ fn fork(store: &MemStore, state: &Cid, seed: u64, fraction: f64, new_miners: u64
 /// was never created would have it.
 fn without_miner(store: &MemStore, state: &Cid, nth: usize) -> Cid {
     let sr: StateRoot = get_cbor(store, state, "state root").unwrap();
-    let miner_code = UpgradeSpec::load("nv21", Network::Mainnet)
+    let miner_code = Upgrade::load("nv21", Network::Mainnet)
         .unwrap()
         .old_manifest
         .code_of("storageminer")
@@ -111,8 +111,8 @@ fn without_miner(store: &MemStore, state: &Cid, nth: usize) -> Cid {
 }
 
 /// Every upgrade from v11 up to (not including) `name`.
-fn path_before(name: &str) -> Vec<UpgradeSpec> {
-    let v11 = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+fn path_before(name: &str) -> Vec<Upgrade> {
+    let v11 = Upgrade::load("nv21", Network::Mainnet).unwrap();
     let mut specs = upgrade_path(Network::Mainnet, &v11.old_manifest.data_cid, "nv29").unwrap();
     let at = specs.iter().position(|s| s.name == name).unwrap();
     specs.truncate(at);
@@ -128,11 +128,11 @@ fn input_of(store: &MemStore, v11: &Cid, name: &str) -> Cid {
         .unwrap_or(*v11)
 }
 
-fn spec(name: &str) -> UpgradeSpec {
-    UpgradeSpec::load(name, Network::Mainnet).unwrap()
+fn spec(name: &str) -> Upgrade {
+    Upgrade::load(name, Network::Mainnet).unwrap()
 }
 
-fn uncached(store: &MemStore, state: &Cid, spec: &UpgradeSpec) -> Cid {
+fn uncached(store: &MemStore, state: &Cid, spec: &Upgrade) -> Cid {
     migrate_state(store, state, spec, &NoCache, &opts())
         .unwrap()
         .state_root
@@ -140,7 +140,7 @@ fn uncached(store: &MemStore, state: &Cid, spec: &UpgradeSpec) -> Cid {
 
 /// The final root on `b` through a cache premigrated on `a` (one process,
 /// one store holding both states, as a node runs it).
-fn through_memory_cache(store: &MemStore, a: &Cid, b: &Cid, spec: &UpgradeSpec) -> Cid {
+fn through_memory_cache(store: &MemStore, a: &Cid, b: &Cid, spec: &Upgrade) -> Cid {
     let cache = MemoryCache::default();
     migrate_state(store, a, spec, &cache, &opts()).unwrap();
     migrate_state(store, b, spec, &cache, &opts())
@@ -160,7 +160,7 @@ fn snapshot_of(store: &MemStore, root: &Cid) -> Arc<MemStore> {
 /// The final root on `b` through a store premigrated on `a`, each state
 /// read from its own snapshot (as `premigrate` then `migrate --store` run
 /// them offline: only what the premigration kept of `a` is there).
-fn through_store(store: &MemStore, a: &Cid, b: &Cid, spec: &UpgradeSpec) -> Cid {
+fn through_store(store: &MemStore, a: &Cid, b: &Cid, spec: &Upgrade) -> Cid {
     let dir = tempfile::tempdir().unwrap();
     let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
     migrate_on_store(

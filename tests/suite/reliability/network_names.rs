@@ -10,7 +10,7 @@ use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::{get_cbor, put_cbor, ActorState, StateRoot};
 use fil_migrate::migration::chain::upgrade_path_of;
 use fil_migrate::migration::detect::state_facts;
-use fil_migrate::migration::{migrate_state, MigrationOptions, NoCache, UpgradeSpec};
+use fil_migrate::migration::{migrate_state, MigrationOptions, NoCache, Upgrade};
 use fil_migrate::store::MemStore;
 use fvm_ipld_hamt::{BytesKey, Hamt};
 
@@ -63,7 +63,7 @@ fn testnetnet_is_mainnets_genesis_alias_in_a_state_and_on_the_command_line() {
     assert_eq!(facts.resolve_network(None).unwrap(), Network::Mainnet);
     let path = upgrade_path_of(&store, &old, None, "nv22").unwrap();
     assert_eq!(path.len(), 2);
-    let spec = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let spec = Upgrade::load("nv21", Network::Mainnet).unwrap();
     let out = migrate_state(&store, &old, &spec, &NoCache, &opts()).unwrap();
     // The name is the init actor's to keep: only the codes change.
     let out_facts = state_facts(&store, &out.state_root).unwrap();
@@ -89,7 +89,7 @@ fn an_unknown_name_is_named_with_what_network_accepts_and_network_then_works() {
     let path = upgrade_path_of(&store, &dev, Some(Network::Mainnet), "nv22").unwrap();
     assert_eq!(path[0].name, "nv21");
     migrate_state(&store, &dev, &path[0], &NoCache, &opts()).unwrap();
-    let calib = UpgradeSpec::load("nv21", Network::Calibnet).unwrap();
+    let calib = Upgrade::load("nv21", Network::Calibnet).unwrap();
     let err = migrate_state(&store, &dev, &calib, &NoCache, &opts())
         .unwrap_err()
         .to_string();
@@ -110,7 +110,7 @@ fn a_known_name_that_disagrees_with_network_or_the_spec_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("calibrationnet"), "{err}");
-    let mainnet = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let mainnet = Upgrade::load("nv21", Network::Mainnet).unwrap();
     let err = migrate_state(&store, &root, &mainnet, &NoCache, &opts())
         .unwrap_err()
         .to_string();

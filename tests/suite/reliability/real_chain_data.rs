@@ -24,7 +24,7 @@ use fil_migrate::ipld::amt::root::AmtRoot;
 use fil_migrate::migration::chain::upgrade_path;
 use fil_migrate::migration::detect::state_facts;
 use fil_migrate::migration::reference::reference_root;
-use fil_migrate::migration::{migrate_state, MigrationOptions, NoCache, UpgradeSpec};
+use fil_migrate::migration::{migrate_state, MigrationOptions, NoCache, Upgrade};
 use fil_migrate::store::{CarSource, CarSourceOptions, MemStore};
 use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_encoding::tuple::*;
@@ -241,7 +241,7 @@ fn opts() -> MigrationOptions {
 /// Every upgrade on mainnet from v11 through `last`, each step's engine
 /// root equal to the typed reference path's; returns the roots.
 fn through_every_upgrade(store: &MemStore, v11: &Cid, last: &str) -> Vec<(String, Cid)> {
-    let first = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let first = Upgrade::load("nv21", Network::Mainnet).unwrap();
     let specs = upgrade_path(Network::Mainnet, &first.old_manifest.data_cid, last).unwrap();
     let mut root = *v11;
     let mut out = Vec::new();
@@ -275,7 +275,7 @@ fn id_key(id: u64) -> BytesKey {
 }
 
 fn v11_code(name: &str) -> Cid {
-    UpgradeSpec::load("nv21", Network::Mainnet)
+    Upgrade::load("nv21", Network::Mainnet)
         .unwrap()
         .old_manifest
         .code_of(name)
@@ -543,7 +543,7 @@ fn a_miner_of_real_sector_infos_migrates_through_every_upgrade_as_the_reference_
     };
     let all = graft(sectors.len());
     through_every_upgrade(&store, &all, "nv21");
-    let nv21 = UpgradeSpec::load("nv21", Network::Mainnet).unwrap();
+    let nv21 = Upgrade::load("nv21", Network::Mainnet).unwrap();
     let report = migrate_state(&store, &all, &nv21, &NoCache, &opts())
         .unwrap()
         .report;

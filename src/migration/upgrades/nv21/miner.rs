@@ -68,8 +68,8 @@ impl Nv21MinerMigrator {
     }
 }
 
-impl<B: Blockstore + Sync> ActorMigrator<B> for Nv21MinerMigrator {
-    fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
+impl ActorMigrator for Nv21MinerMigrator {
+    fn migrate_state(&self, ctx: &MigrationCtx<'_>, actor: &ActorInput) -> Result<Cid> {
         let head = HeadTuple::read(ctx, actor, STATE_FIELDS, "miner state v11")?;
         let sectors_in = head.link(STATE_SECTORS, "miner state sectors")?;
         // A miner with sectors whose entry changed but whose state did not
@@ -94,9 +94,9 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv21MinerMigrator {
 }
 
 impl Nv21MinerMigrator {
-    fn migrate_deadlines<B: Blockstore + Sync>(
+    fn migrate_deadlines(
         &self,
-        ctx: &MigrationCtx<'_, B>,
+        ctx: &MigrationCtx<'_>,
         miner: &str,
         deadlines: &Cid,
     ) -> Result<Cid> {

@@ -41,7 +41,7 @@ impl MarketBase {
     /// tree of an earlier snapshot may be gone, a store damaged, a later
     /// run's cached tree may have moved the actors-tree base to another
     /// state).
-    pub fn load<B: Blockstore>(ctx: &MigrationCtx<'_, B>) -> Result<Option<Self>> {
+    pub fn load(ctx: &MigrationCtx<'_>) -> Result<Option<Self>> {
         let Some(cid) = ctx.cache.get(MARKET_BASE_KEY)? else {
             return Ok(None);
         };
@@ -82,7 +82,7 @@ impl MarketBase {
 
     /// Records this run's roots for the next one (`market` is the market
     /// actor's address, for the reference's keys).
-    pub fn record<B: Blockstore>(&self, ctx: &MigrationCtx<'_, B>, market: &str) -> Result<()> {
+    pub fn record(&self, ctx: &MigrationCtx<'_>, market: &str) -> Result<()> {
         let cid = put_cbor(ctx.store, self)?;
         // Cache entries name only blocks the store holds: the base and the
         // listings index are in no state's DAG.

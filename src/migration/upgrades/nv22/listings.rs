@@ -59,7 +59,7 @@ fn decode(v: &[u8], root: &Cid, deal: u64) -> Result<Vec<(u64, u64)>> {
 }
 
 /// Builds the index of `listings` (sorted as `Collected::take` leaves them).
-pub fn build<B: Blockstore>(ctx: &MigrationCtx<'_, B>, listings: &[DealListing]) -> Result<Cid> {
+pub fn build(ctx: &MigrationCtx<'_>, listings: &[DealListing]) -> Result<Cid> {
     let mut b = AmtBuilder::new(ctx.store, LISTINGS_BITWIDTH)?
         .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)));
     let mut out = Vec::new();
@@ -88,8 +88,8 @@ pub fn winner(pairs: &[(u64, u64)]) -> Option<u64> {
 
 /// Applies `changes` (sorted) to the index `root`; returns the new root and
 /// the deals whose listings changed.
-pub fn patch<B: Blockstore>(
-    ctx: &MigrationCtx<'_, B>,
+pub fn patch(
+    ctx: &MigrationCtx<'_>,
     root: &Cid,
     changes: &[ListingChange],
 ) -> Result<(Cid, Vec<u64>)> {

@@ -14,7 +14,6 @@
 use std::sync::Arc;
 
 use cid::Cid;
-use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_hamt::{BytesKey, Hamt};
 
 use super::base::MarketBase;
@@ -57,17 +56,17 @@ impl Nv22MarketMigrator {
 /// The market's new `(states, provider_sectors, listings index)`.
 type MarketOut = (Cid, Cid, Cid);
 
-impl<B: Blockstore + Sync> ActorMigrator<B> for Nv22MarketMigrator {
+impl ActorMigrator for Nv22MarketMigrator {
     fn deferred(&self) -> bool {
         true
     }
 
-    fn incremental_ok(&self, ctx: &MigrationCtx<'_, B>) -> Result<bool> {
+    fn incremental_ok(&self, ctx: &MigrationCtx<'_>) -> Result<bool> {
         let base = MarketBase::load(ctx)?;
         Ok(self.collected.decide(base).is_some())
     }
 
-    fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
+    fn migrate_state(&self, ctx: &MigrationCtx<'_>, actor: &ActorInput) -> Result<Cid> {
         let market = HeadTuple::read(ctx, actor, STATE_FIELDS, "market state v12")?;
         let (head, fields) = (&market.bytes, &market.fields);
         let proposals = market.link(STATE_PROPOSALS, "market proposals")?;
@@ -115,7 +114,7 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv22MarketMigrator {
     }
 }
 
-fn check_states_bit_width<B: Blockstore>(ctx: &MigrationCtx<'_, B>, root: &Cid) -> Result<()> {
+fn check_states_bit_width(ctx: &MigrationCtx<'_>, root: &Cid) -> Result<()> {
     let r = AmtRoot::load(ctx.store, root)?;
     if r.bit_width != STATES_AMT_BITWIDTH {
         return Err(Error::Malformed {
@@ -131,8 +130,8 @@ fn check_states_bit_width<B: Blockstore>(ctx: &MigrationCtx<'_, B>, root: &Cid) 
 }
 
 /// Every deal rewritten, `ProviderSectors` and the listings index built.
-fn from_scratch<B: Blockstore + Sync>(
-    ctx: &MigrationCtx<'_, B>,
+fn from_scratch(
+    ctx: &MigrationCtx<'_>,
     states: &Cid,
     proposals: &Cid,
     next_id: u64,
@@ -157,8 +156,8 @@ fn from_scratch<B: Blockstore + Sync>(
 }
 
 /// The base patched with what changed since.
-fn patched<B: Blockstore + Sync>(
-    ctx: &MigrationCtx<'_, B>,
+fn patched(
+    ctx: &MigrationCtx<'_>,
     states: &Cid,
     proposals: &Cid,
     base: &MarketBase,
@@ -230,8 +229,8 @@ fn patched<B: Blockstore + Sync>(
 /// unvisited miner that this state has is unchanged since the base (the
 /// base is of the actors-tree base's state, see [`MarketBase::load`]).
 /// `visited` is sorted by miner.
-fn vanished_miners<B: Blockstore>(
-    ctx: &MigrationCtx<'_, B>,
+fn vanished_miners(
+    ctx: &MigrationCtx<'_>,
     base: &MarketBase,
     visited: &[(u64, Option<Cid>)],
 ) -> Result<Vec<(u64, Option<Cid>)>> {
@@ -271,8 +270,8 @@ fn vanished_miners<B: Blockstore>(
 
 /// The base's `ProviderSectors` with each visited miner's inner map put in
 /// (or its entry removed), and the listings gained and lost.
-fn patch_provider_sectors<B: Blockstore>(
-    ctx: &MigrationCtx<'_, B>,
+fn patch_provider_sectors(
+    ctx: &MigrationCtx<'_>,
     base: &MarketBase,
     miners: &[(u64, Option<Cid>)],
 ) -> Result<(Cid, Vec<ListingChange>)> {
@@ -331,9 +330,8 @@ fn deal_error(deal: u64, states: &Cid, e: String) -> Error {
 }
 
 /// Maps every deal of the States AMT `root` through `f`.
-fn map_states<B, F>(ctx: &MigrationCtx<'_, B>, root: &Cid, f: &F) -> Result<Cid>
+fn map_states<F>(ctx: &MigrationCtx<'_>, root: &Cid, f: &F) -> Result<Cid>
 where
-    B: Blockstore + Sync,
     F: Fn(u64, &[u8], &mut Vec<u8>) -> Result<usize> + Sync,
 {
     let hook = |c: &Cid| ctx.flush_if_over_budget(c);
@@ -399,10 +397,7 @@ fn migrate_deal(
 }
 
 /// The outer `ProviderSectors` HAMT: miner ID (varint key) → inner root.
-fn provider_sectors<B: Blockstore + Sync>(
-    ctx: &MigrationCtx<'_, B>,
-    providers: Vec<(u64, Cid)>,
-) -> Result<Cid> {
+fn provider_sectors(ctx: &MigrationCtx<'_>, providers: Vec<(u64, Cid)>) -> Result<Cid> {
     let mut entries: Vec<([u8; 32], Vec<u8>, Vec<u8>)> = providers
         .into_iter()
         .map(|(miner, root)| {

@@ -70,8 +70,8 @@ impl Nv22MinerMigrator {
     }
 }
 
-impl<B: Blockstore + Sync> ActorMigrator<B> for Nv22MinerMigrator {
-    fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
+impl ActorMigrator for Nv22MinerMigrator {
+    fn migrate_state(&self, ctx: &MigrationCtx<'_>, actor: &ActorInput) -> Result<Cid> {
         let sectors = HeadTuple::read(ctx, actor, STATE_FIELDS, "miner state v12")?
             .link(STATE_SECTORS, "miner state sectors")?;
         let miner = actor
@@ -94,9 +94,9 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv22MinerMigrator {
 impl Nv22MinerMigrator {
     /// The miner's inner map by the cheapest path, and its listings if
     /// `want_listings`; records the map and the diff base for the next run.
-    fn inner_map<B: Blockstore + Sync>(
+    fn inner_map(
         &self,
-        ctx: &MigrationCtx<'_, B>,
+        ctx: &MigrationCtx<'_>,
         actor: &ActorInput,
         sectors: &Cid,
         miner: u64,
@@ -141,11 +141,7 @@ impl Nv22MinerMigrator {
 
     /// The last run's input sectors of `miner` and its inner map, if both
     /// are known and the input can still be read.
-    fn diff_base<B: Blockstore>(
-        &self,
-        ctx: &MigrationCtx<'_, B>,
-        miner: &str,
-    ) -> Result<Option<(Cid, Cid)>> {
+    fn diff_base(&self, ctx: &MigrationCtx<'_>, miner: &str) -> Result<Option<(Cid, Cid)>> {
         let Some(pi) = ctx.cache.get(&prev_sectors_in_key(miner))? else {
             return Ok(None);
         };
@@ -159,9 +155,9 @@ impl Nv22MinerMigrator {
 
     /// The inner map of `sectors`: `base_map` (that of `base_sectors`) with
     /// every sector that differs between the two re-judged.
-    fn patched<B: Blockstore + Sync>(
+    fn patched(
         &self,
-        ctx: &MigrationCtx<'_, B>,
+        ctx: &MigrationCtx<'_>,
         miner: &str,
         base_sectors: &Cid,
         sectors: &Cid,
@@ -212,11 +208,7 @@ pub fn varint_key(n: u64) -> Vec<u8> {
 }
 
 /// The listings an inner map holds (its sectors' deal lists).
-fn listings_of<B: Blockstore>(
-    ctx: &MigrationCtx<'_, B>,
-    miner: u64,
-    inner: &Cid,
-) -> Result<Vec<DealListing>> {
+fn listings_of(ctx: &MigrationCtx<'_>, miner: u64, inner: &Cid) -> Result<Vec<DealListing>> {
     let mut out = Vec::new();
     for_each_entry(ctx.store, inner, PROVIDER_SECTORS_BITWIDTH, |k, v| {
         let (sector, _) = unsigned_varint::decode::u64(k).map_err(|e| {
@@ -245,8 +237,8 @@ pub fn deal_list(v: &[u8]) -> std::result::Result<Vec<u64>, String> {
 /// The deal listings of the kept sectors of the sectors AMT `root`, and the
 /// miner's `ProviderSectors` inner map built from them (`None` if no sector
 /// is kept).
-pub fn kept_sectors<B: Blockstore + Sync>(
-    ctx: &MigrationCtx<'_, B>,
+pub fn kept_sectors(
+    ctx: &MigrationCtx<'_>,
     root: &Cid,
     upgrade_epoch: i64,
     miner: u64,

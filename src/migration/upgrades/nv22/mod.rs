@@ -8,6 +8,7 @@ pub mod listings;
 pub mod market;
 pub mod miner;
 pub mod proposals;
+pub mod reference;
 
 use std::sync::Arc;
 
@@ -15,14 +16,21 @@ use fvm_ipld_blockstore::Blockstore;
 
 use crate::error::Result;
 use crate::migration::migrators::Named;
-use crate::migration::spec::UpgradeSpec;
+use crate::migration::upgrade::UpgradeDef;
+
+/// nv22 Dragon.
+pub static UPGRADE: UpgradeDef = UpgradeDef {
+    name: "nv22",
+    spec_text: include_str!("spec.toml"),
+    migrators: |_, store| migrators(store),
+    post_migrators: Vec::new,
+    reference: |store, root, spec| reference::reference_nv22(store, root, spec),
+    output_check: None,
+};
 
 /// nv22's own migrators, by the names its spec uses: the miner and the
 /// market share what the miner pass collects.
-pub fn migrators<'a, B: Blockstore + Sync + 'a, S: Blockstore>(
-    _spec: &UpgradeSpec,
-    store: &S,
-) -> Result<Vec<Named<'a, B>>> {
+pub fn migrators<S: Blockstore>(store: &S) -> Result<Vec<Named>> {
     let collected = Arc::new(collect::Collected::default());
     Ok(vec![
         (

@@ -3,14 +3,26 @@
 //! an account if it is a multisig (head `[f090]`, nonce and balance kept, no
 //! delegated address). Forest does this as a post-migrator; so do we.
 
+pub mod reference;
+
 use cid::Cid;
-use fvm_ipld_blockstore::Blockstore;
 
 use crate::actors::state_tree::{put_cbor, ActorState};
 use crate::error::{Error, Result};
 use crate::ipld::hamt::{get_value, replace_value, DEFAULT_BIT_WIDTH};
 use crate::migration::context::MigrationCtx;
 use crate::migration::migrators::PostMigrator;
+use crate::migration::upgrade::UpgradeDef;
+
+/// nv23 Waffle: every actor's code swapped, then f090 by a post-migrator.
+pub static UPGRADE: UpgradeDef = UpgradeDef {
+    name: "nv23",
+    spec_text: include_str!("spec.toml"),
+    migrators: |_, _| Ok(Vec::new()),
+    post_migrators: || vec![Box::new(MiningReserve)],
+    reference: |store, root, spec| reference::reference_nv23(store, root, spec),
+    output_check: None,
+};
 
 /// The mining reserve's actor ID.
 pub const MINING_RESERVE: u64 = 90;
@@ -18,8 +30,8 @@ pub const MINING_RESERVE: u64 = 90;
 /// f090: multisig → account.
 pub struct MiningReserve;
 
-impl<B: Blockstore + Sync> PostMigrator<B> for MiningReserve {
-    fn apply(&self, ctx: &MigrationCtx<'_, B>, _input: &Cid, output: Cid) -> Result<Cid> {
+impl PostMigrator for MiningReserve {
+    fn apply(&self, ctx: &MigrationCtx<'_>, _input: &Cid, output: Cid) -> Result<Cid> {
         let address = fvm_shared3::address::Address::new_id(MINING_RESERVE);
         let key = address.to_bytes();
         let value = get_value(ctx.store, &output, DEFAULT_BIT_WIDTH, &key)?.ok_or_else(|| {

@@ -3,14 +3,26 @@
 //! `ramp_duration_epochs` (per network), inserted after
 //! `miner_above_min_power_count`. Every other field's bytes are kept.
 
+pub mod reference;
+
 use cid::Cid;
-use fvm_ipld_blockstore::Blockstore;
 
 use crate::actors::manifest::Network;
 use crate::actors::tuple;
 use crate::error::{Error, Result};
 use crate::migration::context::{ActorInput, MigrationCtx};
 use crate::migration::migrators::{ActorMigrator, Named};
+use crate::migration::upgrade::UpgradeDef;
+
+/// nv24 TukTuk.
+pub static UPGRADE: UpgradeDef = UpgradeDef {
+    name: "nv24",
+    spec_text: include_str!("spec.toml"),
+    migrators: |_, _| Ok(migrators()),
+    post_migrators: Vec::new,
+    reference: |store, root, spec| reference::reference_nv24(store, root, spec),
+    output_check: None,
+};
 
 /// Fields of the v14 power state.
 const FIELDS_V14: u64 = 15;
@@ -30,15 +42,15 @@ pub fn ramp_duration_epochs(network: Network) -> u64 {
 }
 
 /// nv24's own migrators, by the names its spec uses.
-pub fn migrators<'a, B: Blockstore + Sync + 'a>() -> Vec<Named<'a, B>> {
+pub fn migrators() -> Vec<Named> {
     vec![("nv24_power".to_string(), Box::new(PowerRamp))]
 }
 
 /// Power state v14 → v15.
 pub struct PowerRamp;
 
-impl<B: Blockstore + Sync> ActorMigrator<B> for PowerRamp {
-    fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
+impl ActorMigrator for PowerRamp {
+    fn migrate_state(&self, ctx: &MigrationCtx<'_>, actor: &ActorInput) -> Result<Cid> {
         // Go rejects a ramp that would never start or never end; so do we.
         if ctx.spec.height <= 0 {
             return Err(Error::Invalid(format!(

@@ -3,7 +3,6 @@
 //! their bytes (docs/upgrades/nv25.md).
 
 use cid::Cid;
-use fvm_ipld_blockstore::Blockstore;
 
 use crate::actors::tuple;
 use crate::error::Result;
@@ -19,8 +18,8 @@ const CBOR_NULL: &[u8] = &[0xf6];
 /// EVM state v15 → v16.
 pub struct TransientData;
 
-impl<B: Blockstore + Sync> ActorMigrator<B> for TransientData {
-    fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
+impl ActorMigrator for TransientData {
+    fn migrate_state(&self, ctx: &MigrationCtx<'_>, actor: &ActorInput) -> Result<Cid> {
         let head = ctx.get(&actor.head, None)?;
         let fields = tuple::elements(&head, FIELDS_V15, "EVM state v15", &actor.head)?;
         ctx.store.vouch(&walkable_links_of(&actor.head, &head)?);

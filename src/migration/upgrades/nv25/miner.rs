@@ -83,8 +83,8 @@ impl Nv25MinerMigrator {
     }
 }
 
-impl<B: Blockstore + Sync> ActorMigrator<B> for Nv25MinerMigrator {
-    fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
+impl ActorMigrator for Nv25MinerMigrator {
+    fn migrate_state(&self, ctx: &MigrationCtx<'_>, actor: &ActorInput) -> Result<Cid> {
         let head = HeadTuple::read(ctx, actor, STATE_FIELDS, "miner state v15")?;
         let deadlines_in = head.link(STATE_DEADLINES, "miner state deadlines")?;
         // As the reference, the whole result is cached under
@@ -104,12 +104,7 @@ impl<B: Blockstore + Sync> ActorMigrator<B> for Nv25MinerMigrator {
 
 impl Nv25MinerMigrator {
     /// The inline v16 vesting field for the v15 table at `vesting`.
-    fn vesting<B: Blockstore + Sync>(
-        &self,
-        ctx: &MigrationCtx<'_, B>,
-        vesting: &Cid,
-        state: &Cid,
-    ) -> Result<Vec<u8>> {
+    fn vesting(&self, ctx: &MigrationCtx<'_>, vesting: &Cid, state: &Cid) -> Result<Vec<u8>> {
         let data = ctx.get(vesting, Some(*state))?;
         let entries = vesting_entries(&data, vesting)?;
         let Some((first, rest)) = entries.split_first() else {
@@ -122,12 +117,7 @@ impl Nv25MinerMigrator {
     }
 
     /// The v16 Deadlines block for the v15 one at `deadlines`.
-    fn deadlines<B: Blockstore + Sync>(
-        &self,
-        ctx: &MigrationCtx<'_, B>,
-        deadlines: &Cid,
-        state: &Cid,
-    ) -> Result<Cid> {
+    fn deadlines(&self, ctx: &MigrationCtx<'_>, deadlines: &Cid, state: &Cid) -> Result<Cid> {
         if *deadlines == self.empty_deadlines_v15 {
             return Ok(self.empty_deadlines_v16);
         }

@@ -6,16 +6,26 @@
 
 pub mod evm;
 pub mod miner;
+pub mod reference;
 
 use fvm_ipld_blockstore::Blockstore;
 
 use crate::error::Result;
 use crate::migration::migrators::Named;
+use crate::migration::upgrade::UpgradeDef;
+
+/// nv25 Teep.
+pub static UPGRADE: UpgradeDef = UpgradeDef {
+    name: "nv25",
+    spec_text: include_str!("spec.toml"),
+    migrators: |_, store| migrators(store),
+    post_migrators: Vec::new,
+    reference: |store, root, spec| reference::reference_nv25(store, root, spec),
+    output_check: None,
+};
 
 /// nv25's own migrators, by the names its spec uses.
-pub fn migrators<'a, B: Blockstore + Sync + 'a, S: Blockstore>(
-    store: &S,
-) -> Result<Vec<Named<'a, B>>> {
+pub fn migrators<S: Blockstore>(store: &S) -> Result<Vec<Named>> {
     Ok(vec![
         (
             "nv25_miner".to_string(),

@@ -3,7 +3,6 @@
 //! is simply no longer referenced.
 
 use cid::Cid;
-use fvm_ipld_blockstore::Blockstore;
 
 use crate::actors::tuple;
 use crate::error::Result;
@@ -17,8 +16,8 @@ const PENDING_DEAL_ALLOCATION_IDS: usize = 11;
 /// Market state v18 → v19.
 pub struct DropPendingAllocations;
 
-impl<B: Blockstore + Sync> ActorMigrator<B> for DropPendingAllocations {
-    fn migrate_state(&self, ctx: &MigrationCtx<'_, B>, actor: &ActorInput) -> Result<Cid> {
+impl ActorMigrator for DropPendingAllocations {
+    fn migrate_state(&self, ctx: &MigrationCtx<'_>, actor: &ActorInput) -> Result<Cid> {
         let head = HeadTuple::read(ctx, actor, FIELDS_V18, "market state v18")?;
         let dropped = head.link(
             PENDING_DEAL_ALLOCATION_IDS,

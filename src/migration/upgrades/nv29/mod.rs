@@ -7,16 +7,26 @@
 
 pub mod bootstrap;
 pub mod market;
+pub mod reference;
 pub mod reward;
 
-use fvm_ipld_blockstore::Blockstore;
-
 use crate::migration::migrators::Named;
+use crate::migration::upgrade::UpgradeDef;
+
+/// nv29 Solstice.
+pub static UPGRADE: UpgradeDef = UpgradeDef {
+    name: "nv29",
+    spec_text: include_str!("spec.toml"),
+    migrators: |_, _| Ok(migrators()),
+    post_migrators: || vec![Box::new(reward::RewardStreams)],
+    reference: |store, root, spec| reference::reference_nv29(store, root, spec),
+    output_check: None,
+};
 
 /// nv29's own migrators, by the names its spec uses. The reward actor is
 /// a post-migrator ([`reward::RewardStreams`]): it reads the input tree's
 /// init actor, which no single actor's migration sees.
-pub fn migrators<'a, B: Blockstore + Sync + 'a>() -> Vec<Named<'a, B>> {
+pub fn migrators() -> Vec<Named> {
     vec![(
         "nv29_market".to_string(),
         Box::new(market::DropPendingAllocations),

@@ -50,8 +50,8 @@ fn actor<S: Blockstore>(store: &S, tree: &Cid, id: u64) -> Result<Option<ActorSt
         .transpose()
 }
 
-impl<B: Blockstore + Sync> PostMigrator<B> for RewardStreams {
-    fn apply(&self, ctx: &MigrationCtx<'_, B>, input: &Cid, output: Cid) -> Result<Cid> {
+impl PostMigrator for RewardStreams {
+    fn apply(&self, ctx: &MigrationCtx<'_>, input: &Cid, output: Cid) -> Result<Cid> {
         let name = &ctx.spec.name;
         let required = |id: u64, role: &str| {
             actor(ctx.store, input, id)?.ok_or_else(|| {

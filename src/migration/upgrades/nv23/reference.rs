@@ -8,7 +8,7 @@ use fvm_ipld_encoding::CborStore;
 use fvm_ipld_hamt::{BytesKey, Hamt};
 use multihash_codetable::Code;
 
-use super::{load_state, rebuild_state, Actor, Root, R};
+use crate::migration::reference::{load_state, rebuild_state, Actor, Root, R};
 use crate::migration::spec::UpgradeSpec;
 
 /// The nv23 migration of `state_root`, computed the reference way.

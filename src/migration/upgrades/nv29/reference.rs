@@ -13,8 +13,8 @@ use fvm_ipld_hamt::{BytesKey, Hamt};
 use fvm_shared4::address::Address;
 use multihash_codetable::Code;
 
-use super::{get, load_state, named, rebuild_state, Actor, R};
 use crate::actors::manifest::Network;
+use crate::migration::reference::{get, load_state, named, rebuild_state, Actor, R};
 use crate::migration::spec::UpgradeSpec;
 
 /// The nv29 migration of `state_root`, computed the reference way.

@@ -16,7 +16,7 @@ use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_encoding::CborStore;
 use multihash_codetable::Code;
 
-use super::{load_state, rebuild_state, R};
+use crate::migration::reference::{load_state, rebuild_state, R};
 use crate::migration::spec::UpgradeSpec;
 
 /// The nv22 migration of `state_root`, computed the reference way.

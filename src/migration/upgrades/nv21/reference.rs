@@ -7,7 +7,6 @@
 //! the baseline the engine is measured against. It holds whole trees in
 //! memory, as those libraries do.
 
-use crate::actors::manifest::Network;
 use cid::Cid;
 use fil_actor_miner_state::{v11, v12};
 use fvm_ipld_amt::Amt;
@@ -15,7 +14,8 @@ use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_encoding::CborStore;
 use multihash_codetable::Code;
 
-use super::{load_state, rebuild_state, R};
+use crate::migration::reference::{named, rebuild_by_spec, R};
+use crate::migration::spec::UpgradeSpec;
 
 fn t4(t: &fvm_shared3::econ::TokenAmount) -> fvm_shared4::econ::TokenAmount {
     fvm_shared4::econ::TokenAmount::from_atto(t.atto().clone())
@@ -146,20 +146,14 @@ fn miner<S: Blockstore>(store: &S, head: &Cid, memo: &Memo) -> R<Cid> {
 pub fn reference_nv21<S: Blockstore>(
     store: &S,
     state_root: &Cid,
-    network: Network,
+    spec: &UpgradeSpec,
 ) -> crate::error::Result<Cid> {
-    run(store, state_root, network)
-        .map_err(|e| crate::error::Error::Invalid(format!("reference nv21: {e:#}")))
-}
-
-fn run<S: Blockstore>(store: &S, state_root: &Cid, network: Network) -> R<Cid> {
-    // The bundles the spec names (calibnet took a release candidate).
-    let spec = crate::migration::spec::UpgradeSpec::load("nv21", network)?;
-    let (old, new) = (spec.old_manifest, spec.new_manifest);
-    let (root, input) = load_state(store, state_root)?;
     let memo = Memo::default();
-    rebuild_state(store, &root, &input, &old, &new, |name, _, a| match name {
-        "storageminer" => Ok(Some(miner(store, &a.head, &memo)?)),
-        _ => Ok(None),
-    })
+    named(
+        spec,
+        rebuild_by_spec(store, state_root, spec, |name, _, a| match name {
+            "storageminer" => Ok(Some(miner(store, &a.head, &memo)?)),
+            _ => Ok(None),
+        }),
+    )
 }

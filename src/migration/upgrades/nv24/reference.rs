@@ -6,8 +6,8 @@ use cid::Cid;
 use fil_actor_power_state::{v14, v15};
 use fvm_ipld_blockstore::Blockstore;
 
-use super::{get, named, put, rebuild_by_spec, R};
 use crate::actors::manifest::Network;
+use crate::migration::reference::{get, named, put, rebuild_by_spec, R};
 use crate::migration::spec::UpgradeSpec;
 
 /// The nv24 migration of `state_root`, computed the reference way.

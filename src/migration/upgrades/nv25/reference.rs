@@ -9,7 +9,7 @@ use fil_actor_miner_state::{v15, v16};
 use fvm_ipld_amt::Amt;
 use fvm_ipld_blockstore::Blockstore;
 
-use super::{get, named, put, rebuild_by_spec, R};
+use crate::migration::reference::{get, named, put, rebuild_by_spec, R};
 use crate::migration::spec::UpgradeSpec;
 
 /// The nv25 migration of `state_root`, computed the reference way.
