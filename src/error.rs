@@ -148,9 +148,77 @@ pub enum Error {
         source: Box<Error>,
     },
 
-    /// Invalid argument or combination of options.
-    #[error("invalid input: {0}")]
-    Invalid(String),
+    /// The caller's arguments or options are wrong (an unknown network or
+    /// upgrade, a target no upgrade reaches, a thread pool that cannot
+    /// start): nothing was migrated.
+    #[error("{0}")]
+    Config(String),
+
+    /// An upgrade's spec does not fit the bundles it names, or its code
+    /// lacks a migrator the spec asks for: a defect of this build or of a
+    /// spec given to it, not of the state.
+    #[error("upgrade {upgrade}: {reason}")]
+    Spec {
+        /// The upgrade.
+        upgrade: String,
+        /// What is inconsistent.
+        reason: String,
+    },
+
+    /// The embedded bundle manifests lack a bundle asked for, or do not
+    /// reproduce a published CID.
+    #[error("actors bundles: {0}")]
+    Manifest(String),
+
+    /// The state is not one this upgrade migrates on this network: another
+    /// bundle, network or actors version, or an actor the upgrade needs is
+    /// absent. Well formed, but the wrong input.
+    #[error("{0}")]
+    WrongState(String),
+
+    /// A chain snapshot does not hold what was asked of it (a root, the
+    /// state of an epoch, the headers back to it).
+    #[error("{0}")]
+    Snapshot(String),
+
+    /// A value could not be encoded as DAG-CBOR (a value no chain state
+    /// holds).
+    #[error("encoding {what}: {reason}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// The encoder's message.
+        reason: String,
+    },
+
+    /// A library function was called against its contract (a builder fed
+    /// out of order, a write to a read-only source).
+    #[error("{0}")]
+    Usage(String),
+
+    /// `--verify`: an independent path gave another root.
+    #[error("verification failed: the migration gave {migrated} but {by} gives {expected}")]
+    VerifyMismatch {
+        /// The independent path ("an uncached from-scratch run").
+        by: &'static str,
+        /// The migration's root.
+        migrated: Cid,
+        /// The independent path's root.
+        expected: Cid,
+    },
+
+    /// The typed reference path of an upgrade failed on a state.
+    #[error("reference {upgrade}: {reason}")]
+    Reference {
+        /// The upgrade.
+        upgrade: String,
+        /// What failed, with its causes.
+        reason: String,
+    },
+
+    /// The synthetic generator cannot build or churn what was asked.
+    #[error("generator: {0}")]
+    Synth(String),
 
     /// The operation was cancelled by its caller.
     #[error("cancelled")]

@@ -37,7 +37,7 @@ impl StateFacts {
     /// state's name and what `--network` accepts when neither is known.
     pub fn resolve_network(&self, asked: Option<Network>) -> Result<Network> {
         match (asked, self.network()) {
-            (Some(a), Some(s)) if a != s => Err(Error::Invalid(format!(
+            (Some(a), Some(s)) if a != s => Err(Error::WrongState(format!(
                 "--network {a} but the state is a {s} state (its init actor's network name is {:?})",
                 self.network_name
             ))),
@@ -49,7 +49,7 @@ impl StateFacts {
                 );
                 Ok(a)
             }
-            (None, None) => Err(Error::Invalid(format!(
+            (None, None) => Err(Error::WrongState(format!(
                 "the state's init actor names network {:?}, which has no published bundles here; pass --network to migrate it with the bundles of {}",
                 self.network_name,
                 Network::ACCEPTED
@@ -72,7 +72,7 @@ impl StateFacts {
 fn actor_head<S: Blockstore>(store: &S, actors: &Cid, id: u64, what: &str) -> Result<Cid> {
     let key = fvm_shared3::address::Address::new_id(id).to_bytes();
     let v = get_value(store, actors, DEFAULT_BIT_WIDTH, &key)?
-        .ok_or_else(|| Error::Invalid(format!("the state has no {what} actor (f0{id})")))?;
+        .ok_or_else(|| Error::WrongState(format!("the state has no {what} actor (f0{id})")))?;
     Ok(RawActor::parse(&v, actors)?.head)
 }
 

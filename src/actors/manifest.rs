@@ -58,7 +58,7 @@ impl std::str::FromStr for Network {
         match s {
             "mainnet" | "testnetnet" => Ok(Network::Mainnet),
             "calibnet" | "calibrationnet" => Ok(Network::Calibnet),
-            other => Err(Error::Invalid(format!(
+            other => Err(Error::Config(format!(
                 "unknown network {other:?}: the networks are {}",
                 Network::ACCEPTED
             ))),
@@ -120,7 +120,7 @@ impl Manifest {
             .filter(|b| b.network == network.data_name() && b.actors_version == actors_version)
             .max_by_key(|b| (!is_candidate(&b.release), b.release.clone()))
             .ok_or_else(|| {
-                Error::Invalid(format!(
+                Error::Manifest(format!(
                     "no published actors v{actors_version} bundle for {network}"
                 ))
             })?;
@@ -134,7 +134,7 @@ impl Manifest {
             .into_iter()
             .find(|b| b.network == network.data_name() && b.release == release)
             .ok_or_else(|| {
-                Error::Invalid(format!(
+                Error::Manifest(format!(
                     "no published actors bundle {release} for {network}"
                 ))
             })?;
@@ -145,7 +145,7 @@ impl Manifest {
         let actors_version = b.actors_version;
         let parse = |s: &str| {
             Cid::try_from(s)
-                .map_err(|e| Error::Invalid(format!("bad CID {s:?} in embedded manifests: {e}")))
+                .map_err(|e| Error::Manifest(format!("bad CID {s:?} in embedded manifests: {e}")))
         };
         let entries = b
             .entries
@@ -154,13 +154,13 @@ impl Manifest {
             .collect::<Result<Vec<_>>>()?;
         let manifest_cid = parse(&b.manifest)?;
         let data_bytes = fvm_ipld_encoding::to_vec(&entries)
-            .map_err(|e| Error::Invalid(format!("encoding manifest data: {e}")))?;
+            .map_err(|e| Error::Manifest(format!("encoding manifest data: {e}")))?;
         let data_cid = cbor_cid(&data_bytes);
         let manifest_bytes = fvm_ipld_encoding::to_vec(&(1u64, data_cid))
-            .map_err(|e| Error::Invalid(format!("encoding manifest: {e}")))?;
+            .map_err(|e| Error::Manifest(format!("encoding manifest: {e}")))?;
         let rebuilt = cbor_cid(&manifest_bytes);
         if rebuilt != manifest_cid {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Manifest(format!(
                 "{network} actors {}: rebuilt manifest {rebuilt} != published {manifest_cid}",
                 b.release
             )));
@@ -206,7 +206,7 @@ impl Manifest {
 
 fn bundles() -> Result<Vec<Bundle>> {
     let file: File = serde_json::from_str(MANIFESTS_JSON)
-        .map_err(|e| Error::Invalid(format!("embedded manifests are corrupt: {e}")))?;
+        .map_err(|e| Error::Manifest(format!("embedded manifests are corrupt: {e}")))?;
     Ok(file.bundles)
 }
 

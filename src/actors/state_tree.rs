@@ -87,8 +87,10 @@ impl<'a> RawActor<'a> {
 
 /// Encodes a value as DAG-CBOR and stores it; returns its CID.
 pub fn put_cbor<S: Blockstore, T: serde::Serialize>(store: &S, v: &T) -> Result<Cid> {
-    let bytes =
-        fvm_ipld_encoding::to_vec(v).map_err(|e| Error::Invalid(format!("encoding: {e}")))?;
+    let bytes = fvm_ipld_encoding::to_vec(v).map_err(|e| Error::Encode {
+        what: "state object",
+        reason: e.to_string(),
+    })?;
     let cid = cbor_cid(&bytes);
     store
         .put_keyed(&cid, &bytes)

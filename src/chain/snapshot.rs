@@ -65,7 +65,7 @@ impl Tipset {
             }
         }
         let Some(first) = headers.first() else {
-            return Err(Error::Invalid("an empty tipset key".into()));
+            return Err(Error::Snapshot("an empty tipset key".into()));
         };
         if let Some(odd) = headers.iter().find(|h| h.height != first.height) {
             return Err(Error::Malformed {
@@ -147,12 +147,12 @@ pub fn snapshot_state<S: Blockstore>(
 ) -> Result<StateSource> {
     let first = *roots
         .first()
-        .ok_or_else(|| Error::Invalid("the snapshot CAR has no root".into()))?;
+        .ok_or_else(|| Error::Snapshot("the snapshot CAR has no root".into()))?;
     let key = head_key(store, roots)?;
     let first_block = crate::ipld::load_block(store, &key[0], None)?;
     if is_state_root_shaped(&first_block) {
         if let Some(e) = epoch {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Snapshot(format!(
                 "--epoch {e} needs a chain snapshot (block headers as roots), but this snapshot's root {first} is a state root"
             )));
         }
@@ -186,7 +186,7 @@ pub fn snapshot_state<S: Blockstore>(
     let psr = chosen.parent_state_root();
     if !store.has(&psr).map_err(Error::from_blockstore)? {
         let held = states_held(store, &head)?;
-        return Err(Error::Invalid(format!(
+        return Err(Error::Snapshot(format!(
             "the snapshot lacks the state for epoch {} (tipset {} at epoch {}: its ParentStateRoot {psr} is not in the file); {}",
             epoch.unwrap_or(chosen.height()),
             chosen.key()[0],
@@ -241,14 +241,14 @@ pub fn given_state<S: Blockstore>(store: &S, root: &Cid) -> Result<StateSource> 
 pub fn default_state_root<S: Blockstore>(store: &S, roots: &[Cid]) -> Result<Cid> {
     let source = snapshot_state(store, roots, None)?;
     Cid::try_from(source.state_root.as_str())
-        .map_err(|e| Error::Invalid(format!("state root {}: {e}", source.state_root)))
+        .map_err(|e| Error::Snapshot(format!("state root {}: {e}", source.state_root)))
 }
 
 /// Walks parents back from `head` to the tipset at `epoch`, or the last
 /// one before it if `epoch` was a null round.
 pub fn tipset_at<S: Blockstore>(store: &S, head: &Tipset, epoch: i64) -> Result<Tipset> {
     if epoch > head.height() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Snapshot(format!(
             "epoch {epoch} is after the snapshot's head at epoch {} (tipset {})",
             head.height(),
             head.key()[0]
@@ -257,13 +257,13 @@ pub fn tipset_at<S: Blockstore>(store: &S, head: &Tipset, epoch: i64) -> Result<
     let mut cur = head.clone();
     while cur.height() > epoch {
         if cur.parents().is_empty() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Snapshot(format!(
                 "epoch {epoch} is before the chain's first tipset at epoch {} (genesis)",
                 cur.height()
             )));
         }
         let parent = Tipset::load(store, cur.parents())?.ok_or_else(|| {
-            Error::Invalid(format!(
+            Error::Snapshot(format!(
                 "the snapshot holds block headers for epochs {}..={} only (the parent {} of the tipset at epoch {} is not in the file); epoch {epoch} is before that",
                 cur.height(),
                 head.height(),

@@ -45,7 +45,7 @@ impl ActorPass<'_> {
     fn route_of(&self, key: &[u8], raw: &RawActor<'_>) -> Result<&Route> {
         let spec = self.ctx.spec;
         self.router.route(&raw.code).ok_or_else(|| {
-            Error::Invalid(format!(
+            Error::WrongState(format!(
                 "actor {}: code {} is not in the {} actors v{} manifest",
                 address_text(key, spec.network),
                 raw.code,
@@ -152,7 +152,7 @@ impl ActorPass<'_> {
             let value = raw.with(&d.new_code, &head);
             tree = replace_value(ctx.store, &tree, DEFAULT_BIT_WIDTH, &d.key, &value)?.ok_or_else(
                 || {
-                    Error::Invalid(format!(
+                    Error::WrongState(format!(
                         "deferred actor {} vanished from the migrated actors tree",
                         d.input.address
                     ))

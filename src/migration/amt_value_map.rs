@@ -298,10 +298,14 @@ pub fn patch_from_diff<T: ValueTransform>(
                 patcher.apply(Patch::Set(c.index, &out))?;
             }
             (_, None) => {
-                return Err(Error::Invalid(format!(
-                    "value {} of AMT {in_root}: diff reported a change without a value",
-                    c.index
-                )))
+                return Err(Error::Malformed {
+                    what: "AMT",
+                    cid: *in_root,
+                    reason: format!(
+                        "value {}: the diff reported a change without a value",
+                        c.index
+                    ),
+                })
             }
         }
         n += 1;

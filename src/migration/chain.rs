@@ -34,7 +34,7 @@ fn target_version(target: &str, network: Network) -> Result<u32> {
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| {
             let known = names();
-            Error::Invalid(format!(
+            Error::Config(format!(
                 "--to {target:?}: not a network version (nv29) or an upgrade ({})",
                 known.join(", ")
             ))
@@ -65,7 +65,7 @@ pub fn upgrade_path(network: Network, from: &Cid, target: &str) -> Result<Vec<Up
         let at = crate::actors::manifest::by_data_cid(from)
             .map(|m| format!("actors {} ({})", m.release, m.network))
             .unwrap_or_else(|| format!("an unknown bundle ({from})"));
-        return Err(Error::Invalid(format!(
+        return Err(Error::WrongState(format!(
             "no upgrade to run from {at} to {target} on {network}: the state is already there, past it, or at a bundle no shipped upgrade starts from"
         )));
     }

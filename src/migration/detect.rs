@@ -18,13 +18,13 @@ pub fn check_spec(facts: &StateFacts, spec: &UpgradeSpec) -> Result<()> {
     // A name with no bundles here was resolved by the caller; its bundle
     // is checked below all the same.
     if let Some(n) = facts.network().filter(|n| *n != spec.network) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::WrongState(format!(
             "the state is a {n} state (its init actor's network name is {:?}), but {} here is {}'s",
             facts.network_name, spec.name, spec.network,
         )));
     }
     if facts.manifest_data != spec.old_manifest.data_cid {
-        return Err(Error::Invalid(format!(
+        return Err(Error::WrongState(format!(
             "the state runs {}, but {} migrates actors v{} ({} {})",
             facts.describe(),
             spec.name,
@@ -43,7 +43,7 @@ pub fn next_upgrade(facts: &StateFacts, network: Network) -> Result<Upgrade> {
         .into_iter()
         .find(|s| s.old_manifest.data_cid == facts.manifest_data)
         .ok_or_else(|| {
-            Error::Invalid(format!(
+            Error::WrongState(format!(
                 "no upgrade in this build starts from {} on {network}",
                 facts.describe()
             ))

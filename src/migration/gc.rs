@@ -101,7 +101,7 @@ pub fn collect_garbage_on(
     let db = old.db_path().to_path_buf();
     for root in keep {
         if !old.has_block(root)? {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Config(format!(
                 "--keep {root}: the store {} does not hold this root",
                 dir.display()
             )));

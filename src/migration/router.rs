@@ -38,15 +38,19 @@ impl Router {
             let kind = spec
                 .migrators
                 .get(name)
-                .ok_or_else(|| Error::Invalid(format!("{}: no migrator for {name}", spec.name)))?;
-            let migrator = names.iter().position(|n| n == kind).ok_or_else(|| {
-                Error::Invalid(format!("{}: migrator {kind:?} is not built", spec.name))
-            })?;
+                .ok_or_else(|| spec_error(spec, format!("no migrator for {name}")))?;
+            let migrator = names
+                .iter()
+                .position(|n| n == kind)
+                .ok_or_else(|| spec_error(spec, format!("migrator {kind:?} is not built")))?;
             let new_code = spec.new_manifest.code_of(name).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "{}: no actors v{} code for {name}",
-                    spec.name, spec.new_manifest.actors_version
-                ))
+                spec_error(
+                    spec,
+                    format!(
+                        "no actors v{} code for {name}",
+                        spec.new_manifest.actors_version
+                    ),
+                )
             })?;
             routes.insert(
                 *code,
@@ -64,5 +68,12 @@ impl Router {
     /// The route of an old code CID.
     pub fn route(&self, code: &Cid) -> Option<&Route> {
         self.routes.get(code)
+    }
+}
+
+fn spec_error(spec: &UpgradeSpec, reason: String) -> Error {
+    Error::Spec {
+        upgrade: spec.name.clone(),
+        reason,
     }
 }

@@ -132,7 +132,7 @@ pub fn migrate_state<B: Blockstore + Sync>(
         .num_threads(threads)
         .thread_name(|i| format!("migrate-{i}"))
         .build()
-        .map_err(|e| Error::Invalid(format!("thread pool: {e}")))?;
+        .map_err(|e| Error::Config(format!("thread pool: {e}")))?;
     let ctx = MigrationCtx {
         store: &buf,
         cache,
@@ -242,10 +242,10 @@ fn migrators_of(upgrade: &Upgrade, store: &RunStore<'_>) -> Result<Vec<Named>> {
     all.extend((upgrade.def.migrators)(&upgrade.spec, store)?);
     for name in upgrade.spec.migrators.values() {
         if !all.iter().any(|(n, _)| n == name) {
-            return Err(Error::Invalid(format!(
-                "upgrade {}: no migrator named {name:?} is built for it",
-                upgrade.name
-            )));
+            return Err(Error::Spec {
+                upgrade: upgrade.name.clone(),
+                reason: format!("no migrator named {name:?} is built for it"),
+            });
         }
     }
     Ok(all)

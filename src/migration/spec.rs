@@ -58,21 +58,30 @@ pub struct UpgradeSpec {
 impl UpgradeSpec {
     /// Parses and validates a spec text for `network`.
     pub fn parse(text: &str, network: Network) -> Result<Self> {
-        let raw: RawSpec =
-            toml::from_str(text).map_err(|e| Error::Invalid(format!("upgrade spec: {e}")))?;
-        let height = *raw.heights.get(&network.to_string()).ok_or_else(|| {
-            Error::Invalid(format!("upgrade {} has no height for {network}", raw.name))
+        let raw: RawSpec = toml::from_str(text).map_err(|e| Error::Spec {
+            upgrade: "(unparsed)".into(),
+            reason: format!("spec: {e}"),
         })?;
+        let height = *raw
+            .heights
+            .get(&network.to_string())
+            .ok_or_else(|| Error::Spec {
+                upgrade: raw.name.clone(),
+                reason: format!("no height for {network}"),
+            })?;
         let manifest = |releases: &BTreeMap<String, String>, version: u32| {
             let m = match releases.get(&network.to_string()) {
                 Some(release) => Manifest::load_release(network, release)?,
                 None => Manifest::load(network, version)?,
             };
             if m.actors_version != version {
-                return Err(Error::Invalid(format!(
-                    "upgrade {}: bundle {} is actors v{}, not v{version}",
-                    raw.name, m.release, m.actors_version
-                )));
+                return Err(Error::Spec {
+                    upgrade: raw.name.clone(),
+                    reason: format!(
+                        "bundle {} is actors v{}, not v{version}",
+                        m.release, m.actors_version
+                    ),
+                });
             }
             Ok(m)
         };
@@ -85,10 +94,13 @@ impl UpgradeSpec {
             match raw.migrators.get(name).cloned().or(default.clone()) {
                 Some(kind) => {
                     if new_manifest.code_of(name).is_none() {
-                        return Err(Error::Invalid(format!(
-                            "upgrade {}: actor {name:?} has no code in the actors v{} manifest",
-                            raw.name, raw.to_actors_version
-                        )));
+                        return Err(Error::Spec {
+                            upgrade: raw.name.clone(),
+                            reason: format!(
+                                "actor {name:?} has no code in the actors v{} manifest",
+                                raw.to_actors_version
+                            ),
+                        });
                     }
                     migrators.insert(name.clone(), kind);
                 }
@@ -96,18 +108,20 @@ impl UpgradeSpec {
             }
         }
         if !missing.is_empty() {
-            return Err(Error::Invalid(format!(
-                "upgrade {} is incomplete: no migrator for {}",
-                raw.name,
-                missing.join(", ")
-            )));
+            return Err(Error::Spec {
+                upgrade: raw.name.clone(),
+                reason: format!("incomplete: no migrator for {}", missing.join(", ")),
+            });
         }
         for name in raw.migrators.keys() {
             if name != "default" && old_manifest.code_of(name).is_none() {
-                return Err(Error::Invalid(format!(
-                    "upgrade {}: migrator given for {name:?}, which is not in the actors v{} manifest",
-                    raw.name, raw.from_actors_version
-                )));
+                return Err(Error::Spec {
+                    upgrade: raw.name.clone(),
+                    reason: format!(
+                        "migrator given for {name:?}, which is not in the actors v{} manifest",
+                        raw.from_actors_version
+                    ),
+                });
             }
         }
         Ok(UpgradeSpec {

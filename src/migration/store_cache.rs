@@ -45,7 +45,7 @@ impl StoreCache {
         let scope = format!("{upgrade}/{network}");
         match disk.get_meta(SCOPE_KEY)? {
             Some(s) if s != scope.as_bytes() => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Config(format!(
                     "store {} holds a {} migration, not {scope}; use another --store",
                     disk.path().display(),
                     String::from_utf8_lossy(&s)

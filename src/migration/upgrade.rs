@@ -76,10 +76,10 @@ impl Upgrade {
     pub fn with_spec_text(def: &'static UpgradeDef, text: &str, network: Network) -> Result<Self> {
         let spec = UpgradeSpec::parse(text, network)?;
         if spec.name != def.name {
-            return Err(crate::error::Error::Invalid(format!(
-                "spec of upgrade {:?} given for upgrade {}",
-                spec.name, def.name
-            )));
+            return Err(crate::error::Error::Spec {
+                upgrade: def.name.into(),
+                reason: format!("given the spec of upgrade {:?}", spec.name),
+            });
         }
         Ok(Upgrade { spec, def })
     }

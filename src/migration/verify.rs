@@ -35,10 +35,11 @@ pub fn verify<B: Blockstore + Sync>(
 ) -> Result<VerifySummary> {
     let scratch = migrate_state(backing, input_root, upgrade, &ScratchCache::default(), opts)?;
     if scratch.state_root != *migrated_root {
-        return Err(Error::Invalid(format!(
-            "verification failed: the migration gave {migrated_root} but an uncached from-scratch run gives {}",
-            scratch.state_root
-        )));
+        return Err(Error::VerifyMismatch {
+            by: "an uncached from-scratch run",
+            migrated: *migrated_root,
+            expected: scratch.state_root,
+        });
     }
     let output_check = match upgrade.def.output_check {
         Some(check) => Some(check(&DynStore::new(backing), migrated_root, upgrade)?),
@@ -46,9 +47,11 @@ pub fn verify<B: Blockstore + Sync>(
     };
     let reference = upgrade.reference_root(backing, input_root)?;
     if reference != *migrated_root {
-        return Err(Error::Invalid(format!(
-            "verification failed: the migration gave {migrated_root} but the typed reference path gives {reference}"
-        )));
+        return Err(Error::VerifyMismatch {
+            by: "the typed reference path",
+            migrated: *migrated_root,
+            expected: reference,
+        });
     }
     Ok(VerifySummary {
         from_scratch_root: scratch.state_root.to_string(),

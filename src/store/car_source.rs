@@ -348,7 +348,7 @@ impl Blockstore for CarSource {
     }
 
     fn put_keyed(&self, k: &Cid, _block: &[u8]) -> anyhow::Result<()> {
-        Err(Error::Invalid(format!(
+        Err(Error::Usage(format!(
             "cannot write block {k}: the CAR source {} is read-only",
             self.path.display()
         ))

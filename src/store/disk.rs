@@ -192,8 +192,10 @@ impl DiskStore {
     /// Iterates every stored block's CID.
     pub fn for_each_cid(&self, mut f: impl FnMut(Cid) -> Result<()>) -> Result<()> {
         self.backend.for_each_key(Space::Blocks, &mut |key| {
-            let cid = Cid::try_from(key).map_err(|e| {
-                Error::Invalid(format!("store {}: corrupt key: {e}", self.path.display()))
+            let cid = Cid::try_from(key).map_err(|e| Error::Store {
+                path: self.path.clone(),
+                failure: crate::error::StoreFailure::Damaged,
+                detail: format!("a block key that is not a CID: {e}"),
             })?;
             f(cid)
         })

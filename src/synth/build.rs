@@ -50,7 +50,7 @@ impl Actors {
         let code = self
             .code
             .code_of(name)
-            .ok_or_else(|| Error::Invalid(format!("manifest has no {name:?} actor")))?;
+            .ok_or_else(|| Error::Synth(format!("manifest has no {name:?} actor")))?;
         let st = ActorState {
             code,
             head,
@@ -59,7 +59,7 @@ impl Actors {
             delegated_address: delegated,
         };
         let v = fvm_ipld_encoding::to_vec(&st)
-            .map_err(|e| Error::Invalid(format!("encoding actor: {e}")))?;
+            .map_err(|e| Error::Synth(format!("encoding actor: {e}")))?;
         self.entries.push((Address::new_id(id).to_bytes(), v));
         Ok(())
     }
@@ -304,9 +304,9 @@ pub fn build_state<B: Blockstore>(
             &fvm_ipld_encoding::to_vec(&fvm_ipld_encoding::BytesSer(
                 &mix(&[seed, id, 41]).to_le_bytes().repeat(4),
             ))
-            .map_err(|e| Error::Invalid(e.to_string()))?,
+            .map_err(|e| Error::Synth(e.to_string()))?,
         )
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+        .map_err(|e| Error::Synth(e.to_string()))?;
         // Every eighth contract has self-destructed (a tombstone).
         let tombstone = (cfg.solstice_contracts && id % 8 == 5).then_some(
             fil_actor_evm_state::v11::Tombstone {

@@ -47,7 +47,7 @@ pub fn write_chain_car(
     out: &Path,
 ) -> Result<(BuiltChain, ExportSummary)> {
     if states.is_empty() {
-        return Err(Error::Invalid("a chain needs at least one state".into()));
+        return Err(Error::Synth("a chain needs at least one state".into()));
     }
     let cars = states
         .iter()

@@ -133,9 +133,9 @@ pub fn churn_state<B: Blockstore>(
     let (_, version, network) = actors
         .iter()
         .find_map(|(_, a)| name_of(a).filter(|x| x.0 == "system"))
-        .ok_or_else(|| Error::Invalid("no system actor with a known code in the state".into()))?;
+        .ok_or_else(|| Error::Synth("no system actor with a known code in the state".into()))?;
     if version != 11 {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Synth(format!(
             "churn works on actors v11 states, this one is v{version}"
         )));
     }
@@ -145,8 +145,7 @@ pub fn churn_state<B: Blockstore>(
             .iter()
             .position(|(_, a)| manifest.name_of(&a.code) == Some(name))
     };
-    let reward_i =
-        find(&actors, "reward").ok_or_else(|| Error::Invalid("no reward actor".into()))?;
+    let reward_i = find(&actors, "reward").ok_or_else(|| Error::Synth("no reward actor".into()))?;
     let mut reward: fil_actor_reward_state::v11::State =
         get_cbor(buf, &actors[reward_i].1.head, "reward state")?;
     let mut stats = ChurnStats {
@@ -177,7 +176,7 @@ pub fn churn_state<B: Blockstore>(
         let id = Address::from_bytes(key)
             .ok()
             .and_then(|a| a.id().ok())
-            .ok_or_else(|| Error::Invalid("miner key is not an ID address".into()))?;
+            .ok_or_else(|| Error::Synth("miner key is not an ID address".into()))?;
         let (head, claim) = churn_miner(
             buf,
             id,
@@ -218,7 +217,7 @@ pub fn churn_state<B: Blockstore>(
     }
 
     // New actors.
-    let init_i = find(&actors, "init").ok_or_else(|| Error::Invalid("no init actor".into()))?;
+    let init_i = find(&actors, "init").ok_or_else(|| Error::Synth("no init actor".into()))?;
     let mut init: fil_actor_init_state::v11::State =
         get_cbor(buf, &actors[init_i].1.head, "init state")?;
     let mut init_map: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
@@ -228,10 +227,10 @@ pub fn churn_state<B: Blockstore>(
     })?;
     let account_code = manifest
         .code_of("account")
-        .ok_or_else(|| Error::Invalid("no account code".into()))?;
+        .ok_or_else(|| Error::Synth("no account code".into()))?;
     let miner_code = manifest
         .code_of("storageminer")
-        .ok_or_else(|| Error::Invalid("no miner code".into()))?;
+        .ok_or_else(|| Error::Synth("no miner code".into()))?;
     let new_account = |init: &mut fil_actor_init_state::v11::State,
                        actors: &mut Vec<(Vec<u8>, ActorState)>,
                        init_map: &mut Vec<(Vec<u8>, Vec<u8>)>,
@@ -243,7 +242,7 @@ pub fn churn_state<B: Blockstore>(
         for (i, c) in pk[1..].chunks_mut(8).enumerate() {
             c.copy_from_slice(&mix(&[cfg.seed, id, k, i as u64, 61]).to_le_bytes());
         }
-        let addr = Address::new_secp256k1(&pk).map_err(|e| Error::Invalid(e.to_string()))?;
+        let addr = Address::new_secp256k1(&pk).map_err(|e| Error::Synth(e.to_string()))?;
         let head = single::account(buf, addr)?;
         actors.push((
             Address::new_id(id).to_bytes(),
@@ -257,7 +256,7 @@ pub fn churn_state<B: Blockstore>(
         ));
         init_map.push((
             addr.to_bytes(),
-            fvm_ipld_encoding::to_vec(&id).map_err(|e| Error::Invalid(e.to_string()))?,
+            fvm_ipld_encoding::to_vec(&id).map_err(|e| Error::Synth(e.to_string()))?,
         ));
         Ok(id)
     };
@@ -303,7 +302,7 @@ pub fn churn_state<B: Blockstore>(
         ));
         init_map.push((
             Address::new_actor(&id.to_be_bytes()).to_bytes(),
-            fvm_ipld_encoding::to_vec(&id).map_err(|e| Error::Invalid(e.to_string()))?,
+            fvm_ipld_encoding::to_vec(&id).map_err(|e| Error::Synth(e.to_string()))?,
         ));
         claims.insert(
             id,
@@ -322,7 +321,7 @@ pub fn churn_state<B: Blockstore>(
 
     // Power: claims of every miner, totals recomputed.
     let power_i =
-        find(&actors, "storagepower").ok_or_else(|| Error::Invalid("no power actor".into()))?;
+        find(&actors, "storagepower").ok_or_else(|| Error::Synth("no power actor".into()))?;
     let mut power: fil_actor_power_state::v11::State =
         get_cbor(buf, &actors[power_i].1.head, "power state")?;
     let mut claim_entries: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
@@ -333,13 +332,13 @@ pub fn churn_state<B: Blockstore>(
     for (id, c) in &claims {
         claim_entries.insert(
             Address::new_id(*id).to_bytes(),
-            fvm_ipld_encoding::to_vec(c).map_err(|e| Error::Invalid(e.to_string()))?,
+            fvm_ipld_encoding::to_vec(c).map_err(|e| Error::Synth(e.to_string()))?,
         );
     }
     let (mut raw, mut qa) = (BigInt::from(0), BigInt::from(0));
     for v in claim_entries.values() {
         let c: fil_actor_power_state::v11::Claim = fvm_ipld_encoding::from_slice(v)
-            .map_err(|e| Error::Invalid(format!("power claim: {e}")))?;
+            .map_err(|e| Error::Synth(format!("power claim: {e}")))?;
         raw += c.raw_byte_power;
         qa += c.quality_adj_power;
     }
@@ -358,7 +357,7 @@ pub fn churn_state<B: Blockstore>(
         .map(|(k, a)| {
             Ok((
                 k,
-                fvm_ipld_encoding::to_vec(&a).map_err(|e| Error::Invalid(e.to_string()))?,
+                fvm_ipld_encoding::to_vec(&a).map_err(|e| Error::Synth(e.to_string()))?,
             ))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -402,7 +401,7 @@ fn churn_miner<B: Blockstore>(
         count += 1;
         max_number = Some(i);
         let mut s: miner::SectorOnChainInfo = fvm_ipld_encoding::from_slice(bytes)
-            .map_err(|err| Error::Invalid(format!("miner f0{id} sector {i}: {err}")))?;
+            .map_err(|err| Error::Synth(format!("miner f0{id} sector {i}: {err}")))?;
         let r = |k: u64| [cfg.seed, id, i, k];
         let (remove, modify) = match cfg.change_fraction {
             Some(f) => (chance(&r(1), f / 3.0), chance(&r(2), f / 3.0)),
@@ -435,7 +434,7 @@ fn churn_miner<B: Blockstore>(
                 s.expiration += 180 * EPOCHS_PER_DAY;
             }
             enc.clear();
-            enc = fvm_ipld_encoding::to_vec(&s).map_err(|err| Error::Invalid(err.to_string()))?;
+            enc = fvm_ipld_encoding::to_vec(&s).map_err(|err| Error::Synth(err.to_string()))?;
             patcher.apply(Patch::Set(i, &enc))?;
             stats.modified += 1;
         }
@@ -458,7 +457,7 @@ fn churn_miner<B: Blockstore>(
                 s.deal_ids = m.activate(id, s.deal_ids.len(), s.expiration);
             }
         }
-        enc = fvm_ipld_encoding::to_vec(&s).map_err(|err| Error::Invalid(err.to_string()))?;
+        enc = fvm_ipld_encoding::to_vec(&s).map_err(|err| Error::Synth(err.to_string()))?;
         patcher.apply(Patch::Set(number, &enc))?;
         live.push(summary_of(&s));
     }
@@ -486,7 +485,7 @@ fn churn_miner<B: Blockstore>(
     if added > 0 {
         let mut all = allocated;
         all |= &BitField::try_from_bits(first_new..first_new + added)
-            .map_err(|err| Error::Invalid(err.to_string()))?;
+            .map_err(|err| Error::Synth(err.to_string()))?;
         st.allocated_sectors = put_cbor(buf, &all)?;
     }
     let head = put_cbor(buf, &st)?;

@@ -110,14 +110,14 @@ pub fn build_chain<S: Blockstore>(
     state_for: impl Fn(i64) -> Cid,
 ) -> Result<BuiltChain> {
     if shape.head_epoch < shape.first_epoch {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Synth(format!(
             "a chain from epoch {} to {} is empty",
             shape.first_epoch, shape.head_epoch
         )));
     }
     let empty = Amt::<(), _>::new_with_bit_width(store, 3)
         .flush()
-        .map_err(|e| Error::Invalid(format!("empty AMT: {e}")))?;
+        .map_err(|e| Error::Synth(format!("empty AMT: {e}")))?;
     let messages = put_cbor(
         store,
         &TxMeta {

@@ -91,7 +91,7 @@ impl<'s, B: Blockstore> MarketBuilder<'s, B> {
     }
 
     fn put_proposal(&mut self, deal: u64, p: &DealProposal) -> Result<Cid> {
-        let bytes = fvm_ipld_encoding::to_vec(p).map_err(|e| Error::Invalid(e.to_string()))?;
+        let bytes = fvm_ipld_encoding::to_vec(p).map_err(|e| Error::Synth(e.to_string()))?;
         self.proposals.push(deal, &bytes)?;
         self.proposals_written += 1;
         let collateral = atto(&p.provider_collateral);
@@ -111,7 +111,7 @@ impl<'s, B: Blockstore> MarketBuilder<'s, B> {
     }
 
     fn put_state(&mut self, deal: u64, st: &DealState) -> Result<()> {
-        let bytes = fvm_ipld_encoding::to_vec(st).map_err(|e| Error::Invalid(e.to_string()))?;
+        let bytes = fvm_ipld_encoding::to_vec(st).map_err(|e| Error::Synth(e.to_string()))?;
         self.states.push(deal, &bytes)?;
         self.deal_states += 1;
         Ok(())
@@ -202,7 +202,7 @@ impl<'s, B: Blockstore> MarketBuilder<'s, B> {
             start + 200 * EPOCHS_PER_DAY,
         );
         let cid = self.put_proposal(deal, &p)?;
-        let unit = fvm_ipld_encoding::to_vec(&()).map_err(|e| Error::Invalid(e.to_string()))?;
+        let unit = fvm_ipld_encoding::to_vec(&()).map_err(|e| Error::Synth(e.to_string()))?;
         self.pending.push((cid.to_bytes(), unit));
         Ok(())
     }
@@ -210,7 +210,7 @@ impl<'s, B: Blockstore> MarketBuilder<'s, B> {
     /// The market state, and the next deal ID.
     pub fn finish(self, last_cron: i64) -> Result<(Cid, u64)> {
         let buf = self.buf;
-        let mut st = State::new(buf).map_err(|e| Error::Invalid(format!("market state: {e}")))?;
+        let mut st = State::new(buf).map_err(|e| Error::Synth(format!("market state: {e}")))?;
         st.proposals = self.proposals.finish()?;
         st.states = self.states.finish()?;
         st.pending_proposals = hamt_from(buf, self.pending)?;
@@ -239,7 +239,7 @@ fn atto(t: &TokenAmount) -> u128 {
 }
 
 fn token(v: u128) -> Result<Vec<u8>> {
-    fvm_ipld_encoding::to_vec(&TokenAmount::from_atto(v)).map_err(|e| Error::Invalid(e.to_string()))
+    fvm_ipld_encoding::to_vec(&TokenAmount::from_atto(v)).map_err(|e| Error::Synth(e.to_string()))
 }
 
 /// A deal proposal between `client` and `provider` for epochs `start..end`

@@ -99,7 +99,7 @@ impl MarketChurn {
     ) -> Result<(Cid, MarketChurnStats)> {
         let mut st: State = get_cbor(buf, head, "market state")?;
         let mut stats = MarketChurnStats::default();
-        let bad = |e: fvm_ipld_encoding::Error| Error::Invalid(format!("market churn: {e}"));
+        let bad = |e: fvm_ipld_encoding::Error| Error::Synth(format!("market churn: {e}"));
         // The cron touches about 1 in 10,000 deals per 120 epochs and
         // cleans up a tenth as many.
         let touched = (self.deal_states * epochs as u64 / 1_200_000).max(1);
@@ -196,7 +196,7 @@ fn patch<B: Blockstore, T: serde::Serialize>(
         match v {
             Some(v) => {
                 let bytes =
-                    fvm_ipld_encoding::to_vec(v).map_err(|e| Error::Invalid(e.to_string()))?;
+                    fvm_ipld_encoding::to_vec(v).map_err(|e| Error::Synth(e.to_string()))?;
                 p.apply(Patch::Set(*i, &bytes))?;
             }
             None => p.apply(Patch::Delete(*i))?,

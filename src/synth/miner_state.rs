@@ -70,7 +70,7 @@ pub struct AssembledMiner {
 }
 
 fn anyhow_err(what: &'static str) -> impl Fn(anyhow::Error) -> Error {
-    move |e| Error::Invalid(format!("building {what}: {e:#}"))
+    move |e| Error::Synth(format!("building {what}: {e:#}"))
 }
 
 /// Partition size for a sector size (window PoSt partition sectors).
@@ -142,7 +142,7 @@ pub fn assemble<S: Blockstore>(store: &S, inp: &MinerInputs<'_>) -> Result<Assem
         vec![maddr],
         post_proof,
     )
-    .map_err(|e| Error::Invalid(format!("miner info: {e}")))?;
+    .map_err(|e| Error::Synth(format!("miner info: {e}")))?;
     let info_cid = put_cbor(store, &info)?;
 
     let period = policy.wpost_proving_period;
@@ -198,11 +198,11 @@ pub fn assemble<S: Blockstore>(store: &S, inp: &MinerInputs<'_>) -> Result<Assem
                 pre_commit_epoch: p.epoch - 100,
             },
         )
-        .map_err(|e| Error::Invalid(format!("precommits: {e}")))?;
+        .map_err(|e| Error::Synth(format!("precommits: {e}")))?;
     }
     state.pre_committed_sectors = pre
         .flush()
-        .map_err(|e| Error::Invalid(format!("precommits: {e}")))?;
+        .map_err(|e| Error::Synth(format!("precommits: {e}")))?;
     state.pre_commit_deposits =
         TokenAmount::from_atto(NANO as u128 * 10_000_000 * inp.precommits.len() as u128);
 
@@ -216,7 +216,7 @@ pub fn assemble<S: Blockstore>(store: &S, inp: &MinerInputs<'_>) -> Result<Assem
         .max();
     let allocated = match max {
         Some(m) => {
-            BitField::try_from_bits(0..=m).map_err(|e| Error::Invalid(format!("bitfield: {e}")))?
+            BitField::try_from_bits(0..=m).map_err(|e| Error::Synth(format!("bitfield: {e}")))?
         }
         None => BitField::new(),
     };
@@ -312,14 +312,14 @@ pub fn build_deadlines<S: Blockstore>(
         {
             let mut part = miner::Partition::new(store).map_err(anyhow_err("empty partition"))?;
             part.sectors = BitField::try_from_bits(chunk.iter().map(|s| s.number))
-                .map_err(|e| Error::Invalid(format!("partition bitfield: {e}")))?;
+                .map_err(|e| Error::Synth(format!("partition bitfield: {e}")))?;
             let faulty: Vec<u64> = chunk
                 .iter()
                 .filter(|s| is_faulty(p, s.number))
                 .map(|s| s.number)
                 .collect();
             part.faults = BitField::try_from_bits(faulty.iter().copied())
-                .map_err(|e| Error::Invalid(format!("fault bitfield: {e}")))?;
+                .map_err(|e| Error::Synth(format!("fault bitfield: {e}")))?;
             let mut queue: std::collections::BTreeMap<
                 i64,
                 (Vec<u64>, u128, miner::PowerPair, miner::PowerPair),
@@ -350,24 +350,24 @@ pub fn build_deadlines<S: Blockstore>(
                     epoch as u64,
                     miner::ExpirationSet {
                         on_time_sectors: BitField::try_from_bits(nums)
-                            .map_err(|e| Error::Invalid(format!("expiration bitfield: {e}")))?,
+                            .map_err(|e| Error::Synth(format!("expiration bitfield: {e}")))?,
                         early_sectors: BitField::new(),
                         on_time_pledge: TokenAmount::from_atto(BigInt::from(pledge) * NANO),
                         active_power: active,
                         faulty_power: faulty,
                     },
                 )
-                .map_err(|e| Error::Invalid(format!("expiration queue: {e}")))?;
+                .map_err(|e| Error::Synth(format!("expiration queue: {e}")))?;
             }
             part.expirations_epochs = exp
                 .flush()
-                .map_err(|e| Error::Invalid(format!("expiration queue: {e}")))?;
+                .map_err(|e| Error::Synth(format!("expiration queue: {e}")))?;
             part.live_power = live;
             part.faulty_power = faulty_power.clone();
             add(&mut dl_faulty, &faulty_power);
             partitions
                 .set(pi as u64, part)
-                .map_err(|e| Error::Invalid(format!("partitions: {e}")))?;
+                .map_err(|e| Error::Synth(format!("partitions: {e}")))?;
         }
         let mut exp: Amt<BitField, _> =
             Amt::new_with_bit_width(store, miner::DEADLINE_EXPIRATIONS_AMT_BITWIDTH);
@@ -375,16 +375,16 @@ pub fn build_deadlines<S: Blockstore>(
             exp.set(
                 epoch as u64,
                 BitField::try_from_bits(parts)
-                    .map_err(|e| Error::Invalid(format!("bitfield: {e}")))?,
+                    .map_err(|e| Error::Synth(format!("bitfield: {e}")))?,
             )
-            .map_err(|e| Error::Invalid(format!("deadline expirations: {e}")))?;
+            .map_err(|e| Error::Synth(format!("deadline expirations: {e}")))?;
         }
         dl.partitions = partitions
             .flush()
-            .map_err(|e| Error::Invalid(format!("partitions: {e}")))?;
+            .map_err(|e| Error::Synth(format!("partitions: {e}")))?;
         dl.expirations_epochs = exp
             .flush()
-            .map_err(|e| Error::Invalid(format!("deadline expirations: {e}")))?;
+            .map_err(|e| Error::Synth(format!("deadline expirations: {e}")))?;
         dl.live_sectors = sectors.len() as u64;
         dl.total_sectors = sectors.len() as u64;
         dl.faulty_power = dl_faulty;

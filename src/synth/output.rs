@@ -110,7 +110,7 @@ pub fn churn_car(
     let root = *car
         .roots()
         .first()
-        .ok_or_else(|| Error::Invalid(format!("{} has no root", from.display())))?;
+        .ok_or_else(|| Error::Synth(format!("{} has no root", from.display())))?;
     let state_root = resolve_state_root(&car, &root)?;
     with_scratch_store(out, |disk| {
         let overlay = Overlay {

@@ -73,7 +73,7 @@ impl EmptyMiners {
     pub fn new<S: Blockstore>(store: &S) -> Result<Self> {
         let policy = Policy::default();
         let template = miner::State::new(&policy, store, Cid::default(), 0, 0)
-            .map_err(|e| Error::Invalid(format!("empty miner state: {e:#}")))?;
+            .map_err(|e| Error::Synth(format!("empty miner state: {e:#}")))?;
         Ok(EmptyMiners { template, policy })
     }
 
@@ -95,7 +95,7 @@ impl EmptyMiners {
             vec![],
             RegisteredPoStProof::StackedDRGWindow32GiBV1P1,
         )
-        .map_err(|e| Error::Invalid(format!("miner info: {e}")))?;
+        .map_err(|e| Error::Synth(format!("miner info: {e}")))?;
         let mut st = self.template.clone();
         st.info = put_cbor(store, &info)?;
         let period = self.policy.wpost_proving_period;

@@ -31,8 +31,7 @@ fn count_at(n: u64, version: u32) -> u64 {
 }
 
 fn encode(info: &fil_actor_miner_state::v11::SectorOnChainInfo) -> Result<Vec<u8>> {
-    fvm_ipld_encoding::to_vec(info)
-        .map_err(|e| Error::Invalid(format!("encoding sector info: {e}")))
+    fvm_ipld_encoding::to_vec(info).map_err(|e| Error::Synth(format!("encoding sector info: {e}")))
 }
 
 /// The built sectors of one miner.

@@ -41,7 +41,7 @@ pub mod ids {
 }
 
 fn err(what: &'static str) -> impl Fn(String) -> Error {
-    move |e| Error::Invalid(format!("building {what} state: {e}"))
+    move |e| Error::Synth(format!("building {what} state: {e}"))
 }
 
 /// The CID of the empty tuple `[]` (stateless actors' head, state info).
@@ -60,7 +60,7 @@ pub fn hamt_from<S: Blockstore>(store: &S, mut entries: Vec<(Vec<u8>, Vec<u8>)>)
 }
 
 fn cbor<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
-    fvm_ipld_encoding::to_vec(v).map_err(|e| Error::Invalid(format!("encoding: {e}")))
+    fvm_ipld_encoding::to_vec(v).map_err(|e| Error::Synth(format!("encoding: {e}")))
 }
 
 /// System actor state: `[manifest data CID]`.

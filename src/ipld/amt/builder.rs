@@ -85,13 +85,13 @@ impl<'s, S: Blockstore> AmtBuilder<'s, S> {
     /// Appends a value at `index`, which must be greater than every index pushed before.
     pub fn push(&mut self, index: u64, value: &[u8]) -> Result<()> {
         if index > MAX_INDEX {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Usage(format!(
                 "AMT index {index} exceeds the maximum {MAX_INDEX}"
             )));
         }
         if let Some(last) = self.last {
             if index <= last {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Usage(format!(
                     "AMT builder needs ascending indices: {index} after {last}"
                 )));
             }

@@ -50,7 +50,7 @@ pub fn diff<S: Blockstore>(
     let a = AmtRoot::load(store, old)?;
     let b = AmtRoot::load(store, new)?;
     if a.bit_width != b.bit_width {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Usage(format!(
             "cannot diff AMTs of different bit widths: {old} has {}, {new} has {}",
             a.bit_width, b.bit_width
         )));

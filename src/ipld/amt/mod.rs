@@ -74,7 +74,7 @@ pub fn check_bit_width(bit_width: u32) -> Result<()> {
     if (1..=MAX_BIT_WIDTH).contains(&bit_width) {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
+        Err(Error::Usage(format!(
             "AMT bit width {bit_width} is outside 1..={MAX_BIT_WIDTH}"
         )))
     }

@@ -154,13 +154,13 @@ impl<'s, S: Blockstore> AmtPatcher<'s, S> {
     pub fn apply(&mut self, patch: Patch<'_>) -> Result<()> {
         let index = patch.index();
         if index > MAX_INDEX {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Usage(format!(
                 "AMT index {index} exceeds the maximum"
             )));
         }
         if let Some(last) = self.last {
             if index <= last {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Usage(format!(
                     "AMT patches must have ascending indices: {index} after {last}"
                 )));
             }
@@ -199,7 +199,7 @@ impl<'s, S: Blockstore> AmtPatcher<'s, S> {
                     Patch::Set(..) => (Node::empty(self.bit_width), None),
                 },
                 _ => {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Usage(format!(
                         "AMT internal node at level {} holds a value",
                         top.level
                     )))

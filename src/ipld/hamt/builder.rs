@@ -49,7 +49,7 @@ impl<'s, S: Blockstore> HamtBuilder<'s, S> {
     /// A builder writing into `store`.
     pub fn new(store: &'s S, bit_width: u32) -> Result<Self> {
         if !(1..=8).contains(&bit_width) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Usage(format!(
                 "HAMT bit width {bit_width} outside 1..=8"
             )));
         }
@@ -85,7 +85,7 @@ impl<'s, S: Blockstore> HamtBuilder<'s, S> {
         let hash = key_hash(key);
         if let Some(last) = self.last_hash {
             if hash <= last {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Usage(format!(
                     "HAMT builder needs entries in ascending key-hash order (key {} out of order or duplicated)",
                     hex(key)
                 )));
@@ -116,9 +116,8 @@ impl<'s, S: Blockstore> HamtBuilder<'s, S> {
     }
 
     fn slot(&self, hash: &[u8; 32], depth: usize) -> Result<usize> {
-        slot_at(hash, depth as u32, self.bit_width).ok_or_else(|| {
-            Error::Invalid("HAMT deeper than the key hash (colliding hashes)".into())
-        })
+        slot_at(hash, depth as u32, self.bit_width)
+            .ok_or_else(|| Error::Usage("HAMT deeper than the key hash (colliding hashes)".into()))
     }
 
     /// Inserts into the deepest open node, which `e` lies under.

@@ -17,7 +17,10 @@ impl ActorMigrator for SystemMigrator {
         let bytes = fvm_ipld_encoding::to_vec(&fil_actor_system_state::v12::State {
             builtin_actors: m.data_cid,
         })
-        .map_err(|e| Error::Invalid(format!("encoding system state: {e}")))?;
+        .map_err(|e| Error::Encode {
+            what: "system state",
+            reason: e.to_string(),
+        })?;
         Ok(ctx.put(&bytes))
     }
 }

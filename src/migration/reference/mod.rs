@@ -138,7 +138,10 @@ pub(crate) fn rebuild_by_spec<S: Blockstore>(
 
 /// A reference path's result, its error named after the upgrade.
 pub(crate) fn named(spec: &UpgradeSpec, r: R<Cid>) -> Result<Cid> {
-    r.map_err(|e| Error::Invalid(format!("reference {}: {e:#}", spec.name)))
+    r.map_err(|e| Error::Reference {
+        upgrade: spec.name.clone(),
+        reason: format!("{e:#}"),
+    })
 }
 
 /// The reference migration of `state_root` by `upgrade`: its typed path.

@@ -55,7 +55,7 @@ pub fn find(name: &str) -> Result<&'static UpgradeDef> {
         .copied()
         .find(|d| d.name == name)
         .ok_or_else(|| {
-            Error::Invalid(format!(
+            Error::Config(format!(
                 "unknown upgrade {name:?} (known: {})",
                 names().join(", ")
             ))

@@ -22,7 +22,10 @@ pub fn sectors_decode_as_v12(
     let miner_code = spec
         .new_manifest
         .code_of("storageminer")
-        .ok_or_else(|| Error::Invalid("no storageminer in the new manifest".into()))?;
+        .ok_or_else(|| Error::Spec {
+            upgrade: spec.name.clone(),
+            reason: "no storageminer in the new manifest".into(),
+        })?;
     let (mut miners, mut sectors_decoded) = (0u64, 0u64);
     for_each_entry(store, &state.actors, 5, |_k, v| {
         let a = RawActor::parse(v, &state.actors)?;
@@ -33,16 +36,18 @@ pub fn sectors_decode_as_v12(
         let fields = tuple::elements(&head, 15, "miner state v12", &a.head)?;
         let sectors = tuple::cid_at(&head, &fields[9], "miner sectors", &a.head)?;
         for_each_value(store, &sectors, |i, bytes| {
-            let s: v12::SectorOnChainInfo = fvm_ipld_encoding::from_slice(bytes).map_err(|e| {
-                Error::Invalid(format!(
-                    "migrated sector {i} of {sectors} does not decode as v12: {e}"
-                ))
-            })?;
+            let s: v12::SectorOnChainInfo =
+                fvm_ipld_encoding::from_slice(bytes).map_err(|e| Error::Malformed {
+                    what: "migrated sectors AMT",
+                    cid: sectors,
+                    reason: format!("sector {i} does not decode as v12: {e}"),
+                })?;
             if s.sector_number != i {
-                return Err(Error::Invalid(format!(
-                    "migrated sector at index {i} of {sectors} has number {}",
-                    s.sector_number
-                )));
+                return Err(Error::Malformed {
+                    what: "migrated sectors AMT",
+                    cid: sectors,
+                    reason: format!("the sector at index {i} has number {}", s.sector_number),
+                });
             }
             sectors_decoded += 1;
             Ok(())

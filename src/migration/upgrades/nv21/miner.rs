@@ -51,7 +51,10 @@ impl Nv21MinerMigrator {
     /// Builds the empty deadline structures of v11 and v12 (and stores them).
     pub fn new<S: Blockstore>(store: &S) -> Result<Self> {
         let policy = Policy::default();
-        let bad = |e: anyhow::Error| Error::Invalid(format!("empty deadline: {e:#}"));
+        let bad = |e: anyhow::Error| Error::Encode {
+            what: "empty deadline",
+            reason: format!("{e:#}"),
+        };
         let d11 = put_cbor(store, &v11::Deadline::new(store).map_err(bad)?)?;
         let ds11 = put_cbor(store, &v11::Deadlines::new(&policy, d11))?;
         let d12 = put_cbor(store, &v12::Deadline::new(store).map_err(bad)?)?;
@@ -127,8 +130,12 @@ impl Nv21MinerMigrator {
             let enc = tuple::encode_cid(&snap_out);
             *due = ctx.put(&tuple::replace(&dl, &fields, &[(DEADLINE_SNAPSHOT, &enc)]));
         }
-        let out = fvm_ipld_encoding::to_vec(&v12::Deadlines { due: dls.due })
-            .map_err(|e| Error::Invalid(format!("encoding deadlines: {e}")))?;
+        let out = fvm_ipld_encoding::to_vec(&v12::Deadlines { due: dls.due }).map_err(|e| {
+            Error::Encode {
+                what: "deadlines",
+                reason: e.to_string(),
+            }
+        })?;
         Ok(ctx.put(&out))
     }
 }
@@ -138,7 +145,11 @@ impl Nv21MinerMigrator {
 pub struct SectorsV11V12;
 
 fn sector_error(amt: &Cid, index: u64, e: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!("sector {index} of sectors AMT {amt}: {e}"))
+    Error::Malformed {
+        what: "sectors AMT",
+        cid: *amt,
+        reason: format!("sector {index}: {e}"),
+    }
 }
 
 impl ValueTransform for SectorsV11V12 {

@@ -39,19 +39,20 @@ fn encode(pairs: &[(u64, u64)], out: &mut Vec<u8>) {
 
 fn decode(v: &[u8], root: &Cid, deal: u64) -> Result<Vec<(u64, u64)>> {
     let mut cur = Cursor::new(v);
-    let bad = |e: cbor::CborError| {
-        Error::Invalid(format!(
-            "deal {deal} of listings index {root}: {}",
-            e.reason
-        ))
+    let bad = |e: cbor::CborError| Error::Malformed {
+        what: "deal listings index",
+        cid: *root,
+        reason: format!("deal {deal}: {}", e.reason),
     };
     let n = cur.array().map_err(bad)?;
     let mut out = Vec::with_capacity(n.min(16) as usize);
     for _ in 0..n {
         if cur.array().map_err(bad)? != 2 {
-            return Err(Error::Invalid(format!(
-                "deal {deal} of listings index {root}: not a [miner, sector] pair"
-            )));
+            return Err(Error::Malformed {
+                what: "deal listings index",
+                cid: *root,
+                reason: format!("deal {deal}: not a [miner, sector] pair"),
+            });
         }
         out.push((cur.uint().map_err(bad)?, cur.uint().map_err(bad)?));
     }

@@ -275,11 +275,10 @@ fn patch_provider_sectors(
     base: &MarketBase,
     miners: &[(u64, Option<Cid>)],
 ) -> Result<(Cid, Vec<ListingChange>)> {
-    let bad = |e: fvm_ipld_hamt::Error| {
-        Error::Invalid(format!(
-            "ProviderSectors map {}: {e}",
-            base.provider_sectors
-        ))
+    let bad = |e: fvm_ipld_hamt::Error| Error::Malformed {
+        what: "ProviderSectors map",
+        cid: base.provider_sectors,
+        reason: e.to_string(),
     };
     let mut outer: Hamt<_, Cid, BytesKey> =
         Hamt::load_with_bit_width(&base.provider_sectors, ctx.store, PROVIDER_SECTORS_BITWIDTH)
@@ -294,13 +293,18 @@ fn patch_provider_sectors(
         }
         let (a, b) = (old.unwrap_or(empty), inner.unwrap_or(empty));
         crate::ipld::hamt::diff(ctx.store, &a, &b, PROVIDER_SECTORS_BITWIDTH, |c| {
-            let (sector, _) = unsigned_varint::decode::u64(c.key).map_err(|e| {
-                Error::Invalid(format!("ProviderSectors map of miner {miner}: key: {e}"))
-            })?;
+            let (sector, _) =
+                unsigned_varint::decode::u64(c.key).map_err(|e| Error::Malformed {
+                    what: "ProviderSectors map",
+                    cid: base.provider_sectors,
+                    reason: format!("miner {miner}: key: {e}"),
+                })?;
             for (side, added) in [(c.before, false), (c.after, true)] {
                 let Some(v) = side else { continue };
-                let deals = deal_list(v).map_err(|e| {
-                    Error::Invalid(format!("ProviderSectors map of miner {miner}: {e}"))
+                let deals = deal_list(v).map_err(|e| Error::Malformed {
+                    what: "ProviderSectors map",
+                    cid: base.provider_sectors,
+                    reason: format!("miner {miner}: {e}"),
                 })?;
                 changes.extend(deals.into_iter().map(|deal| ListingChange {
                     listing: DealListing {
@@ -326,7 +330,11 @@ fn patch_provider_sectors(
 }
 
 fn deal_error(deal: u64, states: &Cid, e: String) -> Error {
-    Error::Invalid(format!("deal {deal} of states AMT {states}: {e}"))
+    Error::Malformed {
+        what: "deal states AMT",
+        cid: *states,
+        reason: format!("deal {deal} ({e})"),
+    }
 }
 
 /// Maps every deal of the States AMT `root` through `f`.

@@ -76,7 +76,7 @@ impl ActorMigrator for Nv22MinerMigrator {
             .link(STATE_SECTORS, "miner state sectors")?;
         let miner = actor
             .id
-            .ok_or_else(|| Error::Invalid("a miner without an ID address".into()))?;
+            .ok_or_else(|| Error::WrongState("a miner without an ID address".into()))?;
         let want = self.collected.wants_listings();
         if sectors != self.empty_sectors {
             let (inner, listings) = self.inner_map(ctx, actor, &sectors, miner, want)?;
@@ -163,10 +163,10 @@ impl Nv22MinerMigrator {
         sectors: &Cid,
         base_map: &Cid,
     ) -> Result<Option<Cid>> {
-        let bad = |e: fvm_ipld_hamt::Error| {
-            Error::Invalid(format!(
-                "ProviderSectors map {base_map} of miner {miner}: {e}"
-            ))
+        let bad = |e: fvm_ipld_hamt::Error| Error::Malformed {
+            what: "ProviderSectors map",
+            cid: *base_map,
+            reason: format!("miner {miner}: {e}"),
         };
         let mut map: Hamt<_, Vec<u64>, BytesKey> =
             Hamt::load_with_bit_width(base_map, ctx.store, PROVIDER_SECTORS_BITWIDTH)
@@ -175,8 +175,11 @@ impl Nv22MinerMigrator {
         let judge = |i: u64, v: Option<&[u8]>| -> Result<Option<Vec<u64>>> {
             let Some(v) = v else { return Ok(None) };
             let mut deals = Vec::new();
-            let exp = sector_deals(v, &mut deals)
-                .map_err(|e| Error::Invalid(format!("sector {i} of sectors AMT {sectors}: {e}")))?;
+            let exp = sector_deals(v, &mut deals).map_err(|e| Error::Malformed {
+                what: "sectors AMT",
+                cid: *sectors,
+                reason: format!("sector {i}: {e}"),
+            })?;
             Ok((!deals.is_empty() && exp >= u).then_some(deals))
         };
         let mut n = 0u64;
@@ -211,11 +214,16 @@ pub fn varint_key(n: u64) -> Vec<u8> {
 fn listings_of(ctx: &MigrationCtx<'_>, miner: u64, inner: &Cid) -> Result<Vec<DealListing>> {
     let mut out = Vec::new();
     for_each_entry(ctx.store, inner, PROVIDER_SECTORS_BITWIDTH, |k, v| {
-        let (sector, _) = unsigned_varint::decode::u64(k).map_err(|e| {
-            Error::Invalid(format!("ProviderSectors map {inner}: key {k:02x?}: {e}"))
+        let (sector, _) = unsigned_varint::decode::u64(k).map_err(|e| Error::Malformed {
+            what: "ProviderSectors map",
+            cid: *inner,
+            reason: format!("key {k:02x?}: {e}"),
         })?;
-        let deals = deal_list(v)
-            .map_err(|e| Error::Invalid(format!("ProviderSectors map {inner}: {e}")))?;
+        let deals = deal_list(v).map_err(|e| Error::Malformed {
+            what: "ProviderSectors map",
+            cid: *inner,
+            reason: e.to_string(),
+        })?;
         out.extend(deals.into_iter().map(|deal| DealListing {
             deal,
             miner,
@@ -264,8 +272,11 @@ pub fn kept_sectors(
         if n.is_multiple_of(4096) {
             ctx.cancel.check()?;
         }
-        let expiration = sector_deals(v, &mut deals)
-            .map_err(|e| Error::Invalid(format!("sector {i} of sectors AMT {root}: {e}")))?;
+        let expiration = sector_deals(v, &mut deals).map_err(|e| Error::Malformed {
+            what: "sectors AMT",
+            cid: *root,
+            reason: format!("sector {i}: {e}"),
+        })?;
         if deals.is_empty() || expiration < upgrade_epoch {
             return Ok(());
         }

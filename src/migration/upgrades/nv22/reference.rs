@@ -25,8 +25,10 @@ pub fn reference_nv22<S: Blockstore>(
     state_root: &Cid,
     spec: &UpgradeSpec,
 ) -> crate::error::Result<Cid> {
-    run(store, state_root, spec)
-        .map_err(|e| crate::error::Error::Invalid(format!("reference nv22: {e:#}")))
+    run(store, state_root, spec).map_err(|e| crate::error::Error::Reference {
+        upgrade: "nv22".into(),
+        reason: format!("{e:#}"),
+    })
 }
 
 #[derive(Default)]

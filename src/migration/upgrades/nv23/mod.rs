@@ -35,7 +35,7 @@ impl PostMigrator for MiningReserve {
         let address = fvm_shared3::address::Address::new_id(MINING_RESERVE);
         let key = address.to_bytes();
         let value = get_value(ctx.store, &output, DEFAULT_BIT_WIDTH, &key)?.ok_or_else(|| {
-            Error::Invalid(format!(
+            Error::WrongState(format!(
                 "{}: the state has no mining reserve actor (f0{MINING_RESERVE})",
                 ctx.spec.name
             ))
@@ -47,9 +47,13 @@ impl PostMigrator for MiningReserve {
                 reason: e.to_string(),
             })?;
         let code = |name: &str| {
-            ctx.spec.new_manifest.code_of(name).ok_or_else(|| {
-                Error::Invalid(format!("{}: no {name} in the new manifest", ctx.spec.name))
-            })
+            ctx.spec
+                .new_manifest
+                .code_of(name)
+                .ok_or_else(|| Error::Spec {
+                    upgrade: ctx.spec.name.clone(),
+                    reason: format!("no {name} in the new manifest"),
+                })
         };
         if actor.code != code("multisig")? {
             return Ok(output);
@@ -57,7 +61,10 @@ impl PostMigrator for MiningReserve {
         actor.code = code("account")?;
         actor.head = put_cbor(ctx.store, &fil_actor_account_state::v11::State { address })?;
         actor.delegated_address = None;
-        let bytes = fvm_ipld_encoding::to_vec(&actor).map_err(|e| Error::Invalid(e.to_string()))?;
+        let bytes = fvm_ipld_encoding::to_vec(&actor).map_err(|e| Error::Encode {
+            what: "actor f090",
+            reason: e.to_string(),
+        })?;
         Ok(
             replace_value(ctx.store, &output, DEFAULT_BIT_WIDTH, &key, &bytes)?
                 .expect("the key was just read"),

@@ -17,8 +17,10 @@ pub fn reference_nv23<S: Blockstore>(
     state_root: &Cid,
     spec: &UpgradeSpec,
 ) -> crate::error::Result<Cid> {
-    run(store, state_root, spec)
-        .map_err(|e| crate::error::Error::Invalid(format!("reference nv23: {e:#}")))
+    run(store, state_root, spec).map_err(|e| crate::error::Error::Reference {
+        upgrade: "nv23".into(),
+        reason: format!("{e:#}"),
+    })
 }
 
 fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {

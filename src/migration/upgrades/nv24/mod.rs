@@ -53,10 +53,13 @@ impl ActorMigrator for PowerRamp {
     fn migrate_state(&self, ctx: &MigrationCtx<'_>, actor: &ActorInput) -> Result<Cid> {
         // Go rejects a ramp that would never start or never end; so do we.
         if ctx.spec.height <= 0 {
-            return Err(Error::Invalid(format!(
-                "nv24: the ramp start epoch (the upgrade height) is {}, not positive",
-                ctx.spec.height
-            )));
+            return Err(Error::Spec {
+                upgrade: ctx.spec.name.clone(),
+                reason: format!(
+                    "the ramp start epoch (the upgrade height) is {}, not positive",
+                    ctx.spec.height
+                ),
+            });
         }
         let head = ctx.get(&actor.head, None)?;
         let fields = tuple::elements(&head, FIELDS_V14, "power state v14", &actor.head)?;

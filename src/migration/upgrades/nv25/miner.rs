@@ -52,8 +52,10 @@ impl Nv25MinerMigrator {
     /// v16 image (and stores both), so an empty deadline costs nothing.
     pub fn new<S: Blockstore>(store: &S) -> Result<Self> {
         let policy = fil_actors_shared::v15::runtime::Policy::default();
-        let empty = v15::Deadline::new(store)
-            .map_err(|e| Error::Invalid(format!("empty deadline: {e}")))?;
+        let empty = v15::Deadline::new(store).map_err(|e| Error::Encode {
+            what: "empty deadline",
+            reason: e.to_string(),
+        })?;
         let d15 = put_cbor(store, &empty)?;
         let ds15 = put_cbor(store, &v15::Deadlines::new(&policy, d15))?;
         let bytes =
@@ -205,8 +207,10 @@ fn deadline_v16<S: Blockstore>(store: &S, cid: &Cid, data: &[u8]) -> Result<Vec<
         live.qa += power.qa;
         Ok(())
     })?;
-    let live = fvm_ipld_encoding::to_vec(&live)
-        .map_err(|e| Error::Invalid(format!("encoding live power: {e}")))?;
+    let live = fvm_ipld_encoding::to_vec(&live).map_err(|e| Error::Encode {
+        what: "live power",
+        reason: e.to_string(),
+    })?;
     let mut parts: Vec<&[u8]> = fields.iter().map(|r| &data[r.clone()]).collect();
     parts.push(&live);
     parts.push(ZERO_TOKEN);

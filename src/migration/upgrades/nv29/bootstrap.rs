@@ -117,7 +117,7 @@ pub fn resolve<S: Blockstore>(store: &S, map: &Cid, eth: &[u8; 20], what: &str) 
     let map = *map;
     let value =
         get_value(store, &map, DEFAULT_BIT_WIDTH, &address.to_bytes())?.ok_or_else(|| {
-            Error::Invalid(format!(
+            Error::WrongState(format!(
                 "nv29: the {what} {} ({address}) is not in the init actor's address map {map}: \
              the reward bootstrap needs it deployed before Solstice",
                 eth_hex(eth)

@@ -55,7 +55,7 @@ impl PostMigrator for RewardStreams {
         let name = &ctx.spec.name;
         let required = |id: u64, role: &str| {
             actor(ctx.store, input, id)?.ok_or_else(|| {
-                Error::Invalid(format!("{name}: the state has no {role} actor (f0{id})"))
+                Error::WrongState(format!("{name}: the state has no {role} actor (f0{id})"))
             })
         };
         let init = required(INIT, "init")?;
@@ -68,17 +68,17 @@ impl PostMigrator for RewardStreams {
         let paych = ctx.spec.old_manifest.code_of("paymentchannel");
         for (role, id) in [("SWA", swa), ("SRA", sra), ("orchestrator", orchestrator)] {
             if id == BURNT_FUNDS {
-                return Err(Error::Invalid(format!(
+                return Err(Error::WrongState(format!(
                     "{name}: the {role} resolves to the burnt-funds actor f0{BURNT_FUNDS}"
                 )));
             }
             let a = actor(ctx.store, input, id)?.ok_or_else(|| {
-                Error::Invalid(format!(
+                Error::WrongState(format!(
                     "{name}: the {role} resolves to f0{id}, which is not in the state tree"
                 ))
             })?;
             if Some(a.code) == paych {
-                return Err(Error::Invalid(format!(
+                return Err(Error::WrongState(format!(
                     "{name}: the {role} f0{id} is a payment channel"
                 )));
             }
@@ -113,10 +113,13 @@ impl PostMigrator for RewardStreams {
         let new_head = ctx.put(&tuple::assemble(&parts));
 
         let mut out = actor(ctx.store, &output, REWARD)?.ok_or_else(|| {
-            Error::Invalid(format!("{name}: the output tree lost the reward actor"))
+            Error::WrongState(format!("{name}: the output tree lost the reward actor"))
         })?;
         out.head = new_head;
-        let bytes = fvm_ipld_encoding::to_vec(&out).map_err(|e| Error::Invalid(e.to_string()))?;
+        let bytes = fvm_ipld_encoding::to_vec(&out).map_err(|e| Error::Encode {
+            what: "reward actor",
+            reason: e.to_string(),
+        })?;
         Ok(replace_value(
             ctx.store,
             &output,
