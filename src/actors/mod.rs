@@ -5,6 +5,7 @@
 
 pub mod facts;
 pub mod manifest;
+pub mod miner_layout;
 pub mod sector_v11_v12;
 pub mod state_tree;
 pub mod summary;

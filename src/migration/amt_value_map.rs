@@ -47,25 +47,7 @@ pub fn migrate_amt<T: ValueTransform>(
     owner: &str,
     in_root: &Cid,
 ) -> Result<Cid> {
-    let key = t.result_key(in_root);
-    let hit = match ctx.cache.get(&key)? {
-        Some(out) => trusted_hit(ctx, in_root, out)?,
-        None => None,
-    };
-    let out = match hit {
-        Some((out, count)) => {
-            cached(ctx, Some(count));
-            out
-        }
-        None => {
-            let out = match diff_base(ctx, t, owner)? {
-                Some((pi, po)) => incremental(ctx, t, &pi, in_root, &po)?,
-                None => from_scratch(ctx, t, in_root)?,
-            };
-            ctx.cache.put(&key, out)?;
-            out
-        }
-    };
+    let out = result_of(ctx, t, owner, in_root, true)?;
     if let Some(retain) = ctx.retain_inputs {
         (retain.0)(in_root, InputTree::Amt)?;
     }
@@ -120,25 +102,39 @@ pub fn migrate_amt_version<T: ValueTransform>(
     owner: &str,
     snap_in: &Cid,
 ) -> Result<Cid> {
-    let key = t.result_key(snap_in);
-    if let Some(out) = ctx.cache.get(&key)? {
-        if let Some((out, _)) = trusted_hit(ctx, snap_in, out)? {
-            cached(ctx, None);
-            return Ok(out);
-        }
+    result_of(ctx, t, owner, snap_in, false)
+}
+
+/// `in_root`'s migration: the cached result, else computed (against the
+/// owner's diff base, else from scratch) and cached. `counts_sectors`: a
+/// hit counts its values (an owner's own AMT, not another version of it).
+fn result_of<T: ValueTransform>(
+    ctx: &MigrationCtx<'_>,
+    t: &T,
+    owner: &str,
+    in_root: &Cid,
+    counts_sectors: bool,
+) -> Result<Cid> {
+    let key = t.result_key(in_root);
+    if let Some((out, count)) = trusted_hit(ctx, &key, in_root)? {
+        cached(ctx, counts_sectors.then_some(count));
+        return Ok(out);
     }
     let out = match diff_base(ctx, t, owner)? {
-        Some((ci, co)) => incremental(ctx, t, &ci, snap_in, &co)?,
-        None => from_scratch(ctx, t, snap_in)?,
+        Some((base_in, base_out)) => incremental(ctx, t, &base_in, in_root, &base_out)?,
+        None => from_scratch(ctx, t, in_root)?,
     };
     ctx.cache.put(&key, out)?;
     Ok(out)
 }
 
-/// A cached result is used only if it holds as many sector infos as its
-/// input claims (see [`same_count`]); else it is recomputed, with a warning.
-/// Returns the result and its count.
-fn trusted_hit(ctx: &MigrationCtx<'_>, in_root: &Cid, out: Cid) -> Result<Option<(Cid, u64)>> {
+/// The result cached under `key` for `in_root`, used only if it holds as
+/// many sector infos as its input claims (see [`same_count`]); else it is
+/// recomputed, with a warning. Returns the result and its count.
+fn trusted_hit(ctx: &MigrationCtx<'_>, key: &str, in_root: &Cid) -> Result<Option<(Cid, u64)>> {
+    let Some(out) = ctx.cache.get(key)? else {
+        return Ok(None);
+    };
     let count = same_count(ctx, in_root, &out, "its cached result")?;
     Ok(count.map(|n| (out, n)))
 }
@@ -183,12 +179,7 @@ pub fn from_scratch<T: ValueTransform>(
     t: &T,
     in_root: &Cid,
 ) -> Result<Cid> {
-    // Per value only a relaxed load (cancellation): a shared counter bumped
-    // by every worker per sector would bounce its cache line between cores.
-    let f = |i: u64, v: &[u8], out: &mut Vec<u8>| -> Result<usize> {
-        ctx.cancel.check()?;
-        t.prefix(in_root, i, v, out)
-    };
+    let f = prefix_of(ctx, t, in_root);
     // Each finished subtree (≥ 32 leaves) is written out at once by the
     // worker that built it: the writes are spread over the workers instead of
     // left to one final flush, and the buffer stays small.
@@ -212,19 +203,14 @@ pub fn rebuild<T: ValueTransform>(ctx: &MigrationCtx<'_>, t: &T, in_root: &Cid) 
     let mut builder = AmtBuilder::new(ctx.store, T::BIT_WIDTH)?
         .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)));
     let mut out = Vec::with_capacity(512);
-    let mut n = 0u64;
+    let mut tally = Tally::new(ctx, &ctx.counters.sectors_from_scratch);
     for_each_value(ctx.store, in_root, |i, v| {
         out.clear();
         t.whole(in_root, i, v, &mut out)?;
         builder.push(i, &out)?;
-        n += 1;
-        if n.is_multiple_of(4096) {
-            Counters::add(&ctx.counters.sectors_from_scratch, 4096);
-            ctx.cancel.check()?;
-        }
-        Ok(())
+        tally.one()
     })?;
-    Counters::add(&ctx.counters.sectors_from_scratch, n % 4096);
+    tally.finish();
     Counters::add(&ctx.counters.amts_by_path[0], 1);
     builder.finish()
 }
@@ -240,10 +226,7 @@ pub fn incremental<T: ValueTransform>(
     in_root: &Cid,
     base_out: &Cid,
 ) -> Result<Cid> {
-    let f = |i: u64, v: &[u8], out: &mut Vec<u8>| -> Result<usize> {
-        ctx.cancel.check()?;
-        t.prefix(in_root, i, v, out)
-    };
+    let f = prefix_of(ctx, t, in_root);
     // Written once the whole tree is mapped (below), not subtree by subtree:
     // on a disk store, writes interleaved with the reads of the old trees
     // make every read also search a growing memtable.
@@ -288,7 +271,7 @@ pub fn patch_from_diff<T: ValueTransform>(
         .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)))
         .with_links_hook(Box::new(|links: &[Cid]| ctx.store.vouch(links)));
     let mut out = Vec::with_capacity(512);
-    let mut n = 0u64;
+    let mut tally = Tally::new(ctx, &ctx.counters.sectors_via_diff);
     diff(ctx.store, base_in, in_root, |c| {
         match (c.kind, c.after) {
             (ChangeKind::Remove, _) => patcher.apply(Patch::Delete(c.index))?,
@@ -308,13 +291,59 @@ pub fn patch_from_diff<T: ValueTransform>(
                 })
             }
         }
-        n += 1;
-        if n.is_multiple_of(4096) {
-            ctx.cancel.check()?;
-        }
-        Ok(())
+        tally.one()
     })?;
-    Counters::add(&ctx.counters.sectors_via_diff, n);
+    tally.finish();
     Counters::add(&ctx.counters.amts_by_path[1], 1);
     patcher.finish()
+}
+
+/// The parallel paths' per-value transform. Per value only a relaxed load
+/// (cancellation): a shared counter bumped by every worker per sector would
+/// bounce its cache line between cores.
+fn prefix_of<'a, T: ValueTransform>(
+    ctx: &'a MigrationCtx<'_>,
+    t: &'a T,
+    in_root: &'a Cid,
+) -> impl Fn(u64, &[u8], &mut Vec<u8>) -> Result<usize> + Sync + 'a {
+    move |i, v, out| {
+        ctx.cancel.check()?;
+        t.prefix(in_root, i, v, out)
+    }
+}
+
+/// The serial paths' count of values transformed: added to `counter` and
+/// cancellation checked every 4096 values, the rest at the end.
+struct Tally<'a> {
+    ctx: &'a MigrationCtx<'a>,
+    counter: &'a std::sync::atomic::AtomicU64,
+    pending: u64,
+}
+
+impl<'a> Tally<'a> {
+    const EVERY: u64 = 4096;
+
+    fn new(ctx: &'a MigrationCtx<'a>, counter: &'a std::sync::atomic::AtomicU64) -> Self {
+        Tally {
+            ctx,
+            counter,
+            pending: 0,
+        }
+    }
+
+    /// One more value; every [`Self::EVERY`] the count is published and
+    /// cancellation checked.
+    fn one(&mut self) -> Result<()> {
+        self.pending += 1;
+        if self.pending == Self::EVERY {
+            Counters::add(self.counter, self.pending);
+            self.pending = 0;
+            self.ctx.cancel.check()?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) {
+        Counters::add(self.counter, self.pending);
+    }
 }

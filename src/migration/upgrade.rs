@@ -25,7 +25,7 @@ pub type PostMigratorsFn = fn() -> Vec<Box<dyn PostMigrator>>;
 /// The typed reference migration of a state: decode with the version's
 /// `fil_actor_*_state` types, rebuild every tree with `fvm_ipld_amt` /
 /// `fvm_ipld_hamt` (see [`super::reference`]).
-pub type ReferenceFn = fn(&DynStore<'_>, &Cid, &UpgradeSpec) -> Result<Cid>;
+pub type ReferenceFn = fn(&DynStore<'_>, &Cid, &UpgradeSpec) -> anyhow::Result<Cid>;
 
 /// A check of a migrated state beyond comparing roots (`--verify`): what it
 /// found, in a line ("126 sectors of 3 miners decode as v12").
@@ -90,7 +90,12 @@ impl Upgrade {
         store: &S,
         root: &Cid,
     ) -> Result<Cid> {
-        (self.def.reference)(&DynStore::new(store), root, &self.spec)
+        (self.def.reference)(&DynStore::new(store), root, &self.spec).map_err(|e| {
+            crate::error::Error::Reference {
+                upgrade: self.name.clone(),
+                reason: format!("{e:#}"),
+            }
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use crate::common;
 use cid::Cid;
 use common::states::{generate, small_config};
 use fil_migrate::actors::manifest::Network;
-use fil_migrate::migration::upgrades::nv22::reference::reference_nv22;
+use fil_migrate::migration::reference::reference_root;
 use fil_migrate::migration::{
     migrate_state, MemoryCache, MigrationOptions, MigrationReport, NoCache, Upgrade,
 };
@@ -60,7 +60,7 @@ fn migrated_root_equals_the_typed_reference_on_mainnet_and_calibnet() {
     for (network, miners, sectors) in [(Network::Mainnet, 4, 1_500), (Network::Calibnet, 2, 700)] {
         let (store, root) = v12_state(network, miners, sectors, 4, 3);
         let spec = Upgrade::load("nv22", network).unwrap();
-        let reference = reference_nv22(&store, &root, &spec).unwrap();
+        let reference = reference_root(&store, &root, &spec).unwrap();
         let (ours, report) = nv22(&store, &root, network, &opts(2, 64 << 20));
         assert_eq!(ours, reference, "{network}");
         assert_eq!(report.actors_by_migrator.get("nv22_miner"), Some(&miners));
@@ -146,7 +146,7 @@ fn the_generated_market_holds_every_case_and_the_migration_fills_it() {
 fn same_root_for_every_thread_count_budget_and_cache_state() {
     let (store, root) = v12_state(Network::Mainnet, 3, 2_500, 3, 11);
     let spec = Upgrade::load("nv22", Network::Mainnet).unwrap();
-    let reference = reference_nv22(&store, &root, &spec).unwrap();
+    let reference = reference_root(&store, &root, &spec).unwrap();
     for (threads, budget) in [(1, 16 << 10), (2, 16 << 10), (1, 256 << 20), (2, 256 << 20)] {
         let (ours, _) = nv22(&store, &root, Network::Mainnet, &opts(threads, budget));
         assert_eq!(ours, reference, "{threads} threads, {budget} bytes");
@@ -270,7 +270,7 @@ fn calibnet_runs_dragon_on_the_release_candidate_then_dragonfix_swaps_verifreg()
     let (v13rc, _) = nv22(&store, &root, Network::Calibnet, &opts(2, 1 << 20));
     let spec = Upgrade::load("nv22", Network::Calibnet).unwrap();
     assert_eq!(spec.new_manifest.release, "v13.0.0-rc.3");
-    assert_eq!(v13rc, reference_nv22(&store, &root, &spec).unwrap());
+    assert_eq!(v13rc, reference_root(&store, &root, &spec).unwrap());
     let fix = Upgrade::load("nv22fix", Network::Calibnet).unwrap();
     assert!(Upgrade::load("nv22fix", Network::Mainnet).is_err());
     let fixed = migrate_state(&store, &v13rc, &fix, &NoCache, &opts(2, 1 << 20))
@@ -356,7 +356,7 @@ fn final_equals_from_scratch(store: &MemStore, before: &Cid, after: &Cid) {
     let cache = MemoryCache::default();
     migrate_state(store, before, &spec, &cache, &opts(2, 1 << 20)).unwrap();
     let fin = migrate_state(store, after, &spec, &cache, &opts(2, 1 << 20)).unwrap();
-    assert_eq!(fin.state_root, reference_nv22(store, after, &spec).unwrap());
+    assert_eq!(fin.state_root, reference_root(store, after, &spec).unwrap());
     assert_eq!(
         fin.report.actors_tree,
         Some(fil_migrate::migration::actors_tree::TreePath::Remapped),
@@ -522,7 +522,7 @@ fn a_final_after_sector_and_deal_churn_is_patched_and_equals_from_scratch() {
         st.next_id = 900_000_004;
     });
     let spec = Upgrade::load("nv22", Network::Mainnet).unwrap();
-    let reference = reference_nv22(&store, &b, &spec).unwrap();
+    let reference = reference_root(&store, &b, &spec).unwrap();
     for threads in [1, 2] {
         let cache = MemoryCache::default();
         migrate_state(&store, &a, &spec, &cache, &opts(threads, 1 << 20)).unwrap();
@@ -563,7 +563,7 @@ fn premigration_then_final_after_a_generated_churn_equals_from_scratch() {
     };
     let (a, b) = (up(&a11), up(&b11));
     let spec = Upgrade::load("nv22", Network::Mainnet).unwrap();
-    let reference = reference_nv22(&store, &b, &spec).unwrap();
+    let reference = reference_root(&store, &b, &spec).unwrap();
     let cache = MemoryCache::default();
     migrate_state(&store, &a, &spec, &cache, &opts(2, 1 << 20)).unwrap();
     let fin = migrate_state(&store, &b, &spec, &cache, &opts(2, 16 << 10)).unwrap();

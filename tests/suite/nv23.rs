@@ -10,7 +10,7 @@ use fil_migrate::actors::manifest::Network;
 use fil_migrate::actors::state_tree::{get_cbor, ActorState, StateRoot};
 use fil_migrate::ipld::hamt::get_value;
 use fil_migrate::migration::actors_tree::TreePath;
-use fil_migrate::migration::upgrades::nv23::reference::reference_nv23;
+use fil_migrate::migration::reference::reference_root;
 use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, Upgrade};
 use fil_migrate::store::MemStore;
 
@@ -59,7 +59,7 @@ fn the_mining_reserve_becomes_an_account_as_the_reference_makes_it() {
         let ours = migrate_state(&store, &v13, &spec, &NoCache, &opts(2)).unwrap();
         assert_eq!(
             ours.state_root,
-            reference_nv23(&store, &v13, &spec).unwrap(),
+            reference_root(&store, &v13, &spec).unwrap(),
             "{network}"
         );
         let before = f090(&store, &v13).unwrap();
@@ -98,7 +98,7 @@ fn a_final_through_the_premigration_cache_applies_it_to_the_remapped_tree() {
         "{:?}",
         fin.report.notes
     );
-    assert_eq!(fin.state_root, reference_nv23(&store, &b, &spec).unwrap());
+    assert_eq!(fin.state_root, reference_root(&store, &b, &spec).unwrap());
 }
 
 #[test]

@@ -34,6 +34,11 @@ pub trait ActorMigrator: Send + Sync {
 /// A migrator by the name a spec gives it.
 pub type Named = (String, Box<dyn ActorMigrator>);
 
+/// `migrator` under the name a spec gives it.
+pub fn named(name: &str, migrator: impl ActorMigrator + 'static) -> Named {
+    (name.to_string(), Box::new(migrator))
+}
+
 /// Runs on the output actors tree once every actor (deferred ones too) is
 /// in it: a change no single actor's migration can make (nv23 turns the
 /// f090 multisig into an account). It must be a function of the input

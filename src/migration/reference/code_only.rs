@@ -5,7 +5,7 @@
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
-use super::{named, rebuild_by_spec};
+use super::{rebuild_by_spec, R};
 use crate::migration::spec::UpgradeSpec;
 
 /// The code-only migration of `state_root`, computed the reference way.
@@ -13,9 +13,6 @@ pub fn reference_code_only<S: Blockstore>(
     store: &S,
     state_root: &Cid,
     spec: &UpgradeSpec,
-) -> crate::error::Result<Cid> {
-    named(
-        spec,
-        rebuild_by_spec(store, state_root, spec, |_, _, _| Ok(None)),
-    )
+) -> R<Cid> {
+    rebuild_by_spec(store, state_root, spec, |_, _, _| Ok(None))
 }

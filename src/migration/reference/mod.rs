@@ -21,8 +21,7 @@ pub use code_only::reference_code_only;
 
 use super::spec::UpgradeSpec;
 use super::upgrade::Upgrade;
-use crate::actors::manifest::Manifest;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub(crate) type R<T> = anyhow::Result<T>;
 
@@ -73,17 +72,18 @@ pub(crate) fn load_state<'s, S: Blockstore>(
 }
 
 /// The new state: every actor of `input` with its code mapped by name from
-/// `old` to `new`, the system actor pointing at `new`'s data, and the head
+/// `spec`'s old manifest to its new one, the system actor pointing at the
+/// new manifest's data, and the head
 /// `head(name, key, actor)` gives (`None`: unchanged), set one by one into a
 /// new tree as the reference implementations do.
 pub(crate) fn rebuild_state<S: Blockstore>(
     store: &S,
     root: &Root,
     input: &Actors<'_, S>,
-    old: &Manifest,
-    new: &Manifest,
+    spec: &UpgradeSpec,
     mut head: impl FnMut(&str, &BytesKey, &Actor) -> R<Option<Cid>>,
 ) -> R<Cid> {
+    let (old, new) = (&spec.old_manifest, &spec.new_manifest);
     let mut out: Actors<'_, S> = Hamt::new_with_bit_width(store, 5);
     input.for_each(|k, a| {
         let name = old
@@ -126,22 +126,7 @@ pub(crate) fn rebuild_by_spec<S: Blockstore>(
     head: impl FnMut(&str, &BytesKey, &Actor) -> R<Option<Cid>>,
 ) -> R<Cid> {
     let (root, input) = load_state(store, state_root)?;
-    rebuild_state(
-        store,
-        &root,
-        &input,
-        &spec.old_manifest,
-        &spec.new_manifest,
-        head,
-    )
-}
-
-/// A reference path's result, its error named after the upgrade.
-pub(crate) fn named(spec: &UpgradeSpec, r: R<Cid>) -> Result<Cid> {
-    r.map_err(|e| Error::Reference {
-        upgrade: spec.name.clone(),
-        reason: format!("{e:#}"),
-    })
+    rebuild_state(store, &root, &input, spec, head)
 }
 
 /// The reference migration of `state_root` by `upgrade`: its typed path.

@@ -27,13 +27,10 @@ use crate::migration::context::{ActorInput, MigrationCtx};
 use crate::migration::head_tuple::HeadTuple;
 use crate::migration::migrators::ActorMigrator;
 
-/// Bit width of every sectors AMT (v11 and v12).
-pub const SECTORS_AMT_BITWIDTH: u32 = 5;
-const STATE_FIELDS: u64 = 15;
-const STATE_SECTORS: usize = 9;
-const STATE_DEADLINES: usize = 12;
-const DEADLINE_FIELDS: u64 = 11;
-const DEADLINE_SNAPSHOT: usize = 8;
+pub use crate::actors::miner_layout::SECTORS_AMT_BITWIDTH;
+use crate::actors::miner_layout::{
+    DEADLINE_FIELDS, DEADLINE_SNAPSHOT, STATE_DEADLINES, STATE_FIELDS, STATE_SECTORS,
+};
 
 /// The nv21 miner migrator, with the empty structures of both versions.
 #[derive(Debug, Clone)]

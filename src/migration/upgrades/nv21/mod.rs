@@ -6,26 +6,20 @@ pub mod check;
 pub mod miner;
 pub mod reference;
 
-use fvm_ipld_blockstore::Blockstore;
-
-use crate::error::Result;
-use crate::migration::migrators::Named;
+use crate::migration::migrators::named;
 use crate::migration::upgrade::UpgradeDef;
 
 /// nv21 Watermelon.
 pub static UPGRADE: UpgradeDef = UpgradeDef {
     name: "nv21",
     spec_text: include_str!("spec.toml"),
-    migrators: |_, store| migrators(store),
+    migrators: |_, store| {
+        Ok(vec![named(
+            "nv21_miner",
+            miner::Nv21MinerMigrator::new(store)?,
+        )])
+    },
     post_migrators: Vec::new,
-    reference: |store, root, spec| reference::reference_nv21(store, root, spec),
+    reference: |store, root, spec| reference::reference(store, root, spec),
     output_check: Some(check::sectors_decode_as_v12),
 };
-
-/// nv21's own migrators, by the names its spec uses.
-pub fn migrators<S: Blockstore>(store: &S) -> Result<Vec<Named>> {
-    Ok(vec![(
-        "nv21_miner".to_string(),
-        Box::new(miner::Nv21MinerMigrator::new(store)?),
-    )])
-}

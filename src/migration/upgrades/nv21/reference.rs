@@ -14,7 +14,7 @@ use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_encoding::CborStore;
 use multihash_codetable::Code;
 
-use crate::migration::reference::{named, rebuild_by_spec, R};
+use crate::migration::reference::{rebuild_by_spec, R};
 use crate::migration::spec::UpgradeSpec;
 
 fn t4(t: &fvm_shared3::econ::TokenAmount) -> fvm_shared4::econ::TokenAmount {
@@ -143,17 +143,10 @@ fn miner<S: Blockstore>(store: &S, head: &Cid, memo: &Memo) -> R<Cid> {
 }
 
 /// The nv21 migration of `state_root`, computed the reference way.
-pub fn reference_nv21<S: Blockstore>(
-    store: &S,
-    state_root: &Cid,
-    spec: &UpgradeSpec,
-) -> crate::error::Result<Cid> {
+pub fn reference<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {
     let memo = Memo::default();
-    named(
-        spec,
-        rebuild_by_spec(store, state_root, spec, |name, _, a| match name {
-            "storageminer" => Ok(Some(miner(store, &a.head, &memo)?)),
-            _ => Ok(None),
-        }),
-    )
+    rebuild_by_spec(store, state_root, spec, |name, _, a| match name {
+        "storageminer" => Ok(Some(miner(store, &a.head, &memo)?)),
+        _ => Ok(None),
+    })
 }

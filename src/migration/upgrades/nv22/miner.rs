@@ -29,12 +29,10 @@ use crate::migration::head_tuple::HeadTuple;
 use crate::migration::migrators::ActorMigrator;
 use crate::migration::retain::InputTree;
 
-/// Bit width of a v12 sectors AMT.
-pub const SECTORS_AMT_BITWIDTH: u32 = 5;
+pub use crate::actors::miner_layout::SECTORS_AMT_BITWIDTH;
+use crate::actors::miner_layout::{STATE_FIELDS, STATE_SECTORS};
 /// Bit width of both levels of `ProviderSectors` (v13 `HAMT_BIT_WIDTH`).
 pub const PROVIDER_SECTORS_BITWIDTH: u32 = 5;
-const STATE_FIELDS: u64 = 15;
-const STATE_SECTORS: usize = 9;
 const SECTOR_FIELDS: u64 = 15;
 const SECTOR_DEALS: usize = 3;
 const SECTOR_EXPIRATION: usize = 5;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use fvm_ipld_blockstore::Blockstore;
 
 use crate::error::Result;
-use crate::migration::migrators::Named;
+use crate::migration::migrators::{named, Named};
 use crate::migration::upgrade::UpgradeDef;
 
 /// nv22 Dragon.
@@ -24,7 +24,7 @@ pub static UPGRADE: UpgradeDef = UpgradeDef {
     spec_text: include_str!("spec.toml"),
     migrators: |_, store| migrators(store),
     post_migrators: Vec::new,
-    reference: |store, root, spec| reference::reference_nv22(store, root, spec),
+    reference: |store, root, spec| reference::reference(store, root, spec),
     output_check: None,
 };
 
@@ -33,13 +33,10 @@ pub static UPGRADE: UpgradeDef = UpgradeDef {
 pub fn migrators<S: Blockstore>(store: &S) -> Result<Vec<Named>> {
     let collected = Arc::new(collect::Collected::default());
     Ok(vec![
-        (
-            "nv22_miner".to_string(),
-            Box::new(miner::Nv22MinerMigrator::new(store, collected.clone())?),
+        named(
+            "nv22_miner",
+            miner::Nv22MinerMigrator::new(store, collected.clone())?,
         ),
-        (
-            "nv22_market".to_string(),
-            Box::new(market::Nv22MarketMigrator::new(collected)),
-        ),
+        named("nv22_market", market::Nv22MarketMigrator::new(collected)),
     ])
 }

@@ -19,18 +19,6 @@ use multihash_codetable::Code;
 use crate::migration::reference::{load_state, rebuild_state, R};
 use crate::migration::spec::UpgradeSpec;
 
-/// The nv22 migration of `state_root`, computed the reference way.
-pub fn reference_nv22<S: Blockstore>(
-    store: &S,
-    state_root: &Cid,
-    spec: &UpgradeSpec,
-) -> crate::error::Result<Cid> {
-    run(store, state_root, spec).map_err(|e| crate::error::Error::Reference {
-        upgrade: "nv22".into(),
-        reason: format!("{e:#}"),
-    })
-}
-
 #[derive(Default)]
 struct MinerPass {
     /// deal → (miner, sector), the highest listing.
@@ -147,8 +135,9 @@ fn market<S: Blockstore>(store: &S, head: &Cid, upgrade: i64, pass: &MinerPass) 
     store.put_cbor(&new, Code::Blake2b256)
 }
 
-fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {
-    let (old, new, upgrade) = (&spec.old_manifest, &spec.new_manifest, spec.height);
+/// The nv22 migration of `state_root`, computed the reference way.
+pub fn reference<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {
+    let (old, upgrade) = (&spec.old_manifest, spec.height);
     let (root, input) = load_state(store, state_root)?;
     let mut pass = MinerPass::default();
     let mut market_actor = None;
@@ -163,7 +152,7 @@ fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid>
         }
         Ok(())
     })?;
-    rebuild_state(store, &root, &input, old, new, |name, k, a| match name {
+    rebuild_state(store, &root, &input, spec, |name, k, a| match name {
         "storagemarket" if market_actor.as_ref() == Some(k) => {
             Ok(Some(market(store, &a.head, upgrade, &pass)?))
         }

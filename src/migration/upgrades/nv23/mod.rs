@@ -20,7 +20,7 @@ pub static UPGRADE: UpgradeDef = UpgradeDef {
     spec_text: include_str!("spec.toml"),
     migrators: |_, _| Ok(Vec::new()),
     post_migrators: || vec![Box::new(MiningReserve)],
-    reference: |store, root, spec| reference::reference_nv23(store, root, spec),
+    reference: |store, root, spec| reference::reference(store, root, spec),
     output_check: None,
 };
 

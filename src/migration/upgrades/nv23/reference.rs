@@ -12,27 +12,9 @@ use crate::migration::reference::{load_state, rebuild_state, Actor, Root, R};
 use crate::migration::spec::UpgradeSpec;
 
 /// The nv23 migration of `state_root`, computed the reference way.
-pub fn reference_nv23<S: Blockstore>(
-    store: &S,
-    state_root: &Cid,
-    spec: &UpgradeSpec,
-) -> crate::error::Result<Cid> {
-    run(store, state_root, spec).map_err(|e| crate::error::Error::Reference {
-        upgrade: "nv23".into(),
-        reason: format!("{e:#}"),
-    })
-}
-
-fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {
+pub fn reference<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {
     let (root, input) = load_state(store, state_root)?;
-    let out = rebuild_state(
-        store,
-        &root,
-        &input,
-        &spec.old_manifest,
-        &spec.new_manifest,
-        |_, _, _| Ok(None),
-    )?;
+    let out = rebuild_state(store, &root, &input, spec, |_, _, _| Ok(None))?;
     let mut new_root: Root = store
         .get_cbor(&out)?
         .ok_or_else(|| anyhow::anyhow!("missing new root"))?;

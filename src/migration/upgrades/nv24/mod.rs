@@ -11,16 +11,16 @@ use crate::actors::manifest::Network;
 use crate::actors::tuple;
 use crate::error::{Error, Result};
 use crate::migration::context::{ActorInput, MigrationCtx};
-use crate::migration::migrators::{ActorMigrator, Named};
+use crate::migration::migrators::{named, ActorMigrator};
 use crate::migration::upgrade::UpgradeDef;
 
 /// nv24 TukTuk.
 pub static UPGRADE: UpgradeDef = UpgradeDef {
     name: "nv24",
     spec_text: include_str!("spec.toml"),
-    migrators: |_, _| Ok(migrators()),
+    migrators: |_, _| Ok(vec![named("nv24_power", PowerRamp)]),
     post_migrators: Vec::new,
-    reference: |store, root, spec| reference::reference_nv24(store, root, spec),
+    reference: |store, root, spec| reference::reference(store, root, spec),
     output_check: None,
 };
 
@@ -39,11 +39,6 @@ pub fn ramp_duration_epochs(network: Network) -> u64 {
         Network::Mainnet => EPOCHS_IN_YEAR,
         Network::Calibnet => 3 * 2880,
     }
-}
-
-/// nv24's own migrators, by the names its spec uses.
-pub fn migrators() -> Vec<Named> {
-    vec![("nv24_power".to_string(), Box::new(PowerRamp))]
 }
 
 /// Power state v14 → v15.

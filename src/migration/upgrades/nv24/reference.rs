@@ -7,19 +7,11 @@ use fil_actor_power_state::{v14, v15};
 use fvm_ipld_blockstore::Blockstore;
 
 use crate::actors::manifest::Network;
-use crate::migration::reference::{get, named, put, rebuild_by_spec, R};
+use crate::migration::reference::{get, put, rebuild_by_spec, R};
 use crate::migration::spec::UpgradeSpec;
 
 /// The nv24 migration of `state_root`, computed the reference way.
-pub fn reference_nv24<S: Blockstore>(
-    store: &S,
-    state_root: &Cid,
-    spec: &UpgradeSpec,
-) -> crate::error::Result<Cid> {
-    named(spec, run(store, state_root, spec))
-}
-
-fn run<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {
+pub fn reference<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {
     // Lotus `UpgradeTuktukPowerRampDurationEpochs`.
     let duration: u64 = match spec.network {
         Network::Mainnet => 1_051_200,

@@ -25,18 +25,15 @@ use crate::migration::context::{ActorInput, MigrationCtx};
 use crate::migration::head_tuple::HeadTuple;
 use crate::migration::migrators::ActorMigrator;
 
-const STATE_FIELDS: u64 = 15;
-const STATE_VESTING: usize = 3;
-const STATE_DEADLINES: usize = 12;
-const DEADLINE_FIELDS_V15: u64 = 11;
-const DEADLINE_PARTITIONS: usize = 0;
+use crate::actors::miner_layout::{
+    DEADLINES, DEADLINE_FIELDS as DEADLINE_FIELDS_V15, DEADLINE_PARTITIONS, STATE_DEADLINES,
+    STATE_FIELDS, STATE_VESTING,
+};
 const PARTITION_FIELDS: u64 = 11;
 const PARTITION_LIVE_POWER: usize = 7;
 const CBOR_NULL: u8 = 0xf6;
 /// A zero `TokenAmount`: the empty byte string.
 const ZERO_TOKEN: &[u8] = &[0x40];
-/// Deadlines per proving period.
-const DEADLINES: usize = 48;
 
 /// The nv25 miner migrator, with the empty deadline of both versions.
 #[derive(Debug, Clone)]

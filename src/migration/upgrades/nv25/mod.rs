@@ -8,29 +8,20 @@ pub mod evm;
 pub mod miner;
 pub mod reference;
 
-use fvm_ipld_blockstore::Blockstore;
-
-use crate::error::Result;
-use crate::migration::migrators::Named;
+use crate::migration::migrators::named;
 use crate::migration::upgrade::UpgradeDef;
 
 /// nv25 Teep.
 pub static UPGRADE: UpgradeDef = UpgradeDef {
     name: "nv25",
     spec_text: include_str!("spec.toml"),
-    migrators: |_, store| migrators(store),
+    migrators: |_, store| {
+        Ok(vec![
+            named("nv25_miner", miner::Nv25MinerMigrator::new(store)?),
+            named("nv25_evm", evm::TransientData),
+        ])
+    },
     post_migrators: Vec::new,
-    reference: |store, root, spec| reference::reference_nv25(store, root, spec),
+    reference: |store, root, spec| reference::reference(store, root, spec),
     output_check: None,
 };
-
-/// nv25's own migrators, by the names its spec uses.
-pub fn migrators<S: Blockstore>(store: &S) -> Result<Vec<Named>> {
-    Ok(vec![
-        (
-            "nv25_miner".to_string(),
-            Box::new(miner::Nv25MinerMigrator::new(store)?),
-        ),
-        ("nv25_evm".to_string(), Box::new(evm::TransientData)),
-    ])
-}

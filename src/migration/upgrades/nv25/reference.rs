@@ -9,21 +9,16 @@ use fil_actor_miner_state::{v15, v16};
 use fvm_ipld_amt::Amt;
 use fvm_ipld_blockstore::Blockstore;
 
-use crate::migration::reference::{get, named, put, rebuild_by_spec, R};
+use crate::migration::reference::{get, put, rebuild_by_spec, R};
 use crate::migration::spec::UpgradeSpec;
 
 /// The nv25 migration of `state_root`, computed the reference way.
-pub fn reference_nv25<S: Blockstore>(
-    store: &S,
-    state_root: &Cid,
-    spec: &UpgradeSpec,
-) -> crate::error::Result<Cid> {
-    let r = rebuild_by_spec(store, state_root, spec, |name, _, a| match name {
+pub fn reference<S: Blockstore>(store: &S, state_root: &Cid, spec: &UpgradeSpec) -> R<Cid> {
+    rebuild_by_spec(store, state_root, spec, |name, _, a| match name {
         "storageminer" => Ok(Some(miner(store, &a.head)?)),
         "evm" => Ok(Some(evm(store, &a.head)?)),
         _ => Ok(None),
-    });
-    named(spec, r)
+    })
 }
 
 fn miner<S: Blockstore>(store: &S, head: &Cid) -> R<Cid> {

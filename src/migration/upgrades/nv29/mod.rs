@@ -10,25 +10,17 @@ pub mod market;
 pub mod reference;
 pub mod reward;
 
-use crate::migration::migrators::Named;
+use crate::migration::migrators::named;
 use crate::migration::upgrade::UpgradeDef;
 
 /// nv29 Solstice.
 pub static UPGRADE: UpgradeDef = UpgradeDef {
     name: "nv29",
     spec_text: include_str!("spec.toml"),
-    migrators: |_, _| Ok(migrators()),
+    // The reward actor is a post-migrator: it reads the input tree's init
+    // actor, which no single actor's migration sees.
+    migrators: |_, _| Ok(vec![named("nv29_market", market::DropPendingAllocations)]),
     post_migrators: || vec![Box::new(reward::RewardStreams)],
-    reference: |store, root, spec| reference::reference_nv29(store, root, spec),
+    reference: |store, root, spec| reference::reference(store, root, spec),
     output_check: None,
 };
-
-/// nv29's own migrators, by the names its spec uses. The reward actor is
-/// a post-migrator ([`reward::RewardStreams`]): it reads the input tree's
-/// init actor, which no single actor's migration sees.
-pub fn migrators() -> Vec<Named> {
-    vec![(
-        "nv29_market".to_string(),
-        Box::new(market::DropPendingAllocations),
-    )]
-}
