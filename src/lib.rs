@@ -10,11 +10,21 @@
 //!   diffs, parallel maps and incremental remaps;
 //! - [`actors`]: manifests, state-tree types, byte-level transcoders;
 //! - [`chain`]: block headers and the walk to a tipset's state;
-//! - [`migration`]: the generic runner, caches, specs, each upgrade's
-//!   transforms and typed reference paths;
+//! - [`migration`]: the generic runner, caches, specs, and the registry of
+//!   upgrades, each one folder with its spec, transforms and typed
+//!   reference path;
 //! - `synth` (feature `synth`, on by default): the synthetic state
 //!   generator and churn;
 //! - [`error`]: the typed error every failure is reported through.
+//!
+//! The command line is another package of the workspace (`cli/`), so a
+//! node depending on this crate builds none of its dependencies.
+//!
+//! A node runs an upgrade with [`migration::migrate_state`]: load the
+//! [`migration::Upgrade`] by name and network, keep a
+//! [`migration::MigrationCache`] from the premigration to the upgrade
+//! height, and read the [`migration::MigrationReport`] it returns
+//! (`examples/embed.rs` does all of it over a `MemoryBlockstore`).
 
 #![deny(missing_docs)]
 // Errors carry CIDs by value so that every failure names its block; they are

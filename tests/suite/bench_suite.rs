@@ -11,7 +11,7 @@ fn the_tiny_suite_runs_every_scenario_and_writes_its_figures() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("suite.json");
     let out = common::succeed(
-        Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+        Command::new(crate::common::bin())
             .args(["bench", "suite", "--scale", "tiny", "--dir"])
             .arg(dir.path())
             .arg("--json")
@@ -58,7 +58,7 @@ fn the_tiny_suite_runs_every_scenario_and_writes_its_figures() {
 
     // The node-like in-process comparison on the suite's states.
     let out = common::succeed(
-        Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+        Command::new(crate::common::bin())
             .args(["bench", "final", "--before"])
             .arg(dir.path().join("one-miner-3000.car"))
             .arg("--after")

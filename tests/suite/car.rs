@@ -312,7 +312,7 @@ fn cli_reports_bad_input_with_a_non_zero_exit() {
     let bad = dir.path().join("bad.car");
     let mut f = std::fs::File::create(&bad).unwrap();
     f.write_all(b"garbage garbage garbage").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+    let out = std::process::Command::new(crate::common::bin())
         .args(["car", "export", "--from"])
         .arg(&bad)
         .arg("--out")
@@ -339,7 +339,7 @@ fn output_into_a_closed_pipe_ends_quietly() {
         )
         .unwrap(),
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+    let mut child = std::process::Command::new(crate::common::bin())
         .args(["status", "--store"])
         .arg(dir.path().join("store"))
         .stdout(std::process::Stdio::piped())

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+    Command::new(crate::common::bin())
 }
 
 fn text(b: &[u8]) -> String {

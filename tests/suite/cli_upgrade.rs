@@ -7,7 +7,7 @@ use crate::common;
 use std::process::Command;
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+    Command::new(crate::common::bin())
 }
 
 fn stdout(o: &std::process::Output) -> String {

@@ -47,7 +47,7 @@ impl Drop for Tmpfs {
 }
 
 fn cli(args: &[&str], snapshot: &Path, store: Option<&Path>) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fil-migrate"));
+    let mut cmd = Command::new(crate::common::bin());
     cmd.args(args).arg("--snapshot").arg(snapshot);
     if let Some(s) = store {
         cmd.arg("--store").arg(s);
@@ -134,7 +134,7 @@ fn a_full_disk_is_reported_and_the_runs_resume_once_space_is_freed() {
     let Some(_fs) = Tmpfs::mount(&mnt, "1m") else {
         return;
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+    let out = Command::new(crate::common::bin())
         .args(["migrate", "--memory-budget", "1MiB", "--snapshot"])
         .arg(s0)
         .env("TMPDIR", &mnt)

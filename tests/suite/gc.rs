@@ -151,7 +151,7 @@ fn cli_premigrate_migrate_gc_status() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = small_config(Network::Mainnet, 2, 8_000, 34);
     let (s0, s1) = common::states::snapshot_cars(dir.path(), &cfg, "0.01");
-    let bin = env!("CARGO_BIN_EXE_fil-migrate");
+    let bin = crate::common::bin();
     let cli = |args: &[&str]| {
         let out = common::succeed(Command::new(bin).args(args));
         String::from_utf8_lossy(&out.stdout).trim().to_string()

@@ -70,7 +70,7 @@ fn the_fixture_migrates_to_the_pinned_root_as_the_reference_does() {
 }
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+    Command::new(crate::common::bin())
 }
 
 #[test]

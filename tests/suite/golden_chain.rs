@@ -251,7 +251,7 @@ fn gen_reproduces_both_fixtures() {
     for network in ["mainnet", "calibnet"] {
         let out = dir.path().join(format!("{network}.car"));
         crate::common::succeed(
-            std::process::Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+            std::process::Command::new(crate::common::bin())
                 .args(["gen", "--network", network, "--out"])
                 .arg(&out)
                 .args(GEN_ARGS.split_whitespace()),

@@ -119,7 +119,7 @@ fn kill_9_at_random_moments_then_resume_gives_the_same_root() {
     let car = dir.path().join("s0.car");
     let cfg = small_config(Network::Mainnet, 6, 25_000, 24);
     fil_migrate::synth::generate_car(&car, &cfg, 64 << 20).unwrap();
-    let bin = env!("CARGO_BIN_EXE_fil-migrate");
+    let bin = crate::common::bin();
     let t = std::time::Instant::now();
     let expected = Command::new(bin)
         .args(["migrate", "--snapshot"])
@@ -197,7 +197,7 @@ fn kill_9_during_the_final_migration_then_resume_gives_the_uncached_root() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = small_config(Network::Mainnet, 6, 25_000, 36);
     let (s0, s1) = snapshot_cars(dir.path(), &cfg, "0.05");
-    let bin = env!("CARGO_BIN_EXE_fil-migrate");
+    let bin = crate::common::bin();
     let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
     let expected = common::succeed(Command::new(bin).args(["migrate", "--snapshot", &path(&s1)]));
     let expected = String::from_utf8_lossy(&expected.stdout).trim().to_string();
@@ -293,7 +293,7 @@ fn a_store_with_damaged_files_is_refused_with_advice() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = small_config(Network::Mainnet, 2, 3_000, 37);
     let (car, next) = snapshot_cars(dir.path(), &cfg, "0.05");
-    let bin = env!("CARGO_BIN_EXE_fil-migrate");
+    let bin = crate::common::bin();
     let store = dir.path().join("store");
     common::succeed(
         Command::new(bin)

@@ -46,3 +46,23 @@ pub fn succeed(cmd: &mut std::process::Command) -> std::process::Output {
     );
     out
 }
+
+/// The `fil-migrate` binary of this build (package `fil-migrate-cli`,
+/// which `cargo test --workspace` builds beside this test's executable).
+pub fn bin() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let mut dir = std::env::current_exe().expect("the test's own path");
+        dir.pop();
+        if dir.ends_with("deps") {
+            dir.pop();
+        }
+        let path = dir.join("fil-migrate");
+        assert!(
+            path.exists(),
+            "{} is not built: run the tests with `cargo test --workspace`",
+            path.display()
+        );
+        path.to_string_lossy().into_owned()
+    })
+}

@@ -74,7 +74,7 @@ pub fn snapshot_cars(
     let (s0, s1) = (dir.join("s0.car"), dir.join("s1.car"));
     fil_migrate::synth::generate_car(&s0, cfg, 64 << 20).expect("generate");
     super::succeed(
-        std::process::Command::new(env!("CARGO_BIN_EXE_fil-migrate"))
+        std::process::Command::new(crate::common::bin())
             .args(["gen", "--change-fraction", change_fraction, "--from"])
             .arg(&s0)
             .arg("--out")

@@ -10,8 +10,6 @@ use std::process::Command;
 use crate::common::states::small_config;
 use fil_migrate::actors::manifest::Network;
 
-const BIN: &str = env!("CARGO_BIN_EXE_fil-migrate");
-
 fn small_car(dir: &Path) -> PathBuf {
     let car = dir.join("s.car");
     fil_migrate::synth::generate_car(&car, &small_config(Network::Mainnet, 1, 30, 5), 1 << 20)
@@ -20,7 +18,10 @@ fn small_car(dir: &Path) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
+    let out = Command::new(crate::common::bin())
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -95,8 +96,9 @@ fn a_symlinked_out_is_written_through_and_files_get_the_umask() {
     let link = dir.path().join("link.car");
     std::os::unix::fs::symlink(&real, &link).unwrap();
     let report = dir.path().join("r.json");
+    let bin = crate::common::bin();
     let script = format!(
-        "umask 027; exec {BIN} migrate --snapshot {} --out {} --report {}",
+        "umask 027; exec {bin} migrate --snapshot {} --out {} --report {}",
         car.display(),
         link.display(),
         report.display()

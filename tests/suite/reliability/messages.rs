@@ -7,8 +7,6 @@ use cid::Cid;
 use fil_migrate::ipld::cids::cbor_cid;
 use fil_migrate::store::car_format::{write_header, write_section};
 
-const BIN: &str = env!("CARGO_BIN_EXE_fil-migrate");
-
 fn car_with(path: &Path, roots: &[Cid], blocks: &[(Cid, Vec<u8>)]) {
     let mut out = Vec::new();
     write_header(&mut out, roots).unwrap();
@@ -19,7 +17,10 @@ fn car_with(path: &Path, roots: &[Cid], blocks: &[(Cid, Vec<u8>)]) {
 }
 
 fn fails(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().unwrap();
+    let out = Command::new(crate::common::bin())
+        .args(args)
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "{args:?} succeeded");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!err.contains("panicked"), "{err}");

@@ -11,8 +11,6 @@ use std::time::Duration;
 use crate::common::states::small_config;
 use fil_migrate::actors::manifest::Network;
 
-const BIN: &str = env!("CARGO_BIN_EXE_fil-migrate");
-
 /// A snapshot whose migration takes long enough to be interrupted.
 fn snapshot(dir: &Path) -> PathBuf {
     let car = dir.join("s.car");
@@ -28,7 +26,7 @@ fn snapshot(dir: &Path) -> PathBuf {
 /// Runs `args`, sends `sig` `after` once the migration has started, and
 /// returns the exit code and stderr.
 fn interrupt(args: &[&str], tmp: &Path, sig: i32, after: Duration) -> (Option<i32>, String) {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(crate::common::bin())
         .args(args)
         .env("TMPDIR", tmp)
         .stdout(Stdio::null())
@@ -121,7 +119,7 @@ fn sigint_during_a_premigration_keeps_its_finished_miners_and_the_next_run_hits_
     // transforms fewer sector infos from scratch than a run on a new store.
     let run = |store: &str, report_path: &Path| {
         let out = crate::common::succeed(
-            Command::new(BIN)
+            Command::new(crate::common::bin())
                 .args(&args[..4])
                 .arg(store)
                 .args(["--report", report_path.to_str().unwrap()]),

@@ -13,8 +13,6 @@ use fil_migrate::store::claim::{db_dir, MARKER};
 use fil_migrate::store::replace::staging_dir;
 use fil_migrate::store::{DiskStore, DiskStoreOptions};
 
-const BIN: &str = env!("CARGO_BIN_EXE_fil-migrate");
-
 fn p(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
@@ -40,17 +38,22 @@ fn a_non_empty_directory_that_is_not_a_store_is_refused_and_left_alone() {
     std::fs::create_dir(&mine).unwrap();
     std::fs::write(mine.join("keep.car"), b"the user's").unwrap();
     for cmd in ["premigrate", "migrate"] {
-        let err =
-            fails(Command::new(BIN).args([cmd, "--snapshot", &p(&car), "--store", &p(&mine)]));
+        let err = fails(Command::new(crate::common::bin()).args([
+            cmd,
+            "--snapshot",
+            &p(&car),
+            "--store",
+            &p(&mine),
+        ]));
         assert!(err.contains("not a fil-migrate store"), "{err}");
         assert!(err.contains("keep.car"), "{err}");
     }
-    let err = fails(Command::new(BIN).args(["status", "--store", &p(&mine)]));
+    let err = fails(Command::new(crate::common::bin()).args(["status", "--store", &p(&mine)]));
     assert!(err.contains("not a fil-migrate store"), "{err}");
     // A read does not make an empty directory a store.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let err = fails(Command::new(BIN).args(["status", "--store", &p(&empty)]));
+    let err = fails(Command::new(crate::common::bin()).args(["status", "--store", &p(&empty)]));
     assert!(err.contains("not a fil-migrate store"), "{err}");
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
     let names: Vec<_> = std::fs::read_dir(&mine)
@@ -60,8 +63,13 @@ fn a_non_empty_directory_that_is_not_a_store_is_refused_and_left_alone() {
     assert_eq!(names, ["keep.car"]);
     assert_eq!(std::fs::read(mine.join("keep.car")).unwrap(), b"the user's");
     // A file is not a store either.
-    let err =
-        fails(Command::new(BIN).args(["premigrate", "--snapshot", &p(&car), "--store", &p(&car)]));
+    let err = fails(Command::new(crate::common::bin()).args([
+        "premigrate",
+        "--snapshot",
+        &p(&car),
+        "--store",
+        &p(&car),
+    ]));
     assert!(err.contains("not a directory"), "{err}");
 }
 
@@ -72,7 +80,7 @@ fn gc_keeps_user_files_and_works_through_symlinks_and_relative_paths() {
     fil_migrate::synth::generate_car(&car, &small_config(Network::Mainnet, 2, 400, 2), 1 << 20)
         .unwrap();
     let store = dir.path().join("store");
-    let out = stdout(Command::new(BIN).args([
+    let out = stdout(Command::new(crate::common::bin()).args([
         "premigrate",
         "--snapshot",
         &p(&car),
@@ -85,18 +93,18 @@ fn gc_keeps_user_files_and_works_through_symlinks_and_relative_paths() {
     std::fs::write(store.join("notes.txt"), b"mine").unwrap();
     let link = dir.path().join("link");
     std::os::unix::fs::symlink(&store, &link).unwrap();
-    stdout(Command::new(BIN).args(["gc", "--store", &p(&link), "--keep", &root]));
+    stdout(Command::new(crate::common::bin()).args(["gc", "--store", &p(&link), "--keep", &root]));
     assert!(std::fs::symlink_metadata(&link)
         .unwrap()
         .file_type()
         .is_symlink());
     stdout(
-        Command::new(BIN)
+        Command::new(crate::common::bin())
             .current_dir(&store)
             .args(["gc", "--store", ".", "--keep", &root]),
     );
     stdout(
-        Command::new(BIN)
+        Command::new(crate::common::bin())
             .current_dir(dir.path())
             .args(["gc", "--store", "store", "--keep", &root]),
     );
@@ -117,7 +125,13 @@ fn gc_keeps_user_files_and_works_through_symlinks_and_relative_paths() {
     assert!(!names.iter().any(|n| n.contains("gc-")), "{names:?}");
     // The store still answers with the same root.
     assert_eq!(
-        stdout(Command::new(BIN).args(["migrate", "--snapshot", &p(&car), "--store", &p(&link),])),
+        stdout(Command::new(crate::common::bin()).args([
+            "migrate",
+            "--snapshot",
+            &p(&car),
+            "--store",
+            &p(&link),
+        ])),
         root
     );
 }
@@ -142,7 +156,7 @@ fn a_run_on_a_store_in_use_is_refused_and_deletes_nothing() {
             &some_root,
         ],
     ] {
-        let err = fails(Command::new(BIN).args(&args));
+        let err = fails(Command::new(crate::common::bin()).args(&args));
         assert!(err.contains("in use by another process"), "{args:?}: {err}");
     }
     let err = DiskStore::open(&store, DiskStoreOptions::default())
