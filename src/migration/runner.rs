@@ -11,7 +11,6 @@ use std::time::Instant;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
-pub use super::actor_pass::address_text;
 use super::actor_pass::{flush_actor_count, ActorPass};
 use super::actors_tree::{migrate_actors_tree, TreeOptions};
 use super::cache::MigrationCache;
@@ -32,7 +31,7 @@ use crate::actors::state_tree::{get_cbor, RawActor, StateRoot, STATE_TREE_VERSIO
 use crate::error::{Error, Result};
 use crate::store::{BufferOptions, BufferedBlockstore, DynStore};
 
-pub use super::retain::{InputTree, RetainFn, RetainInputs};
+use super::retain::RetainInputs;
 
 /// How to run a migration.
 #[derive(Debug, Clone)]

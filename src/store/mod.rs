@@ -3,27 +3,27 @@
 //! the streaming CAR exporter. All implement `fvm_ipld_blockstore::Blockstore`
 //! so a node can put its own store in place of any of them.
 
-pub mod backend;
-pub mod buffered;
-pub mod car_export;
+mod backend;
+mod buffered;
+mod car_export;
 pub mod car_format;
 pub mod car_index;
-pub mod car_source;
+mod car_source;
 pub mod claim;
-pub mod copy;
-pub mod disk;
-pub mod dyn_store;
-pub mod fault;
+pub(crate) mod copy;
+mod disk;
+mod dyn_store;
+mod fault;
 pub mod fingerprint;
-pub mod fjall_backend;
+mod fjall_backend;
 pub mod forest;
-pub mod memory;
-pub mod overlay;
+mod memory;
+mod overlay;
 pub mod replace;
-pub mod seen_set;
-pub mod shared;
-pub mod side_file;
-pub mod sink;
+mod seen_set;
+mod shared;
+pub(crate) mod side_file;
+mod sink;
 pub mod zstd_car;
 
 pub use backend::{StoreBackend, StoreFs};

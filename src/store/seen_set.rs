@@ -36,16 +36,6 @@ impl SeenSet {
         }
     }
 
-    /// Number of CIDs inserted.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether nothing was inserted.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Whether the set has spilled to disk.
     pub fn spilled(&self) -> bool {
         self.disk.is_some()

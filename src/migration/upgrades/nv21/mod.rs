@@ -2,9 +2,9 @@
 //! are re-encoded (v12 adds `power_base_epoch` and `flags`), in the sectors
 //! AMT and in each deadline's snapshot.
 
-pub mod check;
-pub mod miner;
-pub mod reference;
+pub(crate) mod check;
+pub(crate) mod miner;
+pub(crate) mod reference;
 
 use crate::migration::migrators::named;
 use crate::migration::upgrade::UpgradeDef;

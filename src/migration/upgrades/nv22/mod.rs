@@ -2,13 +2,13 @@
 //! state and are read for their deals; the market, deferred until every
 //! miner is done, rewrites every deal state and gains `ProviderSectors`.
 
-pub mod base;
-pub mod collect;
-pub mod listings;
-pub mod market;
-pub mod miner;
-pub mod proposals;
-pub mod reference;
+pub(crate) mod base;
+pub(crate) mod collect;
+pub(crate) mod listings;
+pub(crate) mod market;
+pub(crate) mod miner;
+pub(crate) mod proposals;
+pub(crate) mod reference;
 
 use std::sync::Arc;
 

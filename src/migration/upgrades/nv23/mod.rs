@@ -3,7 +3,7 @@
 //! an account if it is a multisig (head `[f090]`, nonce and balance kept, no
 //! delegated address). Forest does this as a post-migrator; so do we.
 
-pub mod reference;
+pub(crate) mod reference;
 
 use cid::Cid;
 

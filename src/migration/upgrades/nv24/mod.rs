@@ -3,7 +3,7 @@
 //! `ramp_duration_epochs` (per network), inserted after
 //! `miner_above_min_power_count`. Every other field's bytes are kept.
 
-pub mod reference;
+pub(crate) mod reference;
 
 use cid::Cid;
 

@@ -4,9 +4,9 @@
 //! Sectors, partitions and expiration sets keep their bytes: v16 decodes
 //! the old encodings.
 
-pub mod evm;
-pub mod miner;
-pub mod reference;
+pub(crate) mod evm;
+pub(crate) mod miner;
+pub(crate) mod reference;
 
 use crate::migration::migrators::named;
 use crate::migration::upgrade::UpgradeDef;

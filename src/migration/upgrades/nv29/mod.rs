@@ -5,10 +5,10 @@
 //! through the input state's init actor. Power is not migrated (its ramp
 //! fields stay, PR #466 is not part of nv29).
 
-pub mod bootstrap;
-pub mod market;
-pub mod reference;
-pub mod reward;
+pub(crate) mod bootstrap;
+pub(crate) mod market;
+pub(crate) mod reference;
+pub(crate) mod reward;
 
 use crate::migration::migrators::named;
 use crate::migration::upgrade::UpgradeDef;
