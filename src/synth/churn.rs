@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use cid::Cid;
 use fil_actor_miner_state::v11 as miner;
+use fil_actors_shared::v11::runtime::Policy;
 use fvm_ipld_bitfield::BitField;
 use fvm_ipld_blockstore::Blockstore;
 use fvm_shared3::address::Address;
@@ -25,6 +26,7 @@ use super::sector_gen::{
 };
 use super::sectors::{build_sectors, flush_when_over_budget};
 use super::singletons::{self as single, hamt_from};
+use super::window_post::{postings, Posting};
 use crate::actors::manifest::{identify, Manifest};
 use crate::actors::state_tree::{get_cbor, put_cbor, ActorState, StateRoot};
 use crate::error::{Error, Result};
@@ -58,6 +60,10 @@ pub struct ChurnConfig {
     pub new_accounts: u64,
     /// Nonce, balance, fee and deletion churn of the other actors.
     pub actors: ActorChurn,
+    /// Every miner with live sectors proves the deadlines whose window
+    /// passes (see [`super::window_post`]) and its current deadline moves
+    /// on, as on mainnet: nearly every such miner's head changes.
+    pub window_post: bool,
 }
 
 impl Default for ChurnConfig {
@@ -75,6 +81,7 @@ impl Default for ChurnConfig {
             new_miner_sectors: 200,
             new_accounts: 10,
             actors: ActorChurn::default(),
+            window_post: false,
         }
     }
 }
@@ -478,7 +485,28 @@ fn churn_miner<B: Blockstore>(
             snapshots.push(dl.sectors_snapshot);
         }
     }
-    let built = build_deadlines(buf, &params, st.proving_period_start, &live, &snapshots)?;
+    let posts = if cfg.window_post {
+        // The windows of `closed` but its last passed whole; that one is
+        // open now, and the miner's current deadline.
+        let passed = closed.len() - 1;
+        let posts = postings(st.current_deadline, passed);
+        let moved = st.current_deadline + passed as u64;
+        st.current_deadline = moved % 48;
+        if moved >= 48 {
+            st.proving_period_start += Policy::default().wpost_proving_period;
+        }
+        posts
+    } else {
+        [Posting::None; 48]
+    };
+    let built = build_deadlines(
+        buf,
+        &params,
+        st.proving_period_start,
+        &live,
+        &snapshots,
+        &posts,
+    )?;
     st.sectors = new_sectors;
     st.deadlines = built.deadlines;
     st.initial_pledge = TokenAmount::from_atto(BigInt::from(built.pledge_nano) * NANO);

@@ -19,6 +19,7 @@ use fvm_shared3::sector::RegisteredPoStProof;
 use super::sector_gen::{
     commitment, mix, SectorParams, COMMD_CODEC, COMMR_CODEC, NANO, POSEIDON, SHA2_TRUNC254,
 };
+use super::window_post::{self, Posting};
 use crate::actors::state_tree::put_cbor;
 use crate::error::{Error, Result};
 
@@ -167,7 +168,14 @@ pub fn assemble<S: Blockstore>(store: &S, inp: &MinerInputs<'_>) -> Result<Assem
             }
         })
         .collect();
-    let built = build_deadlines(store, p, period_start, inp.live, &snapshots)?;
+    let built = build_deadlines(
+        store,
+        p,
+        period_start,
+        inp.live,
+        &snapshots,
+        &[Posting::None; 48],
+    )?;
     let (total_raw, total_qa, total_pledge_nano) =
         (built.raw_power, built.qa_power, built.pledge_nano);
     state.deadlines = built.deadlines;
@@ -273,13 +281,15 @@ pub struct BuiltDeadlines {
 }
 
 /// Builds the 48 deadlines (partitions, expiration queues, power) for `live`
-/// sectors (ascending), with `snapshots[d]` as deadline `d`'s sectors snapshot.
+/// sectors (ascending), with `snapshots[d]` as deadline `d`'s sectors
+/// snapshot and `posts[d]` its WindowPoSt.
 pub fn build_deadlines<S: Blockstore>(
     store: &S,
     p: &SectorParams,
     period_start: i64,
     live: &[SectorSummary],
     snapshots: &[Cid],
+    posts: &[Posting; 48],
 ) -> Result<BuiltDeadlines> {
     let policy = Policy::default();
     let period = policy.wpost_proving_period;
@@ -390,6 +400,8 @@ pub fn build_deadlines<S: Blockstore>(
         dl.faulty_power = dl_faulty;
         dl.sectors_snapshot = snapshots[d];
         dl.partitions_snapshot = dl.partitions;
+        let partition_count = sectors.len().div_ceil(partition_sectors(p.large) as usize);
+        window_post::record(store, p, d, &mut dl, partition_count as u64, posts[d])?;
         due.push(put_cbor(store, &dl)?);
     }
     Ok(BuiltDeadlines {

@@ -16,6 +16,7 @@ pub mod population;
 pub mod sector_gen;
 pub mod sectors;
 pub mod singletons;
+pub mod window_post;
 
 pub use config::{default_epoch, mainnet_preset, GenConfig, MinerSizes, MAINNET_PRESET_SECTORS};
 pub use output::{churn_car, generate_car, ChurnSummary, GenSummary};

@@ -8,6 +8,8 @@ use crate::common;
 
 use cid::Cid;
 use fil_migrate::actors::manifest::Network;
+use fil_migrate::actors::state_tree::{get_cbor, ActorState, StateRoot};
+use fil_migrate::ipld::hamt::for_each_entry;
 use fil_migrate::migration::actors_tree::TreePath;
 use fil_migrate::migration::cache::{actors_tree_key, PREV_ACTORS_IN, PREV_ACTORS_OUT};
 use fil_migrate::migration::{
@@ -168,4 +170,59 @@ fn the_preset_is_deterministic_and_mainnet_shaped() {
         "{}",
         r.report.actors
     );
+}
+
+/// With WindowPoSt in the churn (as on mainnet, and in `gen --from`), every
+/// miner with sectors changes its head within 180 epochs, and the final
+/// still gives the uncached root.
+#[test]
+fn with_window_post_every_miner_with_sectors_changes_and_the_final_is_exact() {
+    let mem = MemStore::new();
+    let buf = BufferedBlockstore::new(&mem, BufferOptions::default());
+    let (s0, _) = build_state(&buf, &mainnet_preset(0.004, 20_000, 7)).unwrap();
+    buf.flush(&s0).unwrap();
+    let churn = ChurnConfig {
+        window_post: true,
+        ..Default::default()
+    };
+    let (s1, _) = churn_state(&buf, &s0, &churn).unwrap();
+    buf.flush(&s1).unwrap();
+    drop(buf);
+    let heads = |root: &Cid| -> std::collections::BTreeMap<Vec<u8>, (Cid, Cid)> {
+        let sr: StateRoot = get_cbor(&mem, root, "state root").unwrap();
+        let mut out = std::collections::BTreeMap::new();
+        for_each_entry(&mem, &sr.actors, 5, |k, v| {
+            let a: ActorState = fvm_ipld_encoding::from_slice(v).unwrap();
+            out.insert(k.to_vec(), (a.code, a.head));
+            Ok(())
+        })
+        .unwrap();
+        out
+    };
+    let (before, after) = (heads(&s0), heads(&s1));
+    let miner_code = spec().old_manifest.code_of("storageminer").unwrap();
+    let empty_sectors = fil_migrate::ipld::amt::AmtBuilder::new(&mem, 5)
+        .unwrap()
+        .finish()
+        .unwrap();
+    let (mut with_sectors, mut changed) = (0, 0);
+    for (k, (code, head)) in &before {
+        if *code != miner_code {
+            continue;
+        }
+        let st: fil_actor_miner_state::v11::State = get_cbor(&mem, head, "miner").unwrap();
+        if st.sectors == empty_sectors {
+            continue;
+        }
+        with_sectors += 1;
+        changed += usize::from(after.get(k).is_some_and(|(_, h)| h != head));
+    }
+    assert!(with_sectors > 5, "{with_sectors} miners with sectors");
+    assert_eq!(changed, with_sectors);
+    let uncached = migrate_state(&mem, &s1, &spec(), &NoCache, &opts(2, 1 << 30)).unwrap();
+    let cache = MemoryCache::default();
+    migrate_state(&mem, &s0, &spec(), &cache, &opts(2, 16 << 10)).unwrap();
+    let fin = migrate_state(&mem, &s1, &spec(), &cache, &opts(2, 16 << 10)).unwrap();
+    assert_eq!(fin.state_root, uncached.state_root);
+    assert_eq!(fin.report.actors_tree, Some(TreePath::Remapped));
 }

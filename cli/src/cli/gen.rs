@@ -116,6 +116,10 @@ pub struct GenArgs {
     /// Churn: accounts created.
     #[arg(long, default_value_t = 10)]
     new_accounts: u64,
+    /// Churn: no WindowPoSt (by default every miner with live sectors proves
+    /// the deadlines whose window passes, so its head changes, as on mainnet).
+    #[arg(long)]
+    no_window_post: bool,
     /// Bytes of not-yet-written blocks kept in memory.
     #[arg(long, default_value = "256MiB", value_parser = parse_bytes)]
     memory_budget: u64,
@@ -131,6 +135,7 @@ pub fn run(mut a: GenArgs) -> anyhow::Result<()> {
             change_fraction: a.change_fraction,
             new_miners: a.new_miners,
             new_accounts: a.new_accounts,
+            window_post: !a.no_window_post,
             ..Default::default()
         };
         let s = churn_car(from, &a.out, &cfg, a.memory_budget)?;

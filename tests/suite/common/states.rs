@@ -46,7 +46,8 @@ pub fn generate(cfg: &GenConfig) -> (MemStore, Cid) {
     (mem, root)
 }
 
-/// A successor of `state` with 1 % of its sectors changed, in `store`.
+/// A successor of `state` with 1 % of its sectors changed, and every miner
+/// with sectors proving its deadlines (WindowPoSt), in `store`.
 pub fn successor(store: &MemStore, state: &Cid, seed: u64) -> Cid {
     use fil_migrate::synth::churn::{churn_state, ChurnConfig};
     let buf = BufferedBlockstore::new(store, BufferOptions::default());
@@ -56,6 +57,7 @@ pub fn successor(store: &MemStore, state: &Cid, seed: u64) -> Cid {
         &ChurnConfig {
             change_fraction: Some(0.01),
             seed,
+            window_post: true,
             ..Default::default()
         },
     )
