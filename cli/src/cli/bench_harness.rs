@@ -193,9 +193,34 @@ pub(super) fn mib(v: &Value) -> Option<u64> {
 /// Seconds to read every byte of `file` and to Blake2b-hash `hashed` bytes
 /// in 8 KiB blocks on `threads` threads: no migration can beat their sum.
 pub(super) fn lower_bound(file: &str, hashed: u64, threads: usize) -> anyhow::Result<(f64, f64)> {
+    lower_bound_of(file, u64::MAX, hashed, threads)
+}
+
+/// A final migration's own lower bound: seconds to read as many bytes of
+/// `file` as its report says it read (`bytes_read`, sequentially: the run's
+/// reads are scattered, so this is the kinder figure) and to hash what it
+/// wrote (`bytes_written`).
+pub(super) fn final_lower_bound(
+    file: &str,
+    report: &Value,
+    threads: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let read = report["bytes_read"].as_u64().unwrap_or(0);
+    let written = report["bytes_written"].as_u64().unwrap_or(0);
+    lower_bound_of(file, read, written, threads)
+}
+
+/// Reads the first `read` bytes of `file` (all of it at most), then hashes
+/// `hashed` bytes.
+fn lower_bound_of(
+    file: &str,
+    read: u64,
+    hashed: u64,
+    threads: usize,
+) -> anyhow::Result<(f64, f64)> {
     use std::io::Read;
     let t = Instant::now();
-    let mut f = std::fs::File::open(file)?;
+    let mut f = std::fs::File::open(file)?.take(read);
     let mut buf = vec![0u8; 1 << 20];
     while f.read(&mut buf)? > 0 {}
     let read = t.elapsed().as_secs_f64();

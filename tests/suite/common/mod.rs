@@ -58,11 +58,40 @@ pub fn bin() -> &'static str {
             dir.pop();
         }
         let path = dir.join("fil-migrate");
-        assert!(
-            path.exists(),
-            "{} is not built: run the tests with `cargo test --workspace`",
-            path.display()
-        );
+        let built = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|_| panic!("{} is not built: run `cargo test` at the workspace root", path.display()));
+        // `cargo test --test suite` builds this package only: a binary
+        // older than a source would test the code before the change.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for dir in ["src", "cli/src"] {
+            if let Some(newer) = newer_source(&root.join(dir), built) {
+                panic!(
+                    "{} is older than {}: build it first (`cargo build -p fil-migrate-cli`, or run `cargo test` at the workspace root)",
+                    path.display(),
+                    newer.display()
+                );
+            }
+        }
         path.to_string_lossy().into_owned()
     })
+}
+
+/// A source file under `dir` modified after `than`, if any.
+fn newer_source(dir: &std::path::Path, than: std::time::SystemTime) -> Option<std::path::PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if let Some(n) = newer_source(&p, than) {
+                return Some(n);
+            }
+        } else if e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|m| m > than)
+        {
+            return Some(p);
+        }
+    }
+    None
 }
