@@ -15,22 +15,10 @@ use cid::Cid;
 
 use super::car_format::{read_varint, CarHeader, Varint, MAX_HEADER_LEN};
 use super::fingerprint::{Fingerprint, FingerprintReader};
-use super::side_file::{beside, write_atomically};
+use super::side_file::beside;
 use crate::error::{Error, Result};
 
-/// Version 3: the body checked by XXH3-128 (version 2 by Blake2b, which
-/// took 0.12 s of every open of a 5.5M-block index: the check is against
-/// damage, not an adversary, and a wrong entry is caught anyway by the CID
-/// compared at its offset). Version 2 named the CAR by a content
-/// [`Fingerprint`] (version 1 by length, mtime and its first and last
-/// 64 KiB, which a rewrite in place or `cp -p` kept).
-const MAGIC: &[u8; 8] = b"FMCARIX3";
-
-/// The checksum of an index body.
-fn checksum(body: &[u8]) -> [u8; 16] {
-    xxhash_rust::xxh3::xxh3_128(body).to_le_bytes()
-}
-const LEN_BITS: u32 = 24;
+pub(super) const LEN_BITS: u32 = 24;
 /// Largest section the packed index can address (CID + data).
 pub const MAX_SECTION_LEN: u64 = (1 << LEN_BITS) - 1;
 /// Largest CAR offset the packed index can address (1 TiB).
@@ -57,36 +45,72 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// The in-memory index of one CAR file.
+/// The index of one CAR file.
 #[derive(Debug)]
 pub struct CarIndex {
     /// Header roots.
     pub roots: Vec<Cid>,
-    /// Sorted (key, offset << 24 | len) pairs; offset is where the section's CID starts.
-    entries: Vec<(u64, u64)>,
     /// Number of payload bytes (CIDs + data) indexed.
     pub payload_bytes: u64,
-    /// Where each range of keys starts in `entries`, by their top
-    /// [`Self::radix_bits`] bits: a lookup searches a handful of entries
-    /// instead of binary-searching tens of megabytes, whose last steps each
-    /// miss the CPU caches (one lookup per block read or link checked).
-    radix: Vec<u32>,
+    /// The entries and their radix table, built here or mapped from the
+    /// persisted file.
+    pub(super) table: Table,
+}
+
+/// An entry: the key, and `offset << 24 | len` (offset is where the
+/// section's CID starts).
+pub(super) type Entry = [u64; 2];
+
+/// Sorted entries, and where each range of keys starts among them by their
+/// top [`radix_bits`] bits: a lookup searches a handful of entries instead
+/// of binary-searching tens of megabytes, whose last steps each miss the
+/// CPU caches (one lookup per block read or link checked).
+#[derive(Debug)]
+pub(super) enum Table {
+    /// Built by a scan of the CAR.
+    Built {
+        entries: Vec<Entry>,
+        radix: Vec<u32>,
+    },
+    /// The persisted index's pages, mapped: opening reads nothing but what
+    /// its checks touch, and allocates nothing.
+    Mapped {
+        map: memmap2::Mmap,
+        entries: std::ops::Range<usize>,
+        radix: std::ops::Range<usize>,
+    },
+}
+
+impl Table {
+    pub(super) fn entries(&self) -> &[Entry] {
+        match self {
+            Table::Built { entries, .. } => entries,
+            Table::Mapped { map, entries, .. } => bytemuck::cast_slice(&map[entries.clone()]),
+        }
+    }
+
+    pub(super) fn radix(&self) -> &[u32] {
+        match self {
+            Table::Built { radix, .. } => radix,
+            Table::Mapped { map, radix, .. } => bytemuck::cast_slice(&map[radix.clone()]),
+        }
+    }
 }
 
 /// Bits of the key that pick a [`CarIndex`] radix bucket: about two
 /// entries a bucket, 4 bytes a bucket.
-fn radix_bits(entries: usize) -> u32 {
+pub(super) fn radix_bits(entries: usize) -> u32 {
     (usize::BITS - (entries / 2).max(1).leading_zeros()).min(28)
 }
 
-/// The radix table of sorted `entries` (see [`CarIndex`]).
-fn radix_of(entries: &[(u64, u64)]) -> Vec<u32> {
+/// The radix table of sorted `entries` (see [`Table`]).
+fn radix_of(entries: &[Entry]) -> Vec<u32> {
     let bits = radix_bits(entries.len());
     let buckets = 1usize << bits;
     let mut radix = Vec::with_capacity(buckets + 1);
     let mut i = 0usize;
     for b in 0..buckets {
-        while i < entries.len() && ((entries[i].0 >> (64 - bits)) as usize) < b {
+        while i < entries.len() && ((entries[i][0] >> (64 - bits)) as usize) < b {
             i += 1;
         }
         radix.push(i as u32);
@@ -107,41 +131,44 @@ pub struct SectionLoc {
 impl CarIndex {
     /// Number of indexed blocks.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.table.entries().len()
     }
 
     /// Whether the CAR has no blocks.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.table.entries().is_empty()
     }
 
-    /// Heap bytes used by the index.
+    /// Heap bytes used by the index (none when it is mapped).
     pub fn memory_bytes(&self) -> usize {
-        self.entries.capacity() * 16 + self.radix.capacity() * 4
+        match &self.table {
+            Table::Built { entries, radix } => entries.capacity() * 16 + radix.capacity() * 4,
+            Table::Mapped { .. } => 0,
+        }
+    }
+
+    /// Whether the index is the persisted file, mapped.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.table, Table::Mapped { .. })
     }
 
     /// Candidate sections for a CID (same key hash), in file order.
     pub fn candidates(&self, cid_bytes: &[u8]) -> impl Iterator<Item = SectionLoc> + '_ {
         let key = key_of(cid_bytes);
-        let bits = radix_bits(self.entries.len());
+        let (entries, radix) = (self.table.entries(), self.table.radix());
+        let bits = radix_bits(entries.len());
         let b = (key >> (64 - bits)) as usize;
-        let (lo, hi) = (self.radix[b] as usize, self.radix[b + 1] as usize);
-        let start = lo + self.entries[lo..hi].partition_point(|e| e.0 < key);
-        self.entries[start..]
+        let (lo, hi) = (radix[b] as usize, radix[b + 1] as usize);
+        let start = lo + entries[lo..hi].partition_point(|e| e[0] < key);
+        entries[start..]
             .iter()
-            .take_while(move |e| e.0 == key)
-            .map(|e| SectionLoc {
-                offset: e.1 >> LEN_BITS,
-                len: (e.1 & MAX_SECTION_LEN) as u32,
-            })
+            .take_while(move |e| e[0] == key)
+            .map(loc_of)
     }
 
     /// Every section, in key order (not file order).
     pub fn sections(&self) -> impl Iterator<Item = SectionLoc> + '_ {
-        self.entries.iter().map(|e| SectionLoc {
-            offset: e.1 >> LEN_BITS,
-            len: (e.1 & MAX_SECTION_LEN) as u32,
-        })
+        self.table.entries().iter().map(loc_of)
     }
 
     /// Builds the index by scanning the CAR sequentially.
@@ -196,7 +223,7 @@ impl CarIndex {
             let cid = Cid::read_bytes(&buf[..])
                 .map_err(|e| car_err(offset, format!("invalid CID: {e}")))?;
             let cid_len = cid.encoded_len();
-            entries.push((key_of(&buf[..cid_len]), (offset << LEN_BITS) | len));
+            entries.push([key_of(&buf[..cid_len]), (offset << LEN_BITS) | len]);
             payload_bytes += len;
             offset += len;
         }
@@ -205,9 +232,11 @@ impl CarIndex {
         let fingerprint = r.into_inner().finish().map_err(|e| Error::io(path, e))?;
         let index = CarIndex {
             roots,
-            radix: radix_of(&entries),
-            entries,
             payload_bytes,
+            table: Table::Built {
+                radix: radix_of(&entries),
+                entries,
+            },
         };
         Ok((index, fingerprint))
     }
@@ -216,92 +245,13 @@ impl CarIndex {
     pub fn path_for(car: &Path) -> PathBuf {
         beside(car, ".fmidx")
     }
+}
 
-    /// Loads a persisted index if it exists and was built from the file
-    /// whose fingerprint is `identity`; `Ok(None)` means missing, stale,
-    /// foreign or damaged (the caller rebuilds).
-    pub fn load(index_path: &Path, identity: &Fingerprint) -> Result<Option<Self>> {
-        let bytes = match std::fs::read(index_path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(index_path, e)),
-        };
-        Ok(Self::decode(&bytes, identity))
-    }
-
-    fn decode(bytes: &[u8], identity: &Fingerprint) -> Option<Self> {
-        if bytes.len() < 16 + 8 || &bytes[..8] != MAGIC {
-            return None;
-        }
-        let (body, sum) = bytes.split_at(bytes.len() - 16);
-        if checksum(body) != sum {
-            return None;
-        }
-        let mut r = &body[8..];
-        fn take<'b>(r: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
-            let (h, t) = r.split_at_checked(n)?;
-            *r = t;
-            Some(h)
-        }
-        let u64_ = |r: &mut &[u8]| -> Option<u64> {
-            Some(u64::from_le_bytes(take(r, 8)?.try_into().ok()?))
-        };
-        if take(&mut r, 32)? != identity.to_bytes() {
-            return None;
-        }
-        let payload_bytes = u64_(&mut r)?;
-        let nroots = u64_(&mut r)?;
-        let mut roots = Vec::new();
-        for _ in 0..nroots {
-            let l = u64_(&mut r)? as usize;
-            roots.push(Cid::try_from(take(&mut r, l)?).ok()?);
-        }
-        let n = u64_(&mut r)? as usize;
-        if r.len() != n * 16 {
-            return None;
-        }
-        let entries: Vec<(u64, u64)> = r
-            .chunks_exact(16)
-            .map(|c| {
-                (
-                    u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
-                    u64::from_le_bytes(c[8..].try_into().expect("8 bytes")),
-                )
-            })
-            .collect();
-        // Lookups search key ranges: an index out of order (which its
-        // checksum should already have caught) is rebuilt, not used.
-        if !entries.windows(2).all(|w| w[0].0 <= w[1].0) {
-            return None;
-        }
-        Some(CarIndex {
-            roots,
-            radix: radix_of(&entries),
-            entries,
-            payload_bytes,
-        })
-    }
-
-    /// Persists the index atomically (temporary file, fsync, rename).
-    pub fn save(&self, index_path: &Path, identity: &Fingerprint) -> Result<()> {
-        let mut out = Vec::with_capacity(128 + self.entries.len() * 16);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&identity.to_bytes());
-        out.extend_from_slice(&self.payload_bytes.to_le_bytes());
-        out.extend_from_slice(&(self.roots.len() as u64).to_le_bytes());
-        for root in &self.roots {
-            let b = root.to_bytes();
-            out.extend_from_slice(&(b.len() as u64).to_le_bytes());
-            out.extend_from_slice(&b);
-        }
-        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
-        for (k, v) in &self.entries {
-            out.extend_from_slice(&k.to_le_bytes());
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        let sum = checksum(&out);
-        out.extend_from_slice(&sum);
-        write_atomically(index_path, &out)
+/// An entry's section.
+fn loc_of(e: &Entry) -> SectionLoc {
+    SectionLoc {
+        offset: e[1] >> LEN_BITS,
+        len: (e[1] & MAX_SECTION_LEN) as u32,
     }
 }
 

@@ -8,6 +8,7 @@ mod buffered;
 mod car_export;
 pub mod car_format;
 pub mod car_index;
+mod car_index_file;
 mod car_source;
 pub mod claim;
 pub(crate) mod copy;

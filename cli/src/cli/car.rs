@@ -86,7 +86,11 @@ pub fn run(cmd: CarCommand) -> anyhow::Result<()> {
             println!("blocks:         {}", car.block_count()?);
             if let Some(idx) = car.car_index() {
                 println!("payload bytes:  {}", idx.payload_bytes);
-                println!("index memory:   {} bytes", idx.memory_bytes());
+                if idx.is_mapped() {
+                    println!("index memory:   mapped from the file (no heap)");
+                } else {
+                    println!("index memory:   {} bytes", idx.memory_bytes());
+                }
             }
             for r in car.roots() {
                 println!("root:           {r}");
