@@ -81,7 +81,22 @@ impl CarIndex {
         // the process rather than give wrong bytes, and is caught by the
         // checksum at open when it is truncated before.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(index_path, e))?;
-        Ok(decode(map, identity))
+        Ok(decode(map).and_then(|(index, named)| (named == *identity).then_some(index)))
+    }
+
+    /// The persisted index, mapped and checked in itself, with the
+    /// fingerprint of the CAR it names, which the caller must still compare
+    /// with the CAR's before it trusts a miss (see `CarSource`'s deferred
+    /// content check). `Ok(None)`: missing or damaged.
+    pub fn load_unconfirmed(index_path: &Path) -> Result<Option<(Self, Fingerprint)>> {
+        let file = match std::fs::File::open(index_path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(index_path, e)),
+        };
+        // SAFETY: as in `load`.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(index_path, e))?;
+        Ok(decode(map))
     }
 }
 
@@ -97,7 +112,8 @@ fn u64_at(bytes: &[u8], at: &mut usize) -> Option<u64> {
     Some(u64::from_le_bytes(take(bytes, at, 8)?.try_into().ok()?))
 }
 
-fn decode(map: memmap2::Mmap, identity: &Fingerprint) -> Option<CarIndex> {
+/// The index in `map` and the fingerprint of the CAR it names.
+fn decode(map: memmap2::Mmap) -> Option<(CarIndex, Fingerprint)> {
     let bytes: &[u8] = &map;
     if bytes.len() < 8 + 32 + 16 || &bytes[..8] != MAGIC {
         return None;
@@ -107,9 +123,7 @@ fn decode(map: memmap2::Mmap, identity: &Fingerprint) -> Option<CarIndex> {
         return None;
     }
     let mut at = 8;
-    if take(body, &mut at, 32)? != identity.to_bytes() {
-        return None;
-    }
+    let named = Fingerprint::from_bytes(take(body, &mut at, 32)?)?;
     let payload_bytes = u64_at(body, &mut at)?;
     let nroots = u64_at(body, &mut at)?;
     let mut roots = Vec::new();
@@ -143,11 +157,14 @@ fn decode(map: memmap2::Mmap, identity: &Fingerprint) -> Option<CarIndex> {
     if !(sorted && radix_ok) || cfg!(target_endian = "big") {
         return None;
     }
-    Some(CarIndex {
-        roots,
-        payload_bytes,
-        table,
-    })
+    Some((
+        CarIndex {
+            roots,
+            payload_bytes,
+            table,
+        },
+        named,
+    ))
 }
 
 /// The mapped bytes of the entries (`true`) or of the radix table.
@@ -214,11 +231,17 @@ mod tests {
             let mut bad = good.clone();
             bad[at] ^= 0x40;
             std::fs::write(&path, &bad).unwrap();
-            assert!(CarIndex::load(&path, &fp).unwrap().is_none(), "flip at {at}");
+            assert!(
+                CarIndex::load(&path, &fp).unwrap().is_none(),
+                "flip at {at}"
+            );
         }
         for len in [0, 7, 40, good.len() - 16, good.len() - 1] {
             std::fs::write(&path, &good[..len]).unwrap();
-            assert!(CarIndex::load(&path, &fp).unwrap().is_none(), "cut at {len}");
+            assert!(
+                CarIndex::load(&path, &fp).unwrap().is_none(),
+                "cut at {len}"
+            );
         }
         std::fs::write(&path, &good).unwrap();
         let other = Fingerprint::of(&path).unwrap();

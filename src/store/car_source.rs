@@ -9,6 +9,9 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use parking_lot::Mutex;
 
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
@@ -45,6 +48,14 @@ pub struct CarSourceOptions {
     pub persist_index: bool,
     /// Bytes of decompressed frames kept for a framed zstd CAR.
     pub frame_cache_bytes: usize,
+    /// Open a CARv1 on its persisted index before its content is checked
+    /// against the index (the check runs in the background; see
+    /// [`CarSource::settle_index`]). Only with `verify_hashes`: every block
+    /// found is then proven by its CID at its offset and its hash, and a
+    /// block not found can only send a migration down a slower path or to
+    /// an error, never to another root, so the caller settles the index
+    /// when a run fails and runs again if the index was stale.
+    pub defer_content_check: bool,
 }
 
 impl Default for CarSourceOptions {
@@ -53,6 +64,7 @@ impl Default for CarSourceOptions {
             verify_hashes: true,
             persist_index: true,
             frame_cache_bytes: DEFAULT_FRAME_CACHE_BYTES,
+            defer_content_check: false,
         }
     }
 }
@@ -83,6 +95,19 @@ pub struct CarSource {
     origin: IndexOrigin,
     verify: AtomicBool,
     stats: ReadStats,
+    /// The deferred content check: the fingerprint the index names and the
+    /// thread hashing the CAR, until [`CarSource::settle_index`] joins it.
+    pending_check: Mutex<Option<PendingCheck>>,
+    /// What the settled check found: whether the index was the CAR's.
+    index_checked: OnceLock<bool>,
+    persist_index: bool,
+}
+
+/// A content check running beside the reads.
+#[derive(Debug)]
+struct PendingCheck {
+    named: Fingerprint,
+    hashing: std::thread::JoinHandle<Result<Fingerprint>>,
 }
 
 impl CarSource {
@@ -104,11 +129,19 @@ impl CarSource {
                     origin,
                     verify: AtomicBool::new(opts.verify_hashes),
                     stats: ReadStats::default(),
+                    pending_check: Mutex::new(None),
+                    index_checked: OnceLock::new(),
+                    persist_index: opts.persist_index,
                 });
             }
         }
         let (path, known) = super::zstd_car::plain_car(path)?;
         let index_path = CarIndex::path_for(&path);
+        if known.is_none() && opts.defer_content_check && opts.verify_hashes {
+            if let Some(car) = Self::open_unconfirmed(&path, &index_path, &opts)? {
+                return Ok(car);
+            }
+        }
         // The file's fingerprint, when it is known already (our copy of a
         // `.car.zst`) or an index exists to check against it; with no index
         // yet, the scan that builds one fingerprints the file on that read.
@@ -145,7 +178,80 @@ impl CarSource {
             origin,
             verify: AtomicBool::new(opts.verify_hashes),
             stats: ReadStats::default(),
+            pending_check: Mutex::new(None),
+            index_checked: OnceLock::new(),
+            persist_index: opts.persist_index,
         })
+    }
+
+    /// A CARv1 opened on its persisted index, its content check started in
+    /// the background; `None` if there is no usable index, or its roots are
+    /// not the CAR header's (the file changed: the caller checks at once).
+    fn open_unconfirmed(
+        path: &Path,
+        index_path: &Path,
+        opts: &CarSourceOptions,
+    ) -> Result<Option<Self>> {
+        let Some((index, named)) = CarIndex::load_unconfirmed(index_path)? else {
+            return Ok(None);
+        };
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let (roots, _) = super::car_index::read_header(
+            &mut std::io::BufReader::with_capacity(64 << 10, &file),
+            path,
+        )?;
+        if roots != index.roots || len != named.file_len() {
+            return Ok(None);
+        }
+        let hashed = path.to_path_buf();
+        let hashing = std::thread::Builder::new()
+            .name("car-content-check".into())
+            .spawn(move || Fingerprint::of(&hashed))
+            .map_err(|e| Error::io(path, e))?;
+        Ok(Some(CarSource {
+            path: path.to_path_buf(),
+            layout: Layout::Plain { file, index },
+            origin: IndexOrigin::Loaded,
+            verify: AtomicBool::new(opts.verify_hashes),
+            stats: ReadStats::default(),
+            pending_check: Mutex::new(Some(PendingCheck { named, hashing })),
+            index_checked: OnceLock::new(),
+            persist_index: opts.persist_index,
+        }))
+    }
+
+    /// Waits for a deferred content check, if one runs, and says whether
+    /// the index this source reads by is the CAR's (always, when the check
+    /// ran at open). A stale index is rebuilt and persisted for the next
+    /// open; this source keeps the stale one, so a caller whose run failed
+    /// opens the CAR again.
+    pub fn settle_index(&self) -> Result<bool> {
+        if let Some(done) = self.index_checked.get() {
+            return Ok(*done);
+        }
+        let pending = self.pending_check.lock().take();
+        let fresh = match pending {
+            None => true,
+            Some(p) => {
+                let found = p.hashing.join().map_err(|_| {
+                    Error::Usage(format!(
+                        "the content check of {} panicked",
+                        self.path.display()
+                    ))
+                })??;
+                if found != p.named && self.persist_index {
+                    tracing::warn!(
+                        "{}: its index was not built from its current content: rebuilding it",
+                        self.path.display()
+                    );
+                    let (index, identity) = CarIndex::build_fingerprinted(&self.path)?;
+                    index.save(&CarIndex::path_for(&self.path), &identity)?;
+                }
+                found == p.named
+            }
+        };
+        Ok(*self.index_checked.get_or_init(|| fresh))
     }
 
     /// The CAR's header roots.

@@ -84,6 +84,19 @@ impl Fingerprint {
         }
     }
 
+    /// The fingerprint [`Self::to_bytes`] wrote, if `b` is one of this
+    /// version.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        let word = |i: usize| Some(u64::from_le_bytes(b.get(i..i + 8)?.try_into().ok()?));
+        if b.len() != 32 || word(0)? != VERSION {
+            return None;
+        }
+        Some(Fingerprint {
+            len: word(8)?,
+            digest: u128::from_le_bytes(b[16..32].try_into().ok()?),
+        })
+    }
+
     /// The file's length.
     pub fn file_len(&self) -> u64 {
         self.len

@@ -71,15 +71,62 @@ fn run_migration(mut a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
             o.display()
         );
     }
+    // The snapshot opens on its index at once, its content checked against
+    // the index beside the run (see `CarSourceOptions::defer_content_check`):
+    // a stale index cannot change the root, but can fail the run, which is
+    // then run again on an index rebuilt from the file.
+    let (car, t_open) = open_snapshot(&a, true)?;
+    match migrate_snapshot(&a, premigration, car.clone(), t_open) {
+        Ok(()) => {
+            if !car.settle_index()? {
+                eprintln!(
+                    "note: {} changed since it was indexed; every block this run used was checked against its CID, and the index is rebuilt for the next run",
+                    a.snapshot.display()
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if car.settle_index()? {
+                return Err(e);
+            }
+            eprintln!(
+                "{} changed since it was indexed ({e:#}); its index is rebuilt: running again",
+                a.snapshot.display()
+            );
+            drop(car);
+            let (car, t_open) = open_snapshot(&a, false)?;
+            migrate_snapshot(&a, premigration, car, t_open)
+        }
+    }
+}
+
+/// Opens the snapshot, its content checked against its index beside the
+/// run (`deferred`) or before it returns.
+fn open_snapshot(
+    a: &MigrateArgs,
+    deferred: bool,
+) -> anyhow::Result<(std::sync::Arc<CarSource>, Instant)> {
     let t_open = Instant::now();
-    let car = std::sync::Arc::new(CarSource::open(
+    let car = CarSource::open(
         &a.snapshot,
         CarSourceOptions {
             verify_hashes: !a.no_verify_reads,
             frame_cache_bytes: a.frame_cache as usize,
+            defer_content_check: deferred,
             ..Default::default()
         },
-    )?);
+    )?;
+    Ok((std::sync::Arc::new(car), t_open))
+}
+
+/// The migration of the opened snapshot `car`, as `a` says.
+fn migrate_snapshot(
+    a: &MigrateArgs,
+    premigration: bool,
+    car: std::sync::Arc<CarSource>,
+    t_open: Instant,
+) -> anyhow::Result<()> {
     let open_secs = t_open.elapsed().as_secs_f64();
     let source = match &a.state_root {
         Some(s) => {
@@ -130,7 +177,7 @@ fn run_migration(mut a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     if let Some(target) = &a.to {
         anyhow::ensure!(!premigration, "premigrate runs one upgrade: drop --to");
         let specs = upgrade_path_of(&*car, &input_root, a.network, target)?;
-        return super::migrate_to::run_chain(&a, &car, input_root, &specs, &source);
+        return super::migrate_to::run_chain(a, &car, input_root, &specs, &source);
     }
     let spec = choose_upgrade(&*car, &input_root, &a.upgrade, a.network)?;
     eprintln!(

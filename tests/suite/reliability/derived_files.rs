@@ -94,6 +94,45 @@ fn an_index_of_a_car_rewritten_in_its_middle_at_the_same_size_and_mtime_is_rebui
     assert_eq!(open(&path).index_origin(), IndexOrigin::Loaded);
 }
 
+/// With the content check deferred (what `migrate` does), the stale index
+/// is used at first, but only for what it can prove: a block it finds is
+/// checked against its CID at its offset and its hash, and a block it no
+/// longer finds is a miss, never another block. Settling the check says it
+/// was stale and rebuilds it for the next open.
+#[test]
+fn a_deferred_check_finds_the_stale_index_and_nothing_wrong_is_read_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.car");
+    let old = blocks(40, 1);
+    std::fs::write(&path, car_bytes(&old[0].0, &old)).unwrap();
+    let t = mtime(&path);
+    drop(open(&path));
+    let mut new = old.clone();
+    new[20] = blocks(40, 2)[20].clone();
+    std::fs::write(&path, car_bytes(&old[0].0, &new)).unwrap();
+    set_mtime(&path, t);
+
+    let deferred = CarSourceOptions {
+        defer_content_check: true,
+        ..Default::default()
+    };
+    let car = CarSource::open(&path, deferred.clone()).unwrap();
+    assert_eq!(car.index_origin(), IndexOrigin::Loaded);
+    assert_eq!(car.get(&old[5].0).unwrap().as_deref(), Some(&old[5].1[..]));
+    // The stale entry points at the new block's bytes: not the old block.
+    assert_eq!(car.get(&old[20].0).unwrap(), None);
+    assert!(!car.settle_index().unwrap(), "the stale index passed");
+    drop(car);
+    let car = CarSource::open(&path, deferred).unwrap();
+    assert_eq!(
+        car.get(&new[20].0).unwrap().as_deref(),
+        Some(&new[20].1[..])
+    );
+    assert!(car.settle_index().unwrap());
+    // Unchanged files settle as fresh; a check at open is settled already.
+    assert!(open(&path).settle_index().unwrap());
+}
+
 #[test]
 fn cp_p_of_another_car_over_an_indexed_one_rebuilds_its_index() {
     let dir = tempfile::tempdir().unwrap();
@@ -185,4 +224,60 @@ fn a_car_zst_never_uses_or_touches_a_users_sibling_car_and_its_own_copy_must_mat
     let car = open(&zst);
     assert_eq!(car.roots(), &[second_root]);
     assert!(car.get(&b[7].0).unwrap().is_some());
+}
+
+/// `migrate` opens a snapshot on its index and checks the content beside
+/// the run. A CAR rewritten with the same blocks in another order (same
+/// size, header and mtime) leaves every entry of the old index pointing at
+/// another section: the first run fails on blocks it cannot find, the
+/// stale index is found and rebuilt, and the run goes again to the root
+/// the original file gives.
+#[test]
+fn migrate_on_a_reordered_car_with_a_stale_index_runs_again_and_gives_the_right_root() {
+    use crate::common::states::small_config;
+    use fil_migrate::actors::manifest::Network;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.car");
+    fil_migrate::synth::generate_car(&path, &small_config(Network::Mainnet, 2, 40, 3), 1 << 20)
+        .unwrap();
+    let migrate = |p: &Path| {
+        std::process::Command::new(crate::common::bin())
+            .args(["migrate", "--snapshot", p.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let first = migrate(&path);
+    assert!(first.status.success());
+    let root = String::from_utf8_lossy(&first.stdout).trim().to_string();
+
+    // The same sections, last first.
+    let t = mtime(&path);
+    let car = open(&path);
+    let index = car.car_index().unwrap();
+    let mut locs: Vec<_> = index.sections().collect();
+    locs.sort_unstable_by_key(|l| std::cmp::Reverse(l.offset));
+    let bytes = std::fs::read(&path).unwrap();
+    let mut sections = Vec::new();
+    for l in &locs {
+        let s = &bytes[l.offset as usize..(l.offset + u64::from(l.len)) as usize];
+        let cid = Cid::read_bytes(s).unwrap();
+        sections.push((cid, s[cid.encoded_len()..].to_vec()));
+    }
+    let roots = car.roots().to_vec();
+    drop(car);
+    let mut out = Vec::new();
+    write_header(&mut out, &roots).unwrap();
+    for (c, d) in &sections {
+        write_section(&mut out, c, d).unwrap();
+    }
+    assert_eq!(out.len(), bytes.len());
+    std::fs::write(&path, &out).unwrap();
+    set_mtime(&path, t);
+
+    let again = migrate(&path);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{err}");
+    assert!(err.contains("its index is rebuilt: running again"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), root);
+    assert_eq!(open(&path).index_origin(), IndexOrigin::Loaded);
 }
