@@ -221,6 +221,21 @@ impl CarSource {
         }))
     }
 
+    /// [`Self::settle_index`] if the deferred check has finished (or there
+    /// was none), else `None` without waiting: a run that succeeded needs
+    /// no answer, and waiting would add the rest of the hash to its wall.
+    pub fn settle_index_if_done(&self) -> Result<Option<bool>> {
+        let running = self
+            .pending_check
+            .lock()
+            .as_ref()
+            .is_some_and(|p| !p.hashing.is_finished());
+        if running {
+            return Ok(None);
+        }
+        self.settle_index().map(Some)
+    }
+
     /// Waits for a deferred content check, if one runs, and says whether
     /// the index this source reads by is the CAR's (always, when the check
     /// ran at open). A stale index is rebuilt and persisted for the next

@@ -78,7 +78,8 @@ fn run_migration(mut a: MigrateArgs, premigration: bool) -> anyhow::Result<()> {
     let (car, t_open) = open_snapshot(&a, true)?;
     match migrate_snapshot(&a, premigration, car.clone(), t_open) {
         Ok(()) => {
-            if !car.settle_index()? {
+            // Not waited for: the run's result stands either way.
+            if car.settle_index_if_done()? == Some(false) {
                 eprintln!(
                     "note: {} changed since it was indexed; every block this run used was checked against its CID, and the index is rebuilt for the next run",
                     a.snapshot.display()
