@@ -70,18 +70,8 @@ impl CarIndex {
     /// file whose fingerprint is `identity`; `Ok(None)` means missing,
     /// stale, foreign or damaged (the caller rebuilds).
     pub fn load(index_path: &Path, identity: &Fingerprint) -> Result<Option<Self>> {
-        let file = match std::fs::File::open(index_path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(index_path, e)),
-        };
-        // SAFETY: the index is our own derived file, replaced only by an
-        // atomic rename (never written in place), so the mapped pages do
-        // not change under us; a file truncated by someone else would fault
-        // the process rather than give wrong bytes, and is caught by the
-        // checksum at open when it is truncated before.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(index_path, e))?;
-        Ok(decode(map).and_then(|(index, named)| (named == *identity).then_some(index)))
+        Ok(Self::load_unconfirmed(index_path)?
+            .and_then(|(index, named)| (named == *identity).then_some(index)))
     }
 
     /// The persisted index, mapped and checked in itself, with the
@@ -94,7 +84,11 @@ impl CarIndex {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(index_path, e)),
         };
-        // SAFETY: as in `load`.
+        // SAFETY: the index is our own derived file, replaced only by an
+        // atomic rename (never written in place), so the mapped pages do
+        // not change under us; a file truncated by someone else would fault
+        // the process rather than give wrong bytes, and is caught by the
+        // checksum at open when it is truncated before.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(index_path, e))?;
         Ok(decode(map))
     }
