@@ -6,13 +6,12 @@
 
 use cid::Cid;
 
+use super::context::RunStore;
 use super::migrators::{Named, PostMigrator};
 use super::spec::UpgradeSpec;
 use crate::actors::manifest::Network;
 use crate::error::Result;
 use crate::store::DynStore;
-
-use super::context::RunStore;
 
 /// Builds an upgrade's own migrators for one run (the runner adds `code`
 /// and `system`). They may share what they collect, as nv22's miner and
@@ -68,17 +67,11 @@ pub struct Upgrade {
 impl Upgrade {
     /// `def`'s spec parsed and checked for `network`.
     pub fn of(def: &'static UpgradeDef, network: Network) -> Result<Self> {
-        Self::with_spec_text(def, def.spec_text, network)
-    }
-
-    /// `def` with another spec text (a test's edited spec): its name must
-    /// be `def`'s.
-    pub fn with_spec_text(def: &'static UpgradeDef, text: &str, network: Network) -> Result<Self> {
-        let spec = UpgradeSpec::parse(text, network)?;
+        let spec = UpgradeSpec::parse(def.spec_text, network)?;
         if spec.name != def.name {
             return Err(crate::error::Error::Spec {
                 upgrade: def.name.into(),
-                reason: format!("given the spec of upgrade {:?}", spec.name),
+                reason: format!("its spec is named {:?}", spec.name),
             });
         }
         Ok(Upgrade { spec, def })
