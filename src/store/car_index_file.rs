@@ -108,6 +108,10 @@ fn u64_at(bytes: &[u8], at: &mut usize) -> Option<u64> {
 
 /// The index in `map` and the fingerprint of the CAR it names.
 fn decode(map: memmap2::Mmap) -> Option<(CarIndex, Fingerprint)> {
+    // The entries are used as the host's integers where they lie.
+    if cfg!(target_endian = "big") {
+        return None;
+    }
     let bytes: &[u8] = &map;
     if bytes.len() < 8 + 32 + 16 || &bytes[..8] != MAGIC {
         return None;
@@ -133,24 +137,23 @@ fn decode(map: memmap2::Mmap) -> Option<(CarIndex, Fingerprint)> {
     if radix.end.next_multiple_of(8) != body.len() {
         return None;
     }
+    // The checksum says we wrote it; these say lookups cannot go out of
+    // range or miss for a key out of order even if a writer had a bug, and
+    // that `Table::entries` and `Table::radix` can cast these ranges.
+    let e: &[Entry] = bytemuck::try_cast_slice(&bytes[entries.clone()]).ok()?;
+    let r: &[u32] = bytemuck::try_cast_slice(&bytes[radix.clone()]).ok()?;
+    let sorted = e.windows(2).all(|w| w[0][0] <= w[1][0]);
+    let radix_ok = r.first() == Some(&0)
+        && r.last() == Some(&(n as u32))
+        && r.windows(2).all(|w| w[0] <= w[1]);
+    if !(sorted && radix_ok) {
+        return None;
+    }
     let table = Table::Mapped {
         entries,
         radix,
         map,
     };
-    // The checksum says we wrote it; these say lookups cannot go out of
-    // range or miss for a key out of order even if a writer had a bug.
-    let (e, r): (&[Entry], &[u32]) = (
-        bytemuck::try_cast_slice(table_bytes(&table, true)).ok()?,
-        bytemuck::try_cast_slice(table_bytes(&table, false)).ok()?,
-    );
-    let sorted = e.windows(2).all(|w| w[0][0] <= w[1][0]);
-    let radix_ok = r.first() == Some(&0)
-        && r.last() == Some(&(n as u32))
-        && r.windows(2).all(|w| w[0] <= w[1]);
-    if !(sorted && radix_ok) || cfg!(target_endian = "big") {
-        return None;
-    }
     Some((
         CarIndex {
             roots,
@@ -159,18 +162,6 @@ fn decode(map: memmap2::Mmap) -> Option<(CarIndex, Fingerprint)> {
         },
         named,
     ))
-}
-
-/// The mapped bytes of the entries (`true`) or of the radix table.
-fn table_bytes(table: &Table, entries: bool) -> &[u8] {
-    match table {
-        Table::Mapped {
-            map,
-            entries: e,
-            radix: r,
-        } => &map[if entries { e.clone() } else { r.clone() }],
-        Table::Built { .. } => &[],
-    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ use crate::ipld::cids;
 /// How the index was obtained when the CAR was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexOrigin {
-    /// Loaded from the persisted `.fmidx` file.
+    /// Loaded from the persisted `.fmidx` file (with a deferred content
+    /// check, not yet confirmed: see [`CarSource::settle_index`]).
     Loaded,
     /// Built by scanning the CAR (missing, stale or foreign index file).
     Built,

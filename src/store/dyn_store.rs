@@ -15,7 +15,7 @@ trait AnyBlockstore: Sync {
     fn get_any(&self, k: &Cid) -> anyhow::Result<Option<Vec<u8>>>;
     fn put_keyed_any(&self, k: &Cid, block: &[u8]) -> anyhow::Result<()>;
     fn has_any(&self, k: &Cid) -> anyhow::Result<bool>;
-    fn put_batch(&self, blocks: &[(Cid, &[u8])]) -> anyhow::Result<()>;
+    fn put_batch(&self, blocks: &mut dyn Iterator<Item = (Cid, &[u8])>) -> anyhow::Result<()>;
 }
 
 impl<B: Blockstore + Sync> AnyBlockstore for B {
@@ -31,8 +31,8 @@ impl<B: Blockstore + Sync> AnyBlockstore for B {
         Blockstore::has(self, k)
     }
 
-    fn put_batch(&self, blocks: &[(Cid, &[u8])]) -> anyhow::Result<()> {
-        self.put_many_keyed(blocks.iter().copied())
+    fn put_batch(&self, blocks: &mut dyn Iterator<Item = (Cid, &[u8])>) -> anyhow::Result<()> {
+        self.put_many_keyed(blocks)
     }
 }
 
@@ -72,9 +72,10 @@ impl Blockstore for DynStore<'_> {
         D: AsRef<[u8]>,
         I: IntoIterator<Item = (Cid, D)>,
     {
+        // Held here so that the store borrows each block's bytes.
         let owned: Vec<(Cid, D)> = blocks.into_iter().collect();
-        let batch: Vec<(Cid, &[u8])> = owned.iter().map(|(c, d)| (*c, d.as_ref())).collect();
-        self.0.put_batch(&batch)
+        self.0
+            .put_batch(&mut owned.iter().map(|(c, d)| (*c, d.as_ref())))
     }
 }
 
