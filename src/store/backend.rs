@@ -11,6 +11,21 @@ use std::path::Path;
 
 use crate::error::Result;
 
+/// How a new store keeps its blocks. An existing store keeps the engine it
+/// was made with (its layout says which); garbage collection rewrites a
+/// store with the engine asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreEngine {
+    /// fjall, an LSM tree with key-value separation: blocks and metadata
+    /// in one database.
+    Fjall,
+    /// Blocks appended to CARv1 segment files, indexed (CID → segment,
+    /// offset, length) in a fjall database that also holds the metadata
+    /// ([`super::block_log`]).
+    #[default]
+    BlockLog,
+}
+
 /// The store's two keyspaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Space {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use cid::Cid;
 use fvm_ipld_blockstore::Blockstore;
 
-use super::backend::{Op, Space, StoreBackend, StoreFs};
+use super::backend::{Op, Space, StoreBackend, StoreEngine, StoreFs};
 use super::claim::{db_dir, StoreClaim};
 use super::fjall_backend::RealFs;
 use crate::error::{Error, Result};
@@ -29,6 +29,8 @@ pub struct DiskStoreOptions {
     /// blocks are held there until flushed to blob files, so without a bound
     /// a fast writer grows memory while the flush worker catches up.
     pub write_buffer_bytes: u64,
+    /// The engine of a new store (an existing one keeps its own).
+    pub engine: StoreEngine,
 }
 
 impl Default for DiskStoreOptions {
@@ -36,6 +38,7 @@ impl Default for DiskStoreOptions {
         DiskStoreOptions {
             cache_bytes: 8 << 20,
             write_buffer_bytes: 64 << 20,
+            engine: StoreEngine::default(),
         }
     }
 }

@@ -28,7 +28,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::backend::{Op, SortedPairs, Space, StoreBackend, StoreFs};
+use super::backend::{Op, SortedPairs, Space, StoreBackend, StoreEngine, StoreFs};
+use super::block_log::BlockLog;
+use super::segment::{SegmentDir, SegmentId};
 use super::DiskStoreOptions;
 use crate::error::{Error, Result};
 
@@ -77,9 +79,23 @@ fn apply(tables: &mut [Table; 2], op: &Journaled) {
     }
 }
 
-/// One store's contents: what is synced, and the batches since.
+/// A block log's segment file.
+#[derive(Debug, Clone, Default)]
+struct SimSegment {
+    data: Vec<u8>,
+    /// Bytes a power cut keeps for sure.
+    synced: usize,
+    /// Whether its directory entry survives a power cut (it was synced).
+    entry_durable: bool,
+}
+
+/// One store's contents: what is synced, and the batches since; and, for a
+/// block log, its segment files.
 #[derive(Debug, Clone, Default)]
 struct StoreImage {
+    /// The engine it was made with.
+    engine: StoreEngine,
+    segments: BTreeMap<SegmentId, SimSegment>,
     /// What a reader sees: synced content plus the journal.
     live: [Table; 2],
     /// What survives a power loss for sure.
@@ -102,7 +118,12 @@ impl StoreImage {
             .iter()
             .flat_map(|t| t.iter())
             .map(|(k, v)| (k.len() + v.len()) as u64)
-            .sum()
+            .sum::<u64>()
+            + self
+                .segments
+                .values()
+                .map(|s| s.data.len() as u64)
+                .sum::<u64>()
     }
 }
 
@@ -178,7 +199,30 @@ impl SimFs {
                     apply(&mut durable, op);
                 }
             }
+            // A segment keeps its synced bytes and a torn prefix of the rest.
+            let segments = img
+                .segments
+                .iter()
+                .filter(|(_, s)| s.entry_durable)
+                .map(|(&id, s)| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let extra = (rng % (s.data.len() - s.synced + 1) as u64) as usize;
+                    let data = s.data[..s.synced + extra].to_vec();
+                    (
+                        id,
+                        SimSegment {
+                            data,
+                            synced: s.synced,
+                            entry_durable: true,
+                        },
+                    )
+                })
+                .collect();
             StoreImage {
+                engine: img.engine,
+                segments,
                 live: durable.clone(),
                 durable,
                 journal: Vec::new(),
@@ -358,8 +402,115 @@ impl StoreBackend for SimStore {
     }
 }
 
+impl SegmentDir for SimStore {
+    fn list(&self) -> Result<Vec<(SegmentId, u64)>> {
+        self.fs.alive(&self.dir)?;
+        Ok(self
+            .image
+            .lock()
+            .segments
+            .iter()
+            .map(|(&id, s)| (id, s.data.len() as u64))
+            .collect())
+    }
+
+    fn create(&self, seg: SegmentId) -> Result<()> {
+        self.fs.point(&self.dir, "segment create", true)?;
+        self.image
+            .lock()
+            .segments
+            .insert(seg, SimSegment::default());
+        Ok(())
+    }
+
+    fn write_at(&self, seg: SegmentId, offset: u64, bytes: &[u8]) -> Result<()> {
+        self.fs.point(&self.dir, "segment write", true)?;
+        let mut img = self.image.lock();
+        let s = img
+            .segments
+            .get_mut(&seg)
+            .ok_or_else(|| self.missing(seg))?;
+        let end = offset as usize + bytes.len();
+        if s.data.len() < end {
+            s.data.resize(end, 0);
+        }
+        s.data[offset as usize..end].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    fn read_at(&self, seg: SegmentId, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.fs.alive(&self.dir)?;
+        let img = self.image.lock();
+        let s = img.segments.get(&seg).ok_or_else(|| self.missing(seg))?;
+        let range = offset as usize..offset as usize + buf.len();
+        let Some(bytes) = s.data.get(range) else {
+            return Err(Error::io(
+                self.path(seg),
+                std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+            ));
+        };
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    fn sync(&self, seg: SegmentId) -> Result<()> {
+        self.fs.point(&self.dir, "segment sync", false)?;
+        let mut img = self.image.lock();
+        let s = img
+            .segments
+            .get_mut(&seg)
+            .ok_or_else(|| self.missing(seg))?;
+        s.synced = s.data.len();
+        s.entry_durable = true;
+        Ok(())
+    }
+
+    fn truncate(&self, seg: SegmentId, len: u64) -> Result<()> {
+        self.fs.point(&self.dir, "segment cut", true)?;
+        let mut img = self.image.lock();
+        let s = img
+            .segments
+            .get_mut(&seg)
+            .ok_or_else(|| self.missing(seg))?;
+        s.data.truncate(len as usize);
+        s.synced = s.synced.min(s.data.len());
+        Ok(())
+    }
+
+    fn remove(&self, seg: SegmentId) -> Result<()> {
+        self.fs.point(&self.dir, "segment remove", false)?;
+        self.image.lock().segments.remove(&seg);
+        Ok(())
+    }
+
+    fn path(&self, seg: SegmentId) -> PathBuf {
+        self.dir
+            .join("segments")
+            .join(super::segment::file_name(seg))
+    }
+
+    fn disk_usage(&self) -> Result<u64> {
+        Ok(self
+            .image
+            .lock()
+            .segments
+            .values()
+            .map(|s| s.data.len() as u64)
+            .sum())
+    }
+}
+
+impl SimStore {
+    fn missing(&self, seg: SegmentId) -> Error {
+        Error::io(
+            self.path(seg),
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        )
+    }
+}
+
 impl StoreFs for SimFs {
-    fn open(&self, dir: &Path, _opts: &DiskStoreOptions) -> Result<Arc<dyn StoreBackend>> {
+    fn open(&self, dir: &Path, opts: &DiskStoreOptions) -> Result<Arc<dyn StoreBackend>> {
         let existing = self.state.lock().dirs.get(dir).cloned();
         let image = match existing {
             Some(img) => {
@@ -368,7 +519,10 @@ impl StoreFs for SimFs {
             }
             None => {
                 self.point(dir, "create", true)?;
-                let img = Arc::new(Mutex::new(StoreImage::default()));
+                let img = Arc::new(Mutex::new(StoreImage {
+                    engine: opts.engine,
+                    ..Default::default()
+                }));
                 self.state
                     .lock()
                     .dirs
@@ -376,11 +530,20 @@ impl StoreFs for SimFs {
                 img
             }
         };
-        Ok(Arc::new(SimStore {
+        let engine = image.lock().engine;
+        let store = Arc::new(SimStore {
             fs: self.clone(),
             dir: dir.to_path_buf(),
             image,
-        }))
+        });
+        match engine {
+            StoreEngine::Fjall => Ok(store),
+            StoreEngine::BlockLog => Ok(Arc::new(BlockLog::open(
+                dir.to_path_buf(),
+                store.clone(),
+                store,
+            )?)),
+        }
     }
 
     fn exists(&self, dir: &Path) -> bool {

@@ -11,7 +11,9 @@ use fjall::{
     CompressionType, Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode,
 };
 
-use super::backend::{Op, SortedPairs, Space, StoreBackend, StoreFs};
+use super::backend::{Op, SortedPairs, Space, StoreBackend, StoreEngine, StoreFs};
+use super::block_log::BlockLog;
+use super::segment_files::SegmentFiles;
 use super::DiskStoreOptions;
 use crate::error::{Error, Result, StoreFailure};
 
@@ -219,14 +221,41 @@ pub fn store_error(path: &Path, e: fjall::Error) -> Error {
     }
 }
 
-/// Store directories on the real filesystem, each a fjall database.
+/// The block log's segments, inside the store's database directory.
+pub const SEGMENTS_DIR: &str = "segments";
+/// The block log's index and metadata (a fjall database) beside them.
+pub const INDEX_DIR: &str = "index";
+
+/// Store directories on the real filesystem: a fjall database, or a block
+/// log (segment files and a fjall index).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RealFs;
 
 impl StoreFs for RealFs {
     fn open(&self, dir: &Path, opts: &DiskStoreOptions) -> Result<Arc<dyn StoreBackend>> {
+        let segments = dir.join(SEGMENTS_DIR);
+        let engine = if segments.is_dir() {
+            StoreEngine::BlockLog
+        } else if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+            StoreEngine::Fjall
+        } else {
+            opts.engine
+        };
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        Ok(Arc::new(FjallBackend::open(dir, opts)?))
+        match engine {
+            StoreEngine::Fjall => Ok(Arc::new(FjallBackend::open(dir, opts)?)),
+            StoreEngine::BlockLog => {
+                // The segments directory first: its presence is what says
+                // which engine a directory holds.
+                let files = SegmentFiles::open(&segments)?;
+                let index = FjallBackend::open(&dir.join(INDEX_DIR), opts)?;
+                Ok(Arc::new(BlockLog::open(
+                    dir.to_path_buf(),
+                    Arc::new(index),
+                    Arc::new(files),
+                )?))
+            }
+        }
     }
 
     fn exists(&self, dir: &Path) -> bool {

@@ -4,6 +4,7 @@
 //! so a node can put its own store in place of any of them.
 
 mod backend;
+mod block_log;
 mod buffered;
 mod car_export;
 pub mod car_format;
@@ -22,12 +23,14 @@ mod memory;
 mod overlay;
 pub mod replace;
 mod seen_set;
+mod segment;
+mod segment_files;
 mod shared;
 pub(crate) mod side_file;
 mod sink;
 pub mod zstd_car;
 
-pub use backend::{StoreBackend, StoreFs};
+pub use backend::{StoreBackend, StoreEngine, StoreFs};
 pub use buffered::{BufferOptions, BufferStats, BufferedBlockstore};
 pub use car_export::{export_car, ExportFormat, ExportOptions, ExportSummary};
 pub use car_source::{CarSource, CarSourceOptions, IndexOrigin};

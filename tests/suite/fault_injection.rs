@@ -27,7 +27,7 @@ use fil_migrate::migration::{
 };
 use fil_migrate::store::claim::db_dir;
 use fil_migrate::store::{
-    DiskStore, DiskStoreOptions, Fault, FaultKind, MemStore, Overlay, SimFs, StoreFs,
+    DiskStore, DiskStoreOptions, Fault, FaultKind, MemStore, Overlay, SimFs, StoreEngine, StoreFs,
 };
 use fvm_ipld_blockstore::Blockstore;
 
@@ -52,6 +52,8 @@ struct World {
     threads: usize,
     budget: u64,
     spec: Upgrade,
+    /// The store's engine.
+    engine: StoreEngine,
 }
 
 impl World {
@@ -109,11 +111,24 @@ impl World {
             threads,
             budget,
             spec,
+            engine: StoreEngine::default(),
         }
+    }
+
+    /// The same world on a store of `engine`.
+    fn on(self, engine: StoreEngine) -> World {
+        World { engine, ..self }
     }
 
     fn opts(&self) -> MigrationOptions {
         w_opts(self.threads, self.budget)
+    }
+
+    fn store_opts(&self) -> DiskStoreOptions {
+        DiskStoreOptions {
+            engine: self.engine,
+            ..Default::default()
+        }
     }
 }
 
@@ -138,7 +153,7 @@ fn run_step(fs: &SimFs, w: &World, step: Step, baseline: bool) -> Result<(), Str
         let fs_dyn: Arc<dyn StoreFs> = Arc::new(fs.clone());
         match step {
             Step::Premigrate | Step::Final | Step::FinalAfterGc => {
-                let disk = DiskStore::open_on(fs_dyn, dir(), DiskStoreOptions::default())?;
+                let disk = DiskStore::open_on(fs_dyn, dir(), w.store_opts())?;
                 let (root, role, want) = match step {
                     Step::Premigrate => (w.s0, StoreRole::Premigration, w.want0),
                     _ => (w.s1, StoreRole::Final { keep_inputs: false }, w.want1),
@@ -158,14 +173,9 @@ fn run_step(fs: &SimFs, w: &World, step: Step, baseline: bool) -> Result<(), Str
                 }
                 Ok(())
             }
-            Step::Gc => collect_garbage_on(
-                fs_dyn,
-                &dir(),
-                &[w.want1],
-                DiskStoreOptions::default(),
-                true,
-            )
-            .map(|_| ()),
+            Step::Gc => {
+                collect_garbage_on(fs_dyn, &dir(), &[w.want1], w.store_opts(), true).map(|_| ())
+            }
         }
     }));
     match result {
@@ -209,7 +219,7 @@ fn check_store(fs: &SimFs, w: &World, what: &str) -> usize {
     if !fil_migrate::store::replace::exists_or_swapping(&*fs_dyn, &db_dir(&dir())) {
         return 0; // the fault struck before the store was created
     }
-    let disk = DiskStore::open_on(fs_dyn, dir(), DiskStoreOptions::default())
+    let disk = DiskStore::open_on(fs_dyn, dir(), w.store_opts())
         .unwrap_or_else(|e| panic!("{what}: the store does not reopen: {e}"));
     let entries = StoreCache::durable_entries(&disk).unwrap();
     for (key, root) in &entries {
@@ -285,7 +295,11 @@ fn workflow(w: &World, fault: Option<Fault>, seed: u64) -> Outcome {
 }
 
 /// Every kind of operation the workflow does is among the fault points.
-fn assert_covers_every_operation(trace: &[&str]) {
+fn assert_covers_every_operation(trace: &[&str], engine: StoreEngine) {
+    let segments: &[&str] = match engine {
+        StoreEngine::Fjall => &[],
+        StoreEngine::BlockLog => &["segment create", "segment write", "segment sync"],
+    };
     for op in [
         "create",
         "commit blocks",
@@ -295,8 +309,11 @@ fn assert_covers_every_operation(trace: &[&str]) {
         "rename",
         "remove",
         "sync dir",
-    ] {
-        assert!(trace.contains(&op), "no fault point at a {op}: {trace:?}");
+    ]
+    .iter()
+    .chain(segments)
+    {
+        assert!(trace.contains(op), "no fault point at a {op}: {trace:?}");
     }
 }
 
@@ -306,6 +323,11 @@ fn every_fault_point_of_a_small_run_leaves_a_store_that_resumes_to_the_uncached_
     // run. A budget that holds the whole output: every block is written by
     // a checkpoint's flush, just before the entries naming it.
     every_fault_point(&World::new(3, 300, 1, 64 << 20));
+}
+
+#[test]
+fn every_fault_point_of_a_small_run_on_the_fjall_engine_resumes_to_the_uncached_roots() {
+    every_fault_point(&World::new(3, 300, 1, 64 << 20).on(StoreEngine::Fjall));
 }
 
 #[test]
@@ -330,7 +352,7 @@ fn every_fault_point_of_a_small_nv29_run_resumes_to_the_uncached_roots() {
 
 fn every_fault_point(w: &World) {
     let trace = workflow(w, None, 0).trace;
-    assert_covers_every_operation(&trace);
+    assert_covers_every_operation(&trace, w.engine);
     let points = trace.len() as u64;
     assert!(
         points > 30,
@@ -378,8 +400,13 @@ fn random_fault_points_of_a_larger_two_thread_run() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(4);
-    let w = World::new(miners, 3_000, 2, 16 << 10);
-    let points = workflow(&w, None, 0).trace.len() as u64;
+    for engine in [StoreEngine::BlockLog, StoreEngine::Fjall] {
+        random_fault_points(&World::new(miners, 3_000, 2, 16 << 10).on(engine), runs);
+    }
+}
+
+fn random_fault_points(w: &World, runs: u64) {
+    let points = workflow(w, None, 0).trace.len() as u64;
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
     for i in 0..runs {
         rng ^= rng << 13;
@@ -387,16 +414,25 @@ fn random_fault_points_of_a_larger_two_thread_run() {
         rng ^= rng << 17;
         let kind = [FaultKind::Io, FaultKind::NoSpace, FaultKind::PowerLoss][(rng % 3) as usize];
         let at = (rng >> 8) % points;
-        workflow(&w, Some(Fault { at, kind }), i);
+        workflow(w, Some(Fault { at, kind }), i);
     }
-    eprintln!("{runs} random faults among {points} points: all resumed to the uncached roots");
+    eprintln!(
+        "{:?}: {runs} random faults among {points} points: all resumed to the uncached roots",
+        w.engine
+    );
+}
+
+fn fjall() -> DiskStoreOptions {
+    DiskStoreOptions {
+        engine: StoreEngine::Fjall,
+        ..Default::default()
+    }
 }
 
 #[test]
-fn a_power_loss_keeps_what_was_synced_and_a_prefix_of_the_rest() {
+fn a_power_loss_keeps_what_was_synced_and_a_prefix_of_the_journal_after() {
     let fs = SimFs::new();
-    let disk =
-        DiskStore::open_on(Arc::new(fs.clone()), "/sim/a", DiskStoreOptions::default()).unwrap();
+    let disk = DiskStore::open_on(Arc::new(fs.clone()), "/sim/a", fjall()).unwrap();
     disk.put_meta(b"synced", b"1").unwrap();
     disk.sync().unwrap();
     for i in 0..20u8 {
@@ -405,7 +441,7 @@ fn a_power_loss_keeps_what_was_synced_and_a_prefix_of_the_rest() {
     let mut seen_lengths = HashSet::new();
     for seed in 0..64 {
         let after = fs.after_power_loss(seed);
-        let d = DiskStore::open_on(Arc::new(after), "/sim/a", DiskStoreOptions::default()).unwrap();
+        let d = DiskStore::open_on(Arc::new(after), "/sim/a", fjall()).unwrap();
         assert_eq!(d.get_meta(b"synced").unwrap().as_deref(), Some(&b"1"[..]));
         let kept: Vec<u8> = (0..20u8)
             .filter(|i| d.get_meta(&[b'k', *i]).unwrap().is_some())
@@ -446,4 +482,66 @@ fn a_power_loss_undoes_a_rename_whose_directory_was_not_synced() {
     assert!(!kept.exists(&a) && kept.exists(&b));
     let d = DiskStore::open_on(Arc::new(kept), &store_b, DiskStoreOptions::default()).unwrap();
     assert_eq!(d.get_meta(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}
+
+#[test]
+fn a_power_loss_in_a_block_log_keeps_every_synced_block_and_cuts_back_the_torn_tail() {
+    let block = |i: u32| {
+        let data = fvm_ipld_encoding::to_vec(&(i, vec![7u8; 300])).unwrap();
+        (fil_migrate::ipld::cids::cbor_cid(&data), data)
+    };
+    let put = |d: &DiskStore, blocks: &[(Cid, Vec<u8>)]| {
+        for chunk in blocks.chunks(10) {
+            d.put_batch(chunk.iter().map(|(c, b)| (c, b.as_slice())))
+                .unwrap();
+        }
+    };
+    let (synced, later): (Vec<_>, Vec<_>) =
+        ((0..50).map(block).collect(), (50..100).map(block).collect());
+    let fs = SimFs::new();
+    let disk =
+        DiskStore::open_on(Arc::new(fs.clone()), "/sim/a", DiskStoreOptions::default()).unwrap();
+    put(&disk, &synced);
+    disk.put_meta(b"m", b"1").unwrap();
+    disk.sync().unwrap();
+    put(&disk, &later);
+    disk.put_meta(b"m", b"2").unwrap();
+    assert_eq!(
+        disk.get_block(&later[9].0).unwrap().as_deref(),
+        Some(&later[9].1[..])
+    );
+    assert_eq!(disk.get_meta(b"m").unwrap().as_deref(), Some(&b"2"[..]));
+    let mut cut = 0;
+    for seed in 0..32 {
+        let after = fs.after_power_loss(seed);
+        let d = DiskStore::open_on(
+            Arc::new(after.clone()),
+            "/sim/a",
+            DiskStoreOptions::default(),
+        )
+        .unwrap();
+        for (c, data) in &synced {
+            assert_eq!(d.get_block(c).unwrap().as_deref(), Some(&data[..]));
+        }
+        // Named only once their bytes are synced: none of these was.
+        for (c, _) in &later {
+            assert_eq!(d.get_block(c).unwrap(), None);
+        }
+        assert_eq!(d.get_meta(b"m").unwrap().as_deref(), Some(&b"1"[..]));
+        cut += usize::from(after.trace().contains(&"segment cut"));
+        // The log goes on from where it was cut.
+        put(&d, &later);
+        d.sync().unwrap();
+        drop(d);
+        let d = DiskStore::open_on(
+            Arc::new(after.after_exit()),
+            "/sim/a",
+            DiskStoreOptions::default(),
+        )
+        .unwrap();
+        for (c, data) in synced.iter().chain(&later) {
+            assert_eq!(d.get_block(c).unwrap().as_deref(), Some(&data[..]));
+        }
+    }
+    assert!(cut > 0, "no power cut left a tail to cut back");
 }
