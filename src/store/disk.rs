@@ -17,7 +17,7 @@ use fvm_ipld_blockstore::Blockstore;
 
 use super::backend::{Op, Space, StoreBackend, StoreEngine, StoreFs};
 use super::claim::{db_dir, StoreClaim};
-use super::fjall_backend::RealFs;
+use super::real_fs::RealFs;
 use crate::error::{Error, Result};
 
 /// Options for opening a [`DiskStore`].

@@ -90,7 +90,7 @@ mod tests {
         std::fs::read_to_string(dir.join("which")).unwrap()
     }
 
-    use crate::store::fjall_backend::RealFs;
+    use crate::store::real_fs::RealFs;
 
     #[test]
     fn every_interrupted_step_recovers_to_one_complete_store() {

@@ -290,6 +290,42 @@ fn kill_9_during_the_final_migration_then_resume_gives_the_uncached_root() {
 /// contents cannot be trusted, so neither a cache hit nor a fallback is safe.
 #[test]
 fn a_store_with_damaged_files_is_refused_with_advice() {
+    // Flip one byte in every 700 of the segments (where blocks live), past
+    // their headers, as a failing disk would.
+    damaged_store_is_refused("block-log", |store| {
+        flip_bytes_in(&store.join("db").join("segments"))
+    });
+}
+
+#[test]
+fn a_fjall_store_with_damaged_files_is_refused_with_advice() {
+    // The same in the blob files of a fjall store.
+    damaged_store_is_refused("fjall", |store| {
+        let mut damaged = 0;
+        for ks in std::fs::read_dir(store.join("db").join("keyspaces")).unwrap() {
+            damaged += flip_bytes_in(&ks.unwrap().path().join("blobs"));
+        }
+        damaged
+    });
+}
+
+/// Flips one byte in every 700 of each file in `dir`; returns how many.
+fn flip_bytes_in(dir: &std::path::Path) -> usize {
+    let mut damaged = 0;
+    for f in std::fs::read_dir(dir).into_iter().flatten() {
+        let path = f.unwrap().path();
+        let mut data = std::fs::read(&path).unwrap();
+        let end = data.len().saturating_sub(200);
+        for i in (64..end).step_by(700) {
+            data[i] ^= 0x55;
+            damaged += 1;
+        }
+        std::fs::write(&path, data).unwrap();
+    }
+    damaged
+}
+
+fn damaged_store_is_refused(engine: &str, damage: impl Fn(&std::path::Path) -> usize) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = small_config(Network::Mainnet, 2, 3_000, 37);
     let (car, next) = snapshot_cars(dir.path(), &cfg, "0.05");
@@ -297,28 +333,13 @@ fn a_store_with_damaged_files_is_refused_with_advice() {
     let store = dir.path().join("store");
     common::succeed(
         Command::new(bin)
-            .args(["premigrate", "--snapshot"])
+            .args(["premigrate", "--store-engine", engine, "--snapshot"])
             .arg(&car)
             .arg("--store")
             .arg(&store),
     );
-    // Flip one byte in every 700 of the blob files (where blocks live),
-    // past their headers, as a failing disk would.
-    let mut damaged = 0;
-    for ks in std::fs::read_dir(store.join("db").join("keyspaces")).unwrap() {
-        let blobs = ks.unwrap().path().join("blobs");
-        for f in std::fs::read_dir(&blobs).into_iter().flatten() {
-            let path = f.unwrap().path();
-            let mut data = std::fs::read(&path).unwrap();
-            let end = data.len().saturating_sub(200);
-            for i in (64..end).step_by(700) {
-                data[i] ^= 0x55;
-                damaged += 1;
-            }
-            std::fs::write(&path, data).unwrap();
-        }
-    }
-    assert!(damaged > 0, "no blob file to damage");
+    let damaged = damage(&store);
+    assert!(damaged > 0, "no {engine} file to damage");
     // The successor's changed sectors are diffed against the stored trees.
     let out = Command::new(bin)
         .args(["migrate", "--snapshot"])

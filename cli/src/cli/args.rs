@@ -90,3 +90,27 @@ mod tests {
         }
     }
 }
+
+/// `--store-engine`: how a new store keeps its blocks.
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+pub enum EngineArg {
+    /// CARv1 segment files and a small index (the default).
+    #[default]
+    BlockLog,
+    /// fjall, an LSM tree with key-value separation.
+    Fjall,
+}
+
+impl EngineArg {
+    /// Store options with this engine.
+    pub fn store_options(self) -> fil_migrate::store::DiskStoreOptions {
+        use fil_migrate::store::StoreEngine;
+        fil_migrate::store::DiskStoreOptions {
+            engine: match self {
+                EngineArg::BlockLog => StoreEngine::BlockLog,
+                EngineArg::Fjall => StoreEngine::Fjall,
+            },
+            ..Default::default()
+        }
+    }
+}

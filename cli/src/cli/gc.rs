@@ -6,7 +6,6 @@ use anyhow::Context;
 use cid::Cid;
 use clap::Args;
 use fil_migrate::migration::collect_garbage;
-use fil_migrate::store::DiskStoreOptions;
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
@@ -22,6 +21,10 @@ pub struct GcArgs {
     /// worth it between premigrations: it costs about the input trees' size.
     #[arg(long)]
     keep_diff_bases: bool,
+    /// The engine of the rewritten store: `gc` also converts a store from
+    /// one engine to the other.
+    #[arg(long, value_enum, default_value_t)]
+    store_engine: super::args::EngineArg,
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -40,7 +43,7 @@ pub fn run(mut a: GcArgs) -> anyhow::Result<()> {
     let r = collect_garbage(
         &a.store,
         &keep,
-        DiskStoreOptions::default(),
+        a.store_engine.store_options(),
         a.keep_diff_bases,
     )?;
     println!(

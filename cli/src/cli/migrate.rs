@@ -14,9 +14,7 @@ use fil_migrate::migration::verify::verify;
 use fil_migrate::migration::{
     default_memory_budget, migrate_state, MemoryCache, MigrationOptions, StoreCache, Upgrade,
 };
-use fil_migrate::store::{
-    CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, LowerFirst, Overlay,
-};
+use fil_migrate::store::{CarSource, CarSourceOptions, DiskStore, LowerFirst, Overlay};
 
 use super::args::clamp_threads;
 use super::migrate_args::MigrateArgs;
@@ -187,7 +185,7 @@ fn migrate_snapshot(
     );
     let tmp = tempfile::tempdir()?;
     let store_dir = a.store.clone().unwrap_or_else(|| tmp.path().join("store"));
-    let disk = DiskStore::open(&store_dir, DiskStoreOptions::default())?;
+    let disk = DiskStore::open(&store_dir, a.store_engine.store_options())?;
     let backing = LowerFirst(Overlay {
         upper: disk.clone(),
         lower: &*car,

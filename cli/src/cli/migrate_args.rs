@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use fil_migrate::actors::manifest::Network;
 
-use super::args::{parse_bytes, parse_seconds};
+use super::args::{parse_bytes, parse_seconds, EngineArg};
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
@@ -76,4 +76,7 @@ pub struct MigrateArgs {
     /// run on this store can diff against it (premigrate always does).
     #[arg(long)]
     pub(super) keep_inputs: bool,
+    /// How a new store keeps its blocks (an existing store keeps its own).
+    #[arg(long, value_enum, default_value_t)]
+    pub(super) store_engine: EngineArg,
 }
