@@ -1,11 +1,11 @@
 //! The block-log engine: blocks appended to CARv1 segment files, found
-//! through a small index (CID → segment, offset, length) in a key-value
+//! through a small index (CID → segment, offset, length, checksum) in a key-value
 //! backend beside them that also holds the cache's metadata.
 //!
 //! Why: fjall with key-value separation writes every block twice (journal,
 //! then blob file) and runs its LSM machinery over every value; here a block
 //! is written once, sequentially, uncompressed (dense CBOR of hashes gains
-//! nothing), and there is nothing to compact. The index's values are 16
+//! nothing), and there is nothing to compact. The index's values are 24
 //! bytes, so its tables stay small and its open is lazy.
 //!
 //! Durability (docs/design.md §4, unchanged): a segment's bytes are synced
@@ -21,9 +21,9 @@
 //! names (written after the last sync, maybe torn); it is cut back to that
 //! length, and said. A segment shorter than its record, or a record with no
 //! segment, is damage: synced bytes are gone. Every read compares the bytes
-//! before the block with its CID and hashes the block, so an entry pointing
-//! at wrong bytes is an error naming the segment and offset, never a wrong
-//! block.
+//! before the block with its CID and the block with the checksum its entry
+//! keeps, so an entry pointing at wrong bytes, or bytes changed on disk,
+//! are an error naming the segment and offset, never a wrong block.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -280,7 +280,7 @@ impl BlockLog {
     }
 
     /// Reads the block `key` names at `loc`: the CID written before it must
-    /// be `key`, and the data must hash to it.
+    /// be `key`, and the data must have the checksum written with it.
     fn read_block(&self, key: &[u8], loc: Location) -> Result<Vec<u8>> {
         let damaged = |detail: String| Error::Store {
             path: self.segments.path(loc.seg),
@@ -314,14 +314,15 @@ impl BlockLog {
                 loc.offset
             )));
         }
-        let cid = Cid::try_from(key).map_err(|e| damaged(format!("an index key: {e}")))?;
         buf.drain(..key.len());
-        crate::ipld::cids::verify(&cid, &buf, Some(loc.offset)).map_err(|_| {
-            damaged(format!(
-                "the bytes at offset {} ({} bytes) do not hash to {cid}",
-                loc.offset, loc.len
-            ))
-        })?;
+        if segment::checksum(&buf) != loc.check {
+            return Err(damaged(format!(
+                "the bytes of {} at offset {} ({} bytes) are not those written (checksum)",
+                describe_key(key),
+                loc.offset,
+                loc.len
+            )));
+        }
         Ok(buf)
     }
 }
@@ -400,11 +401,8 @@ impl StoreBackend for BlockLog {
             for op in ops {
                 match op {
                     Op::Put(Space::Blocks, k, v) => {
-                        let loc = Location {
-                            seg,
-                            offset: base + at.next().expect("one offset per block") as u64,
-                            len: v.len() as u32,
-                        };
+                        let offset = base + at.next().expect("one offset per block") as u64;
+                        let loc = Location::of(seg, offset, v);
                         pending.blocks.insert(k.to_vec(), Some(loc));
                         pending.ops.push(Waiting::Put(
                             Space::Blocks,
@@ -469,11 +467,7 @@ impl StoreBackend for BlockLog {
                     sections.clear();
                     let at = frame(&mut sections, key, &data);
                     Some(self.append(writer, &sections).map(|(seg, base)| {
-                        let loc = Location {
-                            seg,
-                            offset: base + at as u64,
-                            len: data.len() as u32,
-                        };
+                        let loc = Location::of(seg, base + at as u64, &data);
                         (key, loc.encode().to_vec())
                     }))
                 }
@@ -700,7 +694,7 @@ mod tests {
         let log = open(dir.path()).unwrap();
         let err = log.get(Space::Blocks, &key(2)).unwrap_err().to_string();
         assert!(
-            err.contains("do not hash") && err.contains(&format!("offset {}", at.offset)),
+            err.contains("not those written") && err.contains(&format!("offset {}", at.offset)),
             "{err}"
         );
     }
