@@ -17,12 +17,13 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StoreEngine {
     /// fjall, an LSM tree with key-value separation: blocks and metadata
-    /// in one database.
+    /// in one database. The default: it wins random reads and the open of
+    /// a large premigrated store (docs/design.md §9).
+    #[default]
     Fjall,
     /// Blocks appended to CARv1 segment files, indexed (CID → segment,
-    /// offset, length) in a fjall database that also holds the metadata
-    /// ([`super::block_log`]).
-    #[default]
+    /// offset, length, checksum) in a fjall database that also holds the
+    /// metadata ([`super::block_log`]): faster puts and premigrations.
     BlockLog,
 }
 

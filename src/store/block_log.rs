@@ -327,6 +327,17 @@ impl BlockLog {
     }
 }
 
+impl Drop for BlockLog {
+    /// A log closed without a last sync still hands what waits to the
+    /// index (as a fjall store's journal keeps what was written), so a
+    /// process that exits keeps its writes; a crash keeps a prefix.
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::warn!("{}: closing the block log: {e}", self.dir.display());
+        }
+    }
+}
+
 /// A key for messages: the CID it is, or its bytes.
 fn describe_key(key: &[u8]) -> String {
     match Cid::try_from(key) {

@@ -120,6 +120,15 @@ impl World {
         World { engine, ..self }
     }
 
+    fn clone_on(&self, engine: StoreEngine) -> World {
+        World {
+            input: self.input.clone(),
+            spec: self.spec.clone(),
+            engine,
+            ..*self
+        }
+    }
+
     fn opts(&self) -> MigrationOptions {
         w_opts(self.threads, self.budget)
     }
@@ -326,11 +335,6 @@ fn every_fault_point_of_a_small_run_leaves_a_store_that_resumes_to_the_uncached_
 }
 
 #[test]
-fn every_fault_point_of_a_small_run_on_the_fjall_engine_resumes_to_the_uncached_roots() {
-    every_fault_point(&World::new(3, 300, 1, 64 << 20).on(StoreEngine::Fjall));
-}
-
-#[test]
 fn every_fault_point_of_a_small_nv22_run_resumes_to_the_uncached_roots() {
     // The market's base, the listings index and the deferred actors' keys
     // are durable with the rest, or not at all.
@@ -350,7 +354,14 @@ fn every_fault_point_of_a_small_nv29_run_resumes_to_the_uncached_roots() {
     every_fault_point(&World::of("nv29", 3, 300, 1, 64 << 20));
 }
 
+/// [`every_fault_point_on`] each store engine.
 fn every_fault_point(w: &World) {
+    for engine in [StoreEngine::Fjall, StoreEngine::BlockLog] {
+        every_fault_point_on(&w.clone_on(engine));
+    }
+}
+
+fn every_fault_point_on(w: &World) {
     let trace = workflow(w, None, 0).trace;
     assert_covers_every_operation(&trace, w.engine);
     let points = trace.len() as u64;
@@ -381,7 +392,8 @@ fn every_fault_point(w: &World) {
         "no interrupted premigration left any cache entry: no checkpoint ran before its end"
     );
     eprintln!(
-        "{points} fault points x 3 kinds: {runs} faulted runs, all resumed to the uncached roots"
+        "{:?}: {points} fault points x 3 kinds: {runs} faulted runs, all resumed to the uncached roots",
+        w.engine
     );
 }
 
@@ -498,9 +510,12 @@ fn a_power_loss_in_a_block_log_keeps_every_synced_block_and_cuts_back_the_torn_t
     };
     let (synced, later): (Vec<_>, Vec<_>) =
         ((0..50).map(block).collect(), (50..100).map(block).collect());
+    let log = DiskStoreOptions {
+        engine: StoreEngine::BlockLog,
+        ..Default::default()
+    };
     let fs = SimFs::new();
-    let disk =
-        DiskStore::open_on(Arc::new(fs.clone()), "/sim/a", DiskStoreOptions::default()).unwrap();
+    let disk = DiskStore::open_on(Arc::new(fs.clone()), "/sim/a", log.clone()).unwrap();
     put(&disk, &synced);
     disk.put_meta(b"m", b"1").unwrap();
     disk.sync().unwrap();
@@ -514,12 +529,7 @@ fn a_power_loss_in_a_block_log_keeps_every_synced_block_and_cuts_back_the_torn_t
     let mut cut = 0;
     for seed in 0..32 {
         let after = fs.after_power_loss(seed);
-        let d = DiskStore::open_on(
-            Arc::new(after.clone()),
-            "/sim/a",
-            DiskStoreOptions::default(),
-        )
-        .unwrap();
+        let d = DiskStore::open_on(Arc::new(after.clone()), "/sim/a", log.clone()).unwrap();
         for (c, data) in &synced {
             assert_eq!(d.get_block(c).unwrap().as_deref(), Some(&data[..]));
         }
@@ -533,12 +543,7 @@ fn a_power_loss_in_a_block_log_keeps_every_synced_block_and_cuts_back_the_torn_t
         put(&d, &later);
         d.sync().unwrap();
         drop(d);
-        let d = DiskStore::open_on(
-            Arc::new(after.after_exit()),
-            "/sim/a",
-            DiskStoreOptions::default(),
-        )
-        .unwrap();
+        let d = DiskStore::open_on(Arc::new(after.after_exit()), "/sim/a", log.clone()).unwrap();
         for (c, data) in synced.iter().chain(&later) {
             assert_eq!(d.get_block(c).unwrap().as_deref(), Some(&data[..]));
         }

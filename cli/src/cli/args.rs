@@ -94,11 +94,11 @@ mod tests {
 /// `--store-engine`: how a new store keeps its blocks.
 #[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
 pub enum EngineArg {
-    /// CARv1 segment files and a small index (the default).
+    /// fjall, an LSM tree with key-value separation (the default).
     #[default]
-    BlockLog,
-    /// fjall, an LSM tree with key-value separation.
     Fjall,
+    /// CARv1 segment files and a small index beside them.
+    BlockLog,
 }
 
 impl EngineArg {
