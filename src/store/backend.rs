@@ -23,7 +23,7 @@ pub enum StoreEngine {
     Fjall,
     /// Blocks appended to CARv1 segment files, indexed (CID → segment,
     /// offset, length, checksum) in a fjall database that also holds the
-    /// metadata ([`super::block_log`]): faster puts and premigrations.
+    /// metadata (the `block_log` module): faster puts and premigrations.
     BlockLog,
 }
 

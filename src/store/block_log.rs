@@ -59,7 +59,7 @@ fn encode_lengths(lengths: &BTreeMap<SegmentId, u64>) -> Vec<u8> {
 }
 
 fn decode_lengths(bytes: &[u8]) -> Option<BTreeMap<SegmentId, u64>> {
-    if bytes.len() % 12 != 0 {
+    if !bytes.len().is_multiple_of(12) {
         return None;
     }
     bytes
