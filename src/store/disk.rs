@@ -31,6 +31,10 @@ pub struct DiskStoreOptions {
     pub write_buffer_bytes: u64,
     /// The engine of a new store (an existing one keeps its own).
     pub engine: StoreEngine,
+    /// Block log: waiting index entries from which a durability point
+    /// bulk-loads them into the index's tables rather than its journal
+    /// (fewer, and the journal stays small to replay at the next open).
+    pub index_ingest_from: usize,
 }
 
 impl Default for DiskStoreOptions {
@@ -39,6 +43,7 @@ impl Default for DiskStoreOptions {
             cache_bytes: 8 << 20,
             write_buffer_bytes: 64 << 20,
             engine: StoreEngine::default(),
+            index_ingest_from: 4096,
         }
     }
 }

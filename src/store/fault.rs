@@ -542,6 +542,7 @@ impl StoreFs for SimFs {
                 dir.to_path_buf(),
                 store.clone(),
                 store,
+                opts.index_ingest_from,
             )?)),
         }
     }

@@ -43,6 +43,7 @@ impl StoreFs for RealFs {
                     dir.to_path_buf(),
                     Arc::new(index),
                     Arc::new(files),
+                    opts.index_ingest_from,
                 )?))
             }
         }

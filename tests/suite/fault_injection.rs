@@ -136,6 +136,9 @@ impl World {
     fn store_opts(&self) -> DiskStoreOptions {
         DiskStoreOptions {
             engine: self.engine,
+            // Small: the block log's larger windows take the bulk-load
+            // path, the smaller the journal.
+            index_ingest_from: 16,
             ..Default::default()
         }
     }
@@ -512,6 +515,7 @@ fn a_power_loss_in_a_block_log_keeps_every_synced_block_and_cuts_back_the_torn_t
         ((0..50).map(block).collect(), (50..100).map(block).collect());
     let log = DiskStoreOptions {
         engine: StoreEngine::BlockLog,
+        index_ingest_from: 25,
         ..Default::default()
     };
     let fs = SimFs::new();
