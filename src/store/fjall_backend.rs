@@ -19,6 +19,16 @@ use crate::error::{Error, Result, StoreFailure};
 /// rewritten by each compaction: a multiple of the output went to disk.
 const SEPARATION_THRESHOLD: u32 = 128;
 
+/// What the block keyspace holds, which decides its layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values {
+    /// Blocks themselves: values from 128 bytes on go to blob files.
+    Blocks,
+    /// A block log's 24-byte locations: kept in the tables, where a
+    /// key-value separated tree would only add a check to every read.
+    Locations,
+}
+
 /// A fjall database with the store's two keyspaces.
 pub struct FjallBackend {
     path: PathBuf,
@@ -34,6 +44,12 @@ pub struct FjallBackend {
 impl FjallBackend {
     /// Opens (or creates) the database in `path`.
     pub fn open(path: &Path, opts: &DiskStoreOptions) -> Result<Self> {
+        Self::open_with(path, opts, Values::Blocks)
+    }
+
+    /// Opens (or creates) the database in `path`, its block keyspace laid
+    /// out for `values`.
+    pub fn open_with(path: &Path, opts: &DiskStoreOptions, values: Values) -> Result<Self> {
         let wrap = |source| store_error(path, source);
         // One background worker: with two, fjall's worker 0 hands every
         // compaction request back to the queue and takes it again at once
@@ -58,11 +74,11 @@ impl FjallBackend {
                     // Blocks are CBOR full of hashes and the tables' keys are
                     // CIDs: lz4 finds little to compress, at a cost in every
                     // flush and compaction.
-                    .with_kv_separation(Some(
+                    .with_kv_separation((values == Values::Blocks).then(|| {
                         KvSeparationOptions::default()
                             .separation_threshold(SEPARATION_THRESHOLD)
-                            .compression(CompressionType::None),
-                    ))
+                            .compression(CompressionType::None)
+                    }))
                     .data_block_compression_policy(CompressionPolicy::all(CompressionType::None))
                     .filter_block_pinning_policy(PinningPolicy::all(true))
                     .index_block_pinning_policy(PinningPolicy::all(true))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::backend::{StoreBackend, StoreEngine, StoreFs};
 use super::block_log::BlockLog;
-use super::fjall_backend::FjallBackend;
+use super::fjall_backend::{FjallBackend, Values};
 use super::segment_files::SegmentFiles;
 use super::DiskStoreOptions;
 use crate::error::{Error, Result};
@@ -38,7 +38,7 @@ impl StoreFs for RealFs {
                 // The segments directory first: its presence is what says
                 // which engine a directory holds.
                 let files = SegmentFiles::open(&segments)?;
-                let index = FjallBackend::open(&dir.join(INDEX_DIR), opts)?;
+                let index = FjallBackend::open_with(&dir.join(INDEX_DIR), opts, Values::Locations)?;
                 Ok(Arc::new(BlockLog::open(
                     dir.to_path_buf(),
                     Arc::new(index),
