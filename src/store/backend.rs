@@ -17,13 +17,14 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StoreEngine {
     /// fjall, an LSM tree with key-value separation: blocks and metadata
-    /// in one database. The default: it wins random reads and the open of
-    /// a large premigrated store (docs/design.md §9).
-    #[default]
+    /// in one database. It wins only warm random reads of single blocks
+    /// (docs/design.md §9).
     Fjall,
     /// Blocks appended to CARv1 segment files, indexed (CID → segment,
     /// offset, length, checksum) in a fjall database that also holds the
-    /// metadata (the `block_log` module): faster puts and premigrations.
+    /// metadata (the `block_log` module). The default: faster puts,
+    /// flushes, opens, premigrations and finals.
+    #[default]
     BlockLog,
 }
 

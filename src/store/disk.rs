@@ -69,6 +69,12 @@ impl std::fmt::Debug for DiskStore {
 }
 
 impl DiskStore {
+    /// The engine of the store in `dir` on the real filesystem, if one is
+    /// there: `gc` keeps it unless asked to convert.
+    pub fn engine_of(dir: impl AsRef<Path>) -> Option<StoreEngine> {
+        super::real_fs::engine_in(&db_dir(dir.as_ref()))
+    }
+
     /// Opens (or creates) a store in `dir` on the real filesystem.
     pub fn open(dir: impl AsRef<Path>, opts: DiskStoreOptions) -> Result<Self> {
         Self::open_on(Arc::new(RealFs), dir, opts)

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fjall::config::{CompressionPolicy, PinningPolicy};
+use fjall::config::{CompressionPolicy, HashRatioPolicy, PinningPolicy, RestartIntervalPolicy};
 use fjall::{
     CompressionType, Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode,
 };
@@ -69,7 +69,7 @@ impl FjallBackend {
                 // filter (a megabyte for a 64 MiB table) through the small
                 // block cache, for each of a final migration's reads of the
                 // previous trees.
-                KeyspaceCreateOptions::default()
+                let opts = KeyspaceCreateOptions::default()
                     .max_memtable_size((opts.write_buffer_bytes / 4).max(1 << 20))
                     // Blocks are CBOR full of hashes and the tables' keys are
                     // CIDs: lz4 finds little to compress, at a cost in every
@@ -81,7 +81,17 @@ impl FjallBackend {
                     }))
                     .data_block_compression_policy(CompressionPolicy::all(CompressionType::None))
                     .filter_block_pinning_policy(PinningPolicy::all(true))
-                    .index_block_pinning_policy(PinningPolicy::all(true))
+                    .index_block_pinning_policy(PinningPolicy::all(true));
+                match values {
+                    Values::Blocks => opts,
+                    // Locations are read one at a time, at random: a hash
+                    // map in each data block finds the key without a
+                    // binary search and a scan of prefix-coded keys (which
+                    // share nothing past the CID prefix anyway).
+                    Values::Locations => opts
+                        .data_block_hash_ratio_policy(HashRatioPolicy::all(1.0))
+                        .data_block_restart_interval_policy(RestartIntervalPolicy::all(1)),
+                }
             })
             .map_err(wrap)?;
         let meta = db

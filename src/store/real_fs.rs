@@ -16,6 +16,18 @@ pub const SEGMENTS_DIR: &str = "segments";
 /// The block log's index and metadata (a fjall database) beside them.
 pub const INDEX_DIR: &str = "index";
 
+/// The engine of the database directory `db`, if it holds one: a segments
+/// directory says a block log (it is made first), anything else fjall.
+pub fn engine_in(db: &Path) -> Option<StoreEngine> {
+    if db.join(SEGMENTS_DIR).is_dir() {
+        Some(StoreEngine::BlockLog)
+    } else if std::fs::read_dir(db).is_ok_and(|mut d| d.next().is_some()) {
+        Some(StoreEngine::Fjall)
+    } else {
+        None
+    }
+}
+
 /// Store directories on the real filesystem: a fjall database, or a block
 /// log (segment files and a fjall index).
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,13 +36,7 @@ pub struct RealFs;
 impl StoreFs for RealFs {
     fn open(&self, dir: &Path, opts: &DiskStoreOptions) -> Result<Arc<dyn StoreBackend>> {
         let segments = dir.join(SEGMENTS_DIR);
-        let engine = if segments.is_dir() {
-            StoreEngine::BlockLog
-        } else if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
-            StoreEngine::Fjall
-        } else {
-            opts.engine
-        };
+        let engine = engine_in(dir).unwrap_or(opts.engine);
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         match engine {
             StoreEngine::Fjall => Ok(Arc::new(FjallBackend::open(dir, opts)?)),

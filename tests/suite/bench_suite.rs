@@ -20,7 +20,7 @@ fn the_tiny_suite_runs_every_scenario_and_writes_its_figures() {
     let table = String::from_utf8_lossy(&out.stdout);
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let rows = doc["scenarios"].as_array().unwrap();
-    for prefix in ["1.", "2.", "3.", "4.", "5.", "   lower bound"] {
+    for prefix in ["1.", "2.", "3.", "4.", "5.", "6.", "7.", "   lower bound"] {
         assert!(
             rows.iter()
                 .any(|r| r["scenario"].as_str().unwrap().starts_with(prefix)),
@@ -55,6 +55,18 @@ fn the_tiny_suite_runs_every_scenario_and_writes_its_figures() {
         d["uncached"]["output_state_root"]
     );
     assert!(d["final"]["sectors_via_diff"].as_u64().unwrap() > 0);
+
+    // Scenario 7: nv22's market, both implementations, same root (the
+    // suite bails otherwise), each with its own peak RSS.
+    let market = rows
+        .iter()
+        .find(|r| r["scenario"].as_str().unwrap().starts_with("7."))
+        .unwrap();
+    assert!(
+        market["details"]["state"]["deal_states"].as_u64().unwrap() > 1_000,
+        "{market}"
+    );
+    assert!(market["peak_rss_mib"].as_u64().is_some(), "{market}");
 
     // The node-like in-process comparison on the suite's states.
     let out = common::succeed(

@@ -94,14 +94,23 @@ mod tests {
 /// `--store-engine`: how a new store keeps its blocks.
 #[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
 pub enum EngineArg {
-    /// fjall, an LSM tree with key-value separation (the default).
-    #[default]
+    /// fjall, an LSM tree with key-value separation.
     Fjall,
-    /// CARv1 segment files and a small index beside them.
+    /// CARv1 segment files and a small index beside them (the default).
+    #[default]
     BlockLog,
 }
 
 impl EngineArg {
+    /// The argument naming `engine`.
+    pub fn of(engine: fil_migrate::store::StoreEngine) -> Self {
+        use fil_migrate::store::StoreEngine;
+        match engine {
+            StoreEngine::BlockLog => EngineArg::BlockLog,
+            StoreEngine::Fjall => EngineArg::Fjall,
+        }
+    }
+
     /// Store options with this engine.
     pub fn store_options(self) -> fil_migrate::store::DiskStoreOptions {
         use fil_migrate::store::StoreEngine;

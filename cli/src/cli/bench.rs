@@ -299,6 +299,7 @@ fn upgrade(a: UpgradeArgs) -> anyhow::Result<()> {
                 "threads": out.report.threads,
                 "bytes_read": out.report.bytes_read,
                 "bytes_written": out.report.bytes_written,
+                "phases": out.report.phases,
             }),
         );
     }

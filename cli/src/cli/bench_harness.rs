@@ -37,7 +37,7 @@ pub(super) struct Row {
 }
 
 impl Suite {
-    fn run(&self, args: &[&str]) -> anyhow::Result<Child> {
+    pub(super) fn run(&self, args: &[&str]) -> anyhow::Result<Child> {
         let t = Instant::now();
         let out = Command::new(&self.exe)
             .args(args)
@@ -120,10 +120,24 @@ impl Suite {
         which: &str,
         threads: &str,
     ) -> anyhow::Result<Value> {
-        let json = self.path("nv21.json");
+        self.bench_upgrade(snapshot, "auto", which, threads)
+    }
+
+    /// `bench upgrade` of `snapshot` by one implementation in a child of
+    /// its own (so the peak RSS it reports is that implementation's).
+    pub(super) fn bench_upgrade(
+        &self,
+        snapshot: &str,
+        upgrade: &str,
+        which: &str,
+        threads: &str,
+    ) -> anyhow::Result<Value> {
+        let json = self.path("upgrade.json");
         self.run(&[
             "bench",
-            "nv21",
+            "upgrade",
+            "--upgrade",
+            upgrade,
             "--snapshot",
             snapshot,
             "--impl",

@@ -6,7 +6,9 @@
 //! the typed reference path and the ratio; (2) one 10M-sector miner under a
 //! 256 MiB budget; (3) premigration then final migration after 180 epochs of
 //! mainnet-like churn and at 0.1 %, 1 %, 10 % changed sectors, against an
-//! uncached run; (4) a mainnet-shaped state; (5) 1 vs 2 threads. A lower bound
+//! uncached run; (4) a mainnet-shaped state; (5) 1 vs 2 threads; (6) the
+//! mainnet preset, from scratch and final; (7) nv22 on a 10M-deal market,
+//! engine against the typed reference. A lower bound
 //! measured in the same run (read every input byte, Blake2b every output
 //! byte) puts each from-scratch figure in proportion.
 
@@ -17,6 +19,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
 use super::bench_harness::{lower_bound, mib, total_secs, Row, Suite, FINAL_RUNS};
+use super::bench_market::MarketSizes;
 
 /// How big the standard states are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,6 +40,8 @@ struct Sizes {
     mainnet_accounts: u64,
     /// `--scale` of scenario 6's `gen --preset mainnet`.
     preset_scale: f64,
+    /// Scenario 7's market.
+    market: MarketSizes,
 }
 
 impl Scale {
@@ -49,6 +54,12 @@ impl Scale {
                 mainnet_sectors: 5_000_000,
                 mainnet_accounts: 300_000,
                 preset_scale: 1.0,
+                // 6M sectors listing about 10M deals.
+                market: MarketSizes {
+                    miners: 10,
+                    sectors_per_miner: 600_000,
+                    deals_per_sector: 9,
+                },
             },
             Scale::Small => Sizes {
                 one_miner: 100_000,
@@ -57,6 +68,11 @@ impl Scale {
                 mainnet_sectors: 500_000,
                 mainnet_accounts: 30_000,
                 preset_scale: 0.1,
+                market: MarketSizes {
+                    miners: 10,
+                    sectors_per_miner: 60_000,
+                    deals_per_sector: 9,
+                },
             },
             Scale::Tiny => Sizes {
                 one_miner: 3_000,
@@ -65,6 +81,11 @@ impl Scale {
                 mainnet_sectors: 6_000,
                 mainnet_accounts: 300,
                 preset_scale: 0.002,
+                market: MarketSizes {
+                    miners: 3,
+                    sectors_per_miner: 1_000,
+                    deals_per_sector: 5,
+                },
             },
         }
     }
@@ -92,7 +113,7 @@ pub struct SuiteArgs {
 
 pub fn run(a: SuiteArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.dir)?;
-    let s = Sizes { ..a.scale.sizes() };
+    let s = a.scale.sizes();
     let mut suite = Suite {
         exe: std::env::current_exe()?,
         dir: a.dir.clone(),
@@ -283,6 +304,9 @@ pub fn run(a: SuiteArgs) -> anyhow::Result<()> {
     }
     if wants(6) {
         super::bench_mainnet::run(&mut suite, s.preset_scale, threads)?;
+    }
+    if wants(7) {
+        super::bench_market::run(&mut suite, &s.market)?;
     }
     print_table(&suite.rows);
     let out = a.json.unwrap_or_else(|| {

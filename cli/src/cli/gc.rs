@@ -6,6 +6,9 @@ use anyhow::Context;
 use cid::Cid;
 use clap::Args;
 use fil_migrate::migration::collect_garbage;
+use fil_migrate::store::DiskStore;
+
+use super::args::EngineArg;
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
@@ -21,10 +24,10 @@ pub struct GcArgs {
     /// worth it between premigrations: it costs about the input trees' size.
     #[arg(long)]
     keep_diff_bases: bool,
-    /// The engine of the rewritten store: `gc` also converts a store from
-    /// one engine to the other.
-    #[arg(long, value_enum, default_value_t)]
-    store_engine: super::args::EngineArg,
+    /// The engine of the rewritten store (default: the store's own): `gc`
+    /// also converts a store from one engine to the other.
+    #[arg(long, value_enum)]
+    store_engine: Option<EngineArg>,
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -43,7 +46,9 @@ pub fn run(mut a: GcArgs) -> anyhow::Result<()> {
     let r = collect_garbage(
         &a.store,
         &keep,
-        a.store_engine.store_options(),
+        a.store_engine
+            .unwrap_or_else(|| EngineArg::of(DiskStore::engine_of(&a.store).unwrap_or_default()))
+            .store_options(),
         a.keep_diff_bases,
     )?;
     println!(

@@ -5,6 +5,7 @@ mod args;
 mod bench;
 mod bench_harness;
 mod bench_mainnet;
+mod bench_market;
 mod bench_suite;
 mod car;
 mod demo;

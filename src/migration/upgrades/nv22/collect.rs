@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use cid::Cid;
 use parking_lot::Mutex;
+use rayon::slice::ParallelSliceMut;
 
 use super::base::MarketBase;
 
@@ -68,7 +69,8 @@ impl Collected {
     /// Takes everything collected.
     pub fn take(&self) -> Harvest {
         let mut listings = std::mem::take(&mut *self.listings.lock());
-        listings.sort_unstable();
+        // Every deal's listing on mainnet (13M): sorted on every core.
+        listings.par_sort_unstable();
         let mut miners = std::mem::take(&mut *self.miners.lock());
         miners.sort_unstable();
         Harvest { listings, miners }
