@@ -1,5 +1,5 @@
 //! The embedded on-disk block store: content-addressed blocks and the cache's
-//! metadata, over a [`StoreBackend`] (fjall in production,
+//! metadata, over a [`StoreBackend`] (a block log or fjall in production,
 //! [`super::fault::SimFs`] in crash tests).
 //!
 //! Durability model: writes (single or batched) are journaled in order but
