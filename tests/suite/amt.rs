@@ -431,3 +431,109 @@ fn incremental_map_of_1m_entries_maps_only_the_changed_leaves() {
         r.values_mapped
     );
 }
+
+/// `par_build` over `items` (one value each), in a store shared by workers.
+fn par_built_root(
+    store: &fil_migrate::store::MemStore,
+    bw: u32,
+    items: &BTreeMap<u64, Vec<u8>>,
+) -> Cid {
+    let items: Vec<(u64, Vec<u8>)> = items.iter().map(|(i, v)| (*i, v.clone())).collect();
+    fil_migrate::ipld::amt::par_build(
+        store,
+        bw,
+        &items,
+        |t| t.0,
+        |run, out| {
+            assert_eq!(run.len(), 1, "distinct indices make runs of one");
+            out.extend_from_slice(&value_bytes(&run[0].1));
+            Ok(())
+        },
+        |_| Ok(()),
+    )
+    .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn parallel_builder_matches_model(bw in 1u32..=8, items in arb_map(1 << 14, 300)) {
+        let store = fil_migrate::store::MemStore::new();
+        prop_assert_eq!(par_built_root(&store, bw, &items), model_root(&store, bw, &items));
+    }
+}
+
+#[test]
+fn parallel_builder_matches_for_sparse_indices_and_groups_runs() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let store = fil_migrate::store::MemStore::new();
+    // Sparse up to 2^40, three levels and more: several root slots.
+    let items: BTreeMap<u64, Vec<u8>> = (0..3_000u64)
+        .map(|i| (i * i * 122_177 % (1 << 40), payload(i, 3)))
+        .collect();
+    for bw in [1, 3, 5, 6, 8] {
+        assert_eq!(
+            par_built_root(&store, bw, &items),
+            model_root(&store, bw, &items),
+            "bit width {bw}"
+        );
+    }
+    // Runs of equal indices make one value each; the hook sees every
+    // finished subtree above the leaves.
+    let listed: Vec<(u64, u8)> = (0..20_000u64)
+        .flat_map(|i| (0..(i % 3 + 1)).map(move |k| (i * 7, (i + k) as u8)))
+        .collect();
+    let grouped: BTreeMap<u64, Vec<u8>> = listed
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|run| (run[0].0, run.iter().map(|t| t.1).collect()))
+        .collect();
+    let hooked = AtomicU64::new(0);
+    let root = fil_migrate::ipld::amt::par_build(
+        &store,
+        5,
+        &listed,
+        |t| t.0,
+        |run, out| {
+            let bytes: Vec<u8> = run.iter().map(|t| t.1).collect();
+            out.extend_from_slice(&value_bytes(&bytes));
+            Ok(())
+        },
+        |_| {
+            hooked.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(root, model_root(&store, 5, &grouped));
+    assert_eq!(contents(&store, &root), grouped);
+    assert!(hooked.load(Ordering::Relaxed) > 100);
+}
+
+#[test]
+fn parallel_builder_refuses_values_out_of_order_and_builds_the_empty_tree() {
+    let store = fil_migrate::store::MemStore::new();
+    let err = fil_migrate::ipld::amt::par_build(
+        &store,
+        5,
+        &[3u64, 2_000_000, 1_000],
+        |t| *t,
+        |_, out| {
+            out.push(0xf6);
+            Ok(())
+        },
+        |_| Ok(()),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("out of order"), "{err}");
+    let empty = fil_migrate::ipld::amt::par_build(
+        &store,
+        5,
+        &[] as &[u64],
+        |t| *t,
+        |_, _| Ok(()),
+        |_| Ok(()),
+    )
+    .unwrap();
+    assert_eq!(empty, model_root(&store, 5, &BTreeMap::new()));
+}

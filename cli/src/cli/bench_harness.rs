@@ -16,6 +16,12 @@ pub(super) struct Child {
     pub stdout: String,
 }
 
+/// A child run that failed: when, and what it said or what killed it.
+pub(super) struct Failed {
+    pub secs: f64,
+    pub reason: String,
+}
+
 pub(super) struct Suite {
     /// This binary, run for each measured step.
     pub exe: PathBuf,
@@ -38,23 +44,62 @@ pub(super) struct Row {
 
 impl Suite {
     pub(super) fn run(&self, args: &[&str]) -> anyhow::Result<Child> {
+        match self.try_run(args, None)? {
+            Ok(child) => Ok(child),
+            Err(failed) => bail!("fil-migrate {} failed: {}", args.join(" "), failed.reason),
+        }
+    }
+
+    /// Runs a child, its address space capped at `cap` bytes if given (an
+    /// allocation past it fails, and the child aborts, before the machine's
+    /// out-of-memory killer picks a process); a child that fails is an
+    /// outcome, not an error.
+    pub(super) fn try_run(
+        &self,
+        args: &[&str],
+        cap: Option<u64>,
+    ) -> anyhow::Result<Result<Child, Failed>> {
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
         let t = Instant::now();
-        let out = Command::new(&self.exe)
-            .args(args)
-            .output()
-            .with_context(|| format!("running {args:?}"))?;
+        let mut cmd = Command::new(&self.exe);
+        cmd.args(args);
+        if let Some(cap) = cap {
+            // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: cap,
+                        rlim_max: cap,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let out = cmd.output().with_context(|| format!("running {args:?}"))?;
         let secs = t.elapsed().as_secs_f64();
         if !out.status.success() {
-            bail!(
-                "fil-migrate {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let reason = match out.status.signal() {
+                Some(sig) => format!(
+                    "killed by signal {sig}{} after {secs:.1}s: {}",
+                    if stderr.contains("memory allocation") {
+                        " (out of memory)"
+                    } else {
+                        ""
+                    },
+                    stderr.trim()
+                ),
+                None => stderr.trim().to_string(),
+            };
+            return Ok(Err(Failed { secs, reason }));
         }
-        Ok(Child {
+        Ok(Ok(Child {
             secs,
             stdout: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        })
+        }))
     }
 
     pub(super) fn path(&self, name: &str) -> String {
@@ -132,8 +177,25 @@ impl Suite {
         which: &str,
         threads: &str,
     ) -> anyhow::Result<Value> {
+        match self.try_bench_upgrade(snapshot, upgrade, which, threads, None)? {
+            Ok(v) => Ok(v),
+            Err(failed) => bail!("bench upgrade --impl {which} failed: {}", failed.reason),
+        }
+    }
+
+    /// [`Self::bench_upgrade`] with the child's address space capped at
+    /// `cap` bytes: running out is an outcome.
+    pub(super) fn try_bench_upgrade(
+        &self,
+        snapshot: &str,
+        upgrade: &str,
+        which: &str,
+        threads: &str,
+        cap: Option<u64>,
+    ) -> anyhow::Result<Result<Value, Failed>> {
         let json = self.path("upgrade.json");
-        self.run(&[
+        let _ = std::fs::remove_file(&json);
+        let args = [
             "bench",
             "upgrade",
             "--upgrade",
@@ -146,9 +208,25 @@ impl Suite {
             threads,
             "--json",
             &json,
-        ])?;
-        Ok(serde_json::from_slice(&std::fs::read(&json)?)?)
+        ];
+        Ok(match self.try_run(&args, cap)? {
+            Ok(_) => Ok(serde_json::from_slice(&std::fs::read(&json)?)?),
+            Err(failed) => Err(failed),
+        })
     }
+}
+
+/// Three quarters of this machine's physical memory: what a child that may
+/// not fit is allowed to map.
+pub(super) fn memory_cap() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (pages.max(0) as u64).saturating_mul(page.max(0) as u64) / 4 * 3
 }
 
 /// A premigration, the median final migration after it, and the uncached

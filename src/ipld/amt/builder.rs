@@ -195,16 +195,88 @@ impl<'s, S: Blockstore> AmtBuilder<'s, S> {
             });
         self.encode(height, &root_node);
         let node = std::mem::take(&mut self.scratch);
-        let mut out = Vec::with_capacity(node.len() + 32);
-        cbor::write_header(&mut out, major::ARRAY, 4);
-        cbor::write_header(&mut out, major::UINT, u64::from(self.bit_width));
-        cbor::write_header(&mut out, major::UINT, height as u64);
-        cbor::write_header(&mut out, major::UINT, self.count);
-        out.extend_from_slice(&node);
-        let cid = cbor_cid(&out);
-        self.store
-            .put_keyed(&cid, &out)
-            .map_err(Error::from_blockstore)?;
-        Ok(cid)
+        write_root(self.store, self.bit_width, height as u64, self.count, &node)
     }
+
+    /// Writes the remaining nodes of a subtree whose values were pushed at
+    /// indices relative to its first slot (each below `W^(level + 1)`), and
+    /// returns its top node, at `level`, with the number of values under
+    /// it; `None` if nothing was pushed. The node is the one [`finish`]
+    /// would link at that place of the whole tree.
+    ///
+    /// [`finish`]: Self::finish
+    pub fn finish_subtree(mut self, level: u32) -> Result<Option<(Cid, u64)>> {
+        let level = level as usize;
+        for l in 0..level {
+            if self.levels.get(l).is_some_and(Option::is_some) {
+                self.close(l)?;
+            }
+        }
+        let Some(top) = self.levels.get_mut(level).and_then(Option::take) else {
+            return Ok(None);
+        };
+        if top.node_no != 0 {
+            return Err(Error::Usage(format!(
+                "AMT subtree at level {level}: an index pushed lies past its span"
+            )));
+        }
+        self.encode(level, &top);
+        let cid = cbor_cid(&self.scratch);
+        self.store
+            .put_keyed(&cid, &self.scratch)
+            .map_err(Error::from_blockstore)?;
+        self.nodes_written += 1;
+        if level > 0 {
+            if let Some(hook) = self.hook.as_mut() {
+                hook(&cid)?;
+            }
+        }
+        Ok(Some((cid, self.count)))
+    }
+}
+
+/// Writes the root block `[bit_width, height, count, node]`, `node` the
+/// root node's encoding.
+fn write_root<S: Blockstore>(
+    store: &S,
+    bit_width: u32,
+    height: u64,
+    count: u64,
+    node: &[u8],
+) -> Result<Cid> {
+    let mut out = Vec::with_capacity(node.len() + 32);
+    cbor::write_header(&mut out, major::ARRAY, 4);
+    cbor::write_header(&mut out, major::UINT, u64::from(bit_width));
+    cbor::write_header(&mut out, major::UINT, height);
+    cbor::write_header(&mut out, major::UINT, count);
+    out.extend_from_slice(node);
+    let cid = cbor_cid(&out);
+    store
+        .put_keyed(&cid, &out)
+        .map_err(Error::from_blockstore)?;
+    Ok(cid)
+}
+
+/// Writes the root block of a tree of `height` ≥ 1 whose root links
+/// `children` (slot, node), in ascending slot order.
+pub fn write_root_of_links<S: Blockstore>(
+    store: &S,
+    bit_width: u32,
+    height: u32,
+    count: u64,
+    children: &[(usize, Cid)],
+) -> Result<Cid> {
+    let mut bmap = [0u8; 32];
+    let mut node = Vec::with_capacity(children.len() * 40 + 40);
+    for (slot, _) in children {
+        bmap[slot / 8] |= 1 << (slot % 8);
+    }
+    cbor::write_header(&mut node, major::ARRAY, 3);
+    cbor::write_bytes(&mut node, &bmap[..bmap_len(bit_width)]);
+    cbor::write_header(&mut node, major::ARRAY, children.len() as u64);
+    for (_, cid) in children {
+        cbor::write_cid(&mut node, cid);
+    }
+    cbor::write_header(&mut node, major::ARRAY, 0);
+    write_root(store, bit_width, u64::from(height), count, &node)
 }

@@ -85,8 +85,9 @@ impl MarketBase {
     pub fn record(&self, ctx: &MigrationCtx<'_>, market: &str) -> Result<()> {
         let cid = put_cbor(ctx.store, self)?;
         // Cache entries name only blocks the store holds: the base and the
-        // listings index are in no state's DAG.
-        ctx.store.flush(&cid)?;
+        // listings index are in no state's DAG (the index, one entry per
+        // listed deal, is written on every core).
+        ctx.store.flush_parallel(&cid)?;
         ctx.cache.put_many(&[
             (MARKET_BASE_KEY, cid),
             (&format!("prevDealStatesIn-{market}"), self.states_in),

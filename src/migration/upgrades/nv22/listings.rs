@@ -11,7 +11,7 @@ use fvm_ipld_blockstore::Blockstore;
 
 use super::collect::DealListing;
 use crate::error::{Error, Result};
-use crate::ipld::amt::{get_value, AmtBuilder, AmtPatcher, Patch};
+use crate::ipld::amt::{get_value, par_build, AmtPatcher, Patch};
 use crate::ipld::cbor::{self, major, Cursor};
 use crate::migration::context::MigrationCtx;
 
@@ -59,19 +59,23 @@ fn decode(v: &[u8], root: &Cid, deal: u64) -> Result<Vec<(u64, u64)>> {
     Ok(out)
 }
 
-/// Builds the index of `listings` (sorted as `Collected::take` leaves them).
+/// Builds the index of `listings` (sorted as `Collected::take` leaves them),
+/// its subtrees on every core.
 pub fn build(ctx: &MigrationCtx<'_>, listings: &[DealListing]) -> Result<Cid> {
-    let mut b = AmtBuilder::new(ctx.store, LISTINGS_BITWIDTH)?
-        .with_subtree_hook(Box::new(|c: &Cid| ctx.flush_if_over_budget(c)));
-    let mut out = Vec::new();
-    for group in listings.chunk_by(|a, b| a.deal == b.deal) {
-        let mut pairs: Vec<(u64, u64)> = group.iter().map(|l| (l.miner, l.sector)).collect();
-        // A set: a sector whose list names a deal twice lists it once here.
-        pairs.dedup();
-        encode(&pairs, &mut out);
-        b.push(group[0].deal, &out)?;
-    }
-    b.finish()
+    par_build(
+        ctx.store,
+        LISTINGS_BITWIDTH,
+        listings,
+        |l| l.deal,
+        |group, out| {
+            let mut pairs: Vec<(u64, u64)> = group.iter().map(|l| (l.miner, l.sector)).collect();
+            // A set: a sector whose list names a deal twice lists it once here.
+            pairs.dedup();
+            encode(&pairs, out);
+            Ok(())
+        },
+        |c| ctx.flush_if_over_budget(c),
+    )
 }
 
 /// The listings of `deal`.

@@ -96,7 +96,9 @@ impl ActorMigrator for Nv22MarketMigrator {
         }
         cbor::write_cid(&mut out, &provider_sectors);
         let new_head = ctx.put(&out);
-        ctx.store.flush(&new_head)?;
+        // The deal states and the listings index, up to hundreds of MB
+        // still buffered: written on every core.
+        ctx.store.flush_parallel(&new_head)?;
         if let Some(retain) = ctx.retain_inputs {
             (retain.0)(&states, InputTree::Amt)?;
             (retain.0)(&proposals, InputTree::Amt)?;
@@ -137,7 +139,9 @@ fn from_scratch(
     next_id: u64,
     harvest: Harvest,
 ) -> Result<MarketOut> {
+    let t = std::time::Instant::now();
     let table = ProposalTable::read(ctx.store, proposals, next_id, ctx.spec.height)?;
+    let read_secs = t.elapsed().as_secs_f64();
     let listings = &harvest.listings;
     let f = |deal: u64, v: &[u8], out: &mut Vec<u8>| -> Result<usize> {
         migrate_deal(v, out, proposals, table.get(deal), || {
@@ -146,13 +150,22 @@ fn from_scratch(
         .map_err(|e| deal_error(deal, states, e))
     };
     let new_states = map_states(ctx, states, &f)?;
+    let map_secs = t.elapsed().as_secs_f64() - read_secs;
     let index = listings::build(ctx, listings)?;
+    let index_secs = t.elapsed().as_secs_f64() - read_secs - map_secs;
     let inner: Vec<(u64, Cid)> = harvest
         .miners
         .iter()
         .filter_map(|(m, c)| c.map(|c| (*m, c)))
         .collect();
-    Ok((new_states, provider_sectors(ctx, inner)?, index))
+    let provider_sectors = provider_sectors(ctx, inner)?;
+    tracing::debug!(
+        "nv22 market from scratch: proposals read in {read_secs:.3}s, deal states mapped in \
+         {map_secs:.3}s, listings index ({} listings) built in {index_secs:.3}s, total {:.3}s",
+        listings.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok((new_states, provider_sectors, index))
 }
 
 /// The base patched with what changed since.
