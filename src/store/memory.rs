@@ -14,10 +14,13 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 /// each of its map's doublings stopped every writer.
 const SHARDS: usize = 16;
 
+/// One shard: its blocks by CID.
+type Shard = RwLock<FxHashMap<Cid, Vec<u8>>>;
+
 /// Blocks in hash maps behind locks, sharded by CID.
 #[derive(Debug)]
 pub struct MemStore {
-    shards: Box<[RwLock<FxHashMap<Cid, Vec<u8>>>]>,
+    shards: Box<[Shard]>,
 }
 
 impl Default for MemStore {
@@ -34,7 +37,7 @@ impl MemStore {
         Self::default()
     }
 
-    fn shard(&self, k: &Cid) -> &RwLock<FxHashMap<Cid, Vec<u8>>> {
+    fn shard(&self, k: &Cid) -> &Shard {
         // The digest's high bits pick the shard; the map hashes the CID.
         let h = FxBuildHasher.hash_one(k.hash().digest()) >> 32;
         &self.shards[h as usize % SHARDS]
