@@ -82,7 +82,7 @@ pub(super) fn run(suite: &mut Suite, m: &MarketSizes) -> anyhow::Result<()> {
         Err(failed) => Row {
             scenario: "7. same, typed reference path (one thread)".into(),
             secs: failed.secs,
-            rate: "did not finish".into(),
+            rate: "-".into(),
             peak_rss_mib: None,
             vs_bound: None,
             note: format!(
