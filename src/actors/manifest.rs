@@ -114,9 +114,8 @@ impl Manifest {
     /// final one was published), checking that the blocks rebuilt from its
     /// entries hash to the published CID.
     pub fn load(network: Network, actors_version: u32) -> Result<Self> {
-        let bundles = bundles()?;
-        let b = bundles
-            .into_iter()
+        let b = bundles()?
+            .iter()
             .filter(|b| b.network == network.data_name() && b.actors_version == actors_version)
             .max_by_key(|b| (!is_candidate(&b.release), b.release.clone()))
             .ok_or_else(|| {
@@ -131,7 +130,7 @@ impl Manifest {
     /// (`v13.0.0-rc.3`).
     pub fn load_release(network: Network, release: &str) -> Result<Self> {
         let b = bundles()?
-            .into_iter()
+            .iter()
             .find(|b| b.network == network.data_name() && b.release == release)
             .ok_or_else(|| {
                 Error::Manifest(format!(
@@ -141,7 +140,7 @@ impl Manifest {
         Self::from_bundle(network, b)
     }
 
-    fn from_bundle(network: Network, b: Bundle) -> Result<Self> {
+    fn from_bundle(network: Network, b: &Bundle) -> Result<Self> {
         let actors_version = b.actors_version;
         let parse = |s: &str| {
             Cid::try_from(s)
@@ -168,7 +167,7 @@ impl Manifest {
         Ok(Manifest {
             network,
             actors_version,
-            release: b.release,
+            release: b.release.clone(),
             entries,
             manifest_cid,
             data_cid,
@@ -204,10 +203,20 @@ impl Manifest {
     }
 }
 
-fn bundles() -> Result<Vec<Bundle>> {
-    let file: File = serde_json::from_str(MANIFESTS_JSON)
-        .map_err(|e| Error::Manifest(format!("embedded manifests are corrupt: {e}")))?;
-    Ok(file.bundles)
+/// The embedded bundles, parsed once: every manifest loaded used to parse
+/// the whole file again (27M instructions of a small final migration's
+/// 454M, counted by callgrind).
+fn bundles() -> Result<&'static [Bundle]> {
+    static PARSED: std::sync::OnceLock<std::result::Result<Vec<Bundle>, String>> =
+        std::sync::OnceLock::new();
+    PARSED
+        .get_or_init(|| {
+            serde_json::from_str::<File>(MANIFESTS_JSON)
+                .map(|f| f.bundles)
+                .map_err(|e| format!("embedded manifests are corrupt: {e}"))
+        })
+        .as_deref()
+        .map_err(|e| Error::Manifest(e.clone()))
 }
 
 /// A release candidate (`-rc.3`, `-rc2`, `-rc3`).
@@ -219,14 +228,14 @@ fn is_candidate(release: &str) -> bool {
 pub fn published() -> Vec<(Network, String)> {
     bundles()
         .unwrap_or_default()
-        .into_iter()
+        .iter()
         .filter_map(|b| {
             let n = match b.network.as_str() {
                 "mainnet" => Network::Mainnet,
                 "calibrationnet" => Network::Calibnet,
                 _ => return None,
             };
-            Some((n, b.release))
+            Some((n, b.release.clone()))
         })
         .collect()
 }
