@@ -51,6 +51,7 @@ impl FjallBackend {
     /// out for `values`.
     pub fn open_with(path: &Path, opts: &DiskStoreOptions, values: Values) -> Result<Self> {
         let wrap = |source| store_error(path, source);
+        super::fjall_creation::clear_unfinished_creation(path)?;
         // One background worker: with two, fjall's worker 0 hands every
         // compaction request back to the queue and takes it again at once
         // (fjall 3.1 `worker_tick`), spinning a core for as long as a

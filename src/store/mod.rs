@@ -18,6 +18,7 @@ mod dyn_store;
 mod fault;
 pub mod fingerprint;
 mod fjall_backend;
+mod fjall_creation;
 pub mod forest;
 mod memory;
 mod overlay;

@@ -1,0 +1,132 @@
+//! A fjall database whose creation a crash cut short.
+//!
+//! fjall 3.1 creates a database as: the directory, its `lock` file, an
+//! empty `keyspaces/` directory, the first journal `0.jnl`, and last the
+//! `version` marker, the sign that creation finished. Opening a directory
+//! without the marker creates it again, and that fails on the journal it
+//! finds (`File exists`): a store killed in its first milliseconds (suite
+//! `kill_9_at_random_moments…`, seen in CI) could never be opened again.
+//! Nothing is written through a database before its marker exists, so a
+//! directory holding only those creation files holds no data: it is
+//! cleared and created anew. Anything else in an unmarked directory is not
+//! fjall's to clear, and is refused.
+
+use std::path::Path;
+
+use crate::error::{Error, Result, StoreFailure};
+
+/// The marker fjall writes last when it creates a database.
+const VERSION_MARKER: &str = "version";
+/// What fjall's creation makes before the marker (and the marker itself,
+/// created empty an instant before its header is written).
+const CREATION_FILES: [&str; 4] = ["lock", "keyspaces", "0.jnl", VERSION_MARKER];
+
+/// Clears the fjall directory `path` if its creation never finished; does
+/// nothing to a finished database or a directory that does not exist.
+pub fn clear_unfinished_creation(path: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let marker = path.join(VERSION_MARKER);
+    match std::fs::metadata(&marker) {
+        Ok(m) if m.len() > 0 => return Ok(()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&marker, e)),
+    }
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(path, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let expected = CREATION_FILES.contains(&name.as_str())
+            && (name != "keyspaces" || is_empty_dir(&entry.path()));
+        if !expected {
+            return Err(Error::Store {
+                path: path.to_path_buf(),
+                failure: StoreFailure::Damaged,
+                detail: format!(
+                    "the database has no version marker (its creation did not finish), \
+                     yet holds {name:?}, which its creation does not make"
+                ),
+            });
+        }
+        found.push(entry.path());
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(
+        "{}: the database's creation was cut short (no version marker): creating it again",
+        path.display()
+    );
+    for p in found {
+        let removed = if p.is_dir() {
+            std::fs::remove_dir(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        removed.map_err(|e| Error::io(&p, e))?;
+    }
+    Ok(())
+}
+
+fn is_empty_dir(p: &Path) -> bool {
+    std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::backend::{Op, Space, StoreBackend};
+    use crate::store::fjall_backend::{FjallBackend, Values};
+    use crate::store::DiskStoreOptions;
+
+    /// The files fjall had made when a kill stopped its creation.
+    fn cut_short(dir: &Path, with_marker: bool) {
+        std::fs::create_dir_all(dir.join("keyspaces")).unwrap();
+        std::fs::write(dir.join("lock"), b"").unwrap();
+        std::fs::write(dir.join("0.jnl"), b"").unwrap();
+        if with_marker {
+            std::fs::write(dir.join(VERSION_MARKER), b"").unwrap();
+        }
+    }
+
+    #[test]
+    fn a_creation_cut_short_is_created_again_and_works() {
+        for with_marker in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("index");
+            cut_short(&dir, with_marker);
+            let opts = DiskStoreOptions::default();
+            let db = FjallBackend::open_with(&dir, &opts, Values::Locations).unwrap();
+            db.commit(&mut [Op::Put(Space::Meta, b"k", b"v")].into_iter())
+                .unwrap();
+            db.persist().unwrap();
+            drop(db);
+            // A finished database is left as it is.
+            let db = FjallBackend::open_with(&dir, &opts, Values::Locations).unwrap();
+            assert_eq!(
+                db.get(Space::Meta, b"k").unwrap().as_deref(),
+                Some(&b"v"[..])
+            );
+        }
+    }
+
+    #[test]
+    fn an_unmarked_directory_with_other_files_is_refused_untouched() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("index");
+        cut_short(&dir, false);
+        std::fs::write(dir.join("notes.txt"), b"mine").unwrap();
+        let err = clear_unfinished_creation(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("notes.txt") && err.contains("version marker"),
+            "{err}"
+        );
+        assert!(dir.join("0.jnl").exists() && dir.join("notes.txt").exists());
+        // A missing directory is nothing to clear.
+        clear_unfinished_creation(&tmp.path().join("absent")).unwrap();
+    }
+}
