@@ -100,11 +100,6 @@ struct ReadCache {
     bytes: u64,
 }
 
-/// Levels of a tree [`BufferedBlockstore::flush_parallel`] descends in
-/// parallel: below a map's root node (64 children for deal states) and one
-/// more, which is thousands of subtrees, plenty for any core count.
-pub const PARALLEL_FLUSH_DEPTH: u32 = 3;
-
 /// A write buffer with a byte budget over a backing blockstore. See the module docs.
 pub struct BufferedBlockstore<B> {
     backing: B,
@@ -296,21 +291,24 @@ impl<B: Blockstore> BufferedBlockstore<B> {
         Ok(())
     }
 
-    /// [`flush`](Self::flush), with the subtrees under `root` written in
-    /// parallel on the current rayon pool, down to [`PARALLEL_FLUSH_DEPTH`]
-    /// levels (each child is flushed before its parent, so the order a
-    /// crash relies on holds): for a large finished tree most of which is
-    /// still buffered. One level was not enough: the market's head has one
-    /// huge child (its deal states AMT), and nv22's flush of 350 MB of it
-    /// ran on one core for 4 s at 10M deals.
+    /// [`flush`](Self::flush), with the subtrees under `root`'s links written
+    /// in parallel on the current rayon pool: for a large finished tree most
+    /// of which is still buffered.
     pub fn flush_parallel(&self, root: &Cid) -> Result<()>
     where
         B: Sync,
     {
-        self.flush_parallel_to(root, PARALLEL_FLUSH_DEPTH)
+        self.flush_parallel_to(root, 1)
     }
 
-    fn flush_parallel_to(&self, root: &Cid, depth: u32) -> Result<()>
+    /// [`flush_parallel`](Self::flush_parallel) descending `depth` levels in
+    /// parallel (each child is flushed before its parent, so the order a
+    /// crash relies on holds), for a tree with one huge child: nv22's market
+    /// head links its deal states AMT, 350 MB at 10M deals, which one level
+    /// flushed on one core for 4 s. Deeper is not free: on a small final's
+    /// actors tree, three levels cost 6.7 % more instructions than one
+    /// (callgrind, README Performance).
+    pub fn flush_parallel_to(&self, root: &Cid, depth: u32) -> Result<()>
     where
         B: Sync,
     {

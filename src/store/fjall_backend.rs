@@ -243,3 +243,30 @@ pub fn store_error(path: &Path, e: fjall::Error) -> Error {
         detail: e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::fjall_creation::tests::cut_short;
+
+    #[test]
+    fn a_creation_cut_short_is_created_again_and_works() {
+        for with_marker in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("index");
+            cut_short(&dir, with_marker);
+            let opts = DiskStoreOptions::default();
+            let db = FjallBackend::open_with(&dir, &opts, Values::Locations).unwrap();
+            db.commit(&mut [Op::Put(Space::Meta, b"k", b"v")].into_iter())
+                .unwrap();
+            db.persist().unwrap();
+            drop(db);
+            // A finished database is left as it is.
+            let db = FjallBackend::open_with(&dir, &opts, Values::Locations).unwrap();
+            assert_eq!(
+                db.get(Space::Meta, b"k").unwrap().as_deref(),
+                Some(&b"v"[..])
+            );
+        }
+    }
+}

@@ -77,40 +77,16 @@ fn is_empty_dir(p: &Path) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
-    use crate::store::backend::{Op, Space, StoreBackend};
-    use crate::store::fjall_backend::{FjallBackend, Values};
-    use crate::store::DiskStoreOptions;
 
     /// The files fjall had made when a kill stopped its creation.
-    fn cut_short(dir: &Path, with_marker: bool) {
+    pub(in crate::store) fn cut_short(dir: &Path, with_marker: bool) {
         std::fs::create_dir_all(dir.join("keyspaces")).unwrap();
         std::fs::write(dir.join("lock"), b"").unwrap();
         std::fs::write(dir.join("0.jnl"), b"").unwrap();
         if with_marker {
             std::fs::write(dir.join(VERSION_MARKER), b"").unwrap();
-        }
-    }
-
-    #[test]
-    fn a_creation_cut_short_is_created_again_and_works() {
-        for with_marker in [false, true] {
-            let tmp = tempfile::tempdir().unwrap();
-            let dir = tmp.path().join("index");
-            cut_short(&dir, with_marker);
-            let opts = DiskStoreOptions::default();
-            let db = FjallBackend::open_with(&dir, &opts, Values::Locations).unwrap();
-            db.commit(&mut [Op::Put(Space::Meta, b"k", b"v")].into_iter())
-                .unwrap();
-            db.persist().unwrap();
-            drop(db);
-            // A finished database is left as it is.
-            let db = FjallBackend::open_with(&dir, &opts, Values::Locations).unwrap();
-            assert_eq!(
-                db.get(Space::Meta, b"k").unwrap().as_deref(),
-                Some(&b"v"[..])
-            );
         }
     }
 

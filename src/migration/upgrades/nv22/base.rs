@@ -13,6 +13,11 @@ use crate::error::{Error, Result};
 use crate::migration::cache::PREV_ACTORS_IN;
 use crate::migration::context::MigrationCtx;
 
+/// Levels of the new market state, and of its base, flushed in parallel
+/// (`BufferedBlockstore::flush_parallel_to`): the head, the AMT's root
+/// block and its root node's 64 children.
+pub(crate) const MARKET_FLUSH_DEPTH: u32 = 3;
+
 /// Cache key of the base block.
 pub const MARKET_BASE_KEY: &str = "prevMarketBase";
 
@@ -87,7 +92,7 @@ impl MarketBase {
         // Cache entries name only blocks the store holds: the base and the
         // listings index are in no state's DAG (the index, one entry per
         // listed deal, is written on every core).
-        ctx.store.flush_parallel(&cid)?;
+        ctx.store.flush_parallel_to(&cid, MARKET_FLUSH_DEPTH)?;
         ctx.cache.put_many(&[
             (MARKET_BASE_KEY, cid),
             (&format!("prevDealStatesIn-{market}"), self.states_in),

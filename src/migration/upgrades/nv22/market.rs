@@ -16,7 +16,7 @@ use std::sync::Arc;
 use cid::Cid;
 use fvm_ipld_hamt::{BytesKey, Hamt};
 
-use super::base::MarketBase;
+use super::base::{MarketBase, MARKET_FLUSH_DEPTH};
 use super::collect::{sector_of, Collected, DealListing, Harvest};
 use super::listings::{self, ListingChange};
 use super::miner::{deal_list, empty_map, varint_key, PROVIDER_SECTORS_BITWIDTH};
@@ -96,9 +96,10 @@ impl ActorMigrator for Nv22MarketMigrator {
         }
         cbor::write_cid(&mut out, &provider_sectors);
         let new_head = ctx.put(&out);
-        // The deal states and the listings index, up to hundreds of MB
-        // still buffered: written on every core.
-        ctx.store.flush_parallel(&new_head)?;
+        // The deal states, up to hundreds of MB still buffered: written on
+        // every core, below the head, the AMT's root block and its root
+        // node's 64 children.
+        ctx.store.flush_parallel_to(&new_head, MARKET_FLUSH_DEPTH)?;
         if let Some(retain) = ctx.retain_inputs {
             (retain.0)(&states, InputTree::Amt)?;
             (retain.0)(&proposals, InputTree::Amt)?;
