@@ -122,8 +122,8 @@ pub struct BlockLog {
     /// instead of journaling them.
     ingest_from: usize,
     /// Framing buffers of earlier commits, reused: a fresh one per commit
-    /// was mapped and zeroed by the kernel each time (9 % of a mainnet
-    /// final's samples in `clear_page_erms`, perf).
+    /// was mapped and zeroed by the kernel each time (a mainnet final's
+    /// minor page faults 21.7–23.1k before, 12.9–14.7k after; README).
     buffers: Mutex<Vec<Vec<u8>>>,
 }
 
@@ -409,6 +409,12 @@ fn hex_bytes(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// At most the bytes [`frame`] appends for `key` and `data` (a varint is
+/// at most 10 bytes), to size a buffer.
+fn framed_len(key: &[u8], data: &[u8]) -> usize {
+    10 + key.len() + data.len()
+}
+
 /// `varint(len) cid data`, appended to `out`; returns the data's offset in `out`.
 fn frame(out: &mut Vec<u8>, key: &[u8], data: &[u8]) -> usize {
     let mut varint = unsigned_varint::encode::u64_buffer();
@@ -455,7 +461,7 @@ impl StoreBackend for BlockLog {
         let framed: usize = ops
             .iter()
             .map(|op| match op {
-                Op::Put(Space::Blocks, k, v) => k.len() + v.len() + 10,
+                Op::Put(Space::Blocks, k, v) => framed_len(k, v),
                 _ => 0,
             })
             .sum();

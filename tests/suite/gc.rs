@@ -183,6 +183,49 @@ fn cli_premigrate_migrate_gc_status() {
     );
 }
 
+/// `gc` keeps the store's own engine unless `--store-engine` names the
+/// other, and the converted store still serves the kept root.
+#[test]
+fn cli_gc_keeps_the_stores_engine_unless_asked_to_convert() {
+    use fil_migrate::store::StoreEngine;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config(Network::Mainnet, 2, 3_000, 35);
+    let (s0, _) = common::states::snapshot_cars(dir.path(), &cfg, "0.01");
+    let bin = crate::common::bin();
+    let cli = |args: &[&str]| {
+        let out = common::succeed(Command::new(bin).args(args));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let s0 = s0.to_str().unwrap();
+    let store = dir.path().join("store");
+    let st = store.to_str().unwrap();
+    let premigrated = cli(&[
+        "premigrate",
+        "--store-engine",
+        "fjall",
+        "--snapshot",
+        s0,
+        "--store",
+        st,
+    ]);
+    let root = premigrated.lines().last().unwrap().to_string();
+    assert_eq!(DiskStore::engine_of(&store), Some(StoreEngine::Fjall));
+    cli(&["gc", "--store", st, "--keep", &root]);
+    assert_eq!(DiskStore::engine_of(&store), Some(StoreEngine::Fjall));
+    cli(&[
+        "gc",
+        "--store",
+        st,
+        "--keep",
+        &root,
+        "--store-engine",
+        "block-log",
+    ]);
+    assert_eq!(DiskStore::engine_of(&store), Some(StoreEngine::BlockLog));
+    let disk = DiskStore::open(&store, DiskStoreOptions::default()).unwrap();
+    assert!(disk.has_block(&root.parse::<Cid>().unwrap()).unwrap());
+}
+
 #[test]
 fn a_final_run_that_keeps_no_inputs_leaves_only_durable_entries() {
     let (input, s0) = generate(&small_config(Network::Mainnet, 2, 6_000, 35));

@@ -102,23 +102,19 @@ pub enum EngineArg {
 }
 
 impl EngineArg {
-    /// The argument naming `engine`.
-    pub fn of(engine: fil_migrate::store::StoreEngine) -> Self {
+    /// The engine this names.
+    pub fn engine(self) -> fil_migrate::store::StoreEngine {
         use fil_migrate::store::StoreEngine;
-        match engine {
-            StoreEngine::BlockLog => EngineArg::BlockLog,
-            StoreEngine::Fjall => EngineArg::Fjall,
+        match self {
+            EngineArg::BlockLog => StoreEngine::BlockLog,
+            EngineArg::Fjall => StoreEngine::Fjall,
         }
     }
 
     /// Store options with this engine.
     pub fn store_options(self) -> fil_migrate::store::DiskStoreOptions {
-        use fil_migrate::store::StoreEngine;
         fil_migrate::store::DiskStoreOptions {
-            engine: match self {
-                EngineArg::BlockLog => StoreEngine::BlockLog,
-                EngineArg::Fjall => StoreEngine::Fjall,
-            },
+            engine: self.engine(),
             ..Default::default()
         }
     }

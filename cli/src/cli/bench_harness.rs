@@ -219,14 +219,9 @@ impl Suite {
 /// Three quarters of this machine's physical memory: what a child that may
 /// not fit is allowed to map.
 pub(super) fn memory_cap() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let (pages, page) = unsafe {
-        (
-            libc::sysconf(libc::_SC_PHYS_PAGES),
-            libc::sysconf(libc::_SC_PAGESIZE),
-        )
-    };
-    (pages.max(0) as u64).saturating_mul(page.max(0) as u64) / 4 * 3
+    let mut sys = sysinfo::System::new();
+    sys.refresh_memory();
+    sys.total_memory() / 4 * 3
 }
 
 /// A premigration, the median final migration after it, and the uncached

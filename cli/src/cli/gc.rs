@@ -6,7 +6,7 @@ use anyhow::Context;
 use cid::Cid;
 use clap::Args;
 use fil_migrate::migration::collect_garbage;
-use fil_migrate::store::DiskStore;
+use fil_migrate::store::{DiskStore, DiskStoreOptions};
 
 use super::args::EngineArg;
 
@@ -46,9 +46,14 @@ pub fn run(mut a: GcArgs) -> anyhow::Result<()> {
     let r = collect_garbage(
         &a.store,
         &keep,
-        a.store_engine
-            .unwrap_or_else(|| EngineArg::of(DiskStore::engine_of(&a.store).unwrap_or_default()))
-            .store_options(),
+        DiskStoreOptions {
+            engine: a
+                .store_engine
+                .map(EngineArg::engine)
+                .or_else(|| DiskStore::engine_of(&a.store))
+                .unwrap_or_default(),
+            ..Default::default()
+        },
         a.keep_diff_bases,
     )?;
     println!(

@@ -128,25 +128,14 @@ impl<'s, S: Blockstore> AmtBuilder<'s, S> {
     }
 
     fn encode(&mut self, level: usize, open: &Open) {
-        let out = &mut self.scratch;
-        out.clear();
-        cbor::write_header(out, major::ARRAY, 3);
-        cbor::write_bytes(out, &open.bmap[..bmap_len(self.bit_width)]);
-        if level == 0 {
-            cbor::write_header(out, major::ARRAY, 0);
-            cbor::write_header(out, major::ARRAY, open.items);
-            out.extend_from_slice(&open.body);
-        } else {
-            cbor::write_header(out, major::ARRAY, open.items);
-            out.extend_from_slice(&open.body);
-            cbor::write_header(out, major::ARRAY, 0);
-        }
+        self.scratch.clear();
+        encode_node(&mut self.scratch, self.bit_width, level, open);
     }
 
-    /// Writes the open node of `level` and links it from its parent.
-    fn close(&mut self, level: usize) -> Result<()> {
-        let open = self.levels[level].take().expect("closing an open level");
-        self.encode(level, &open);
+    /// Writes `open`, a non-root node of `level`, and tells the hook of a
+    /// finished subtree above the leaves.
+    fn write_node(&mut self, level: usize, open: &Open) -> Result<Cid> {
+        self.encode(level, open);
         let cid = cbor_cid(&self.scratch);
         self.store
             .put_keyed(&cid, &self.scratch)
@@ -157,6 +146,13 @@ impl<'s, S: Blockstore> AmtBuilder<'s, S> {
                 hook(&cid)?;
             }
         }
+        Ok(cid)
+    }
+
+    /// Writes the open node of `level` and links it from its parent.
+    fn close(&mut self, level: usize) -> Result<()> {
+        let open = self.levels[level].take().expect("closing an open level");
+        let cid = self.write_node(level, &open)?;
         let parent_no = self.node_no_of_parent(open.node_no);
         let slot = self.slot_in(open.node_no);
         self.ensure_open(level + 1, parent_no)?;
@@ -220,18 +216,24 @@ impl<'s, S: Blockstore> AmtBuilder<'s, S> {
                 "AMT subtree at level {level}: an index pushed lies past its span"
             )));
         }
-        self.encode(level, &top);
-        let cid = cbor_cid(&self.scratch);
-        self.store
-            .put_keyed(&cid, &self.scratch)
-            .map_err(Error::from_blockstore)?;
-        self.nodes_written += 1;
-        if level > 0 {
-            if let Some(hook) = self.hook.as_mut() {
-                hook(&cid)?;
-            }
-        }
+        let cid = self.write_node(level, &top)?;
         Ok(Some((cid, self.count)))
+    }
+}
+
+/// Appends the encoding of `open`, a node at `level`: `[bmap, links,
+/// values]`, a leaf's items its values, any other node's its links.
+fn encode_node(out: &mut Vec<u8>, bit_width: u32, level: usize, open: &Open) {
+    cbor::write_header(out, major::ARRAY, 3);
+    cbor::write_bytes(out, &open.bmap[..bmap_len(bit_width)]);
+    if level == 0 {
+        cbor::write_header(out, major::ARRAY, 0);
+        cbor::write_header(out, major::ARRAY, open.items);
+        out.extend_from_slice(&open.body);
+    } else {
+        cbor::write_header(out, major::ARRAY, open.items);
+        out.extend_from_slice(&open.body);
+        cbor::write_header(out, major::ARRAY, 0);
     }
 }
 
@@ -266,17 +268,17 @@ pub fn write_root_of_links<S: Blockstore>(
     count: u64,
     children: &[(usize, Cid)],
 ) -> Result<Cid> {
-    let mut bmap = [0u8; 32];
-    let mut node = Vec::with_capacity(children.len() * 40 + 40);
-    for (slot, _) in children {
-        bmap[slot / 8] |= 1 << (slot % 8);
+    let mut root = Open {
+        node_no: 0,
+        bmap: [0; 32],
+        items: children.len() as u64,
+        body: Vec::with_capacity(children.len() * 40),
+    };
+    for (slot, cid) in children {
+        root.bmap[slot / 8] |= 1 << (slot % 8);
+        cbor::write_cid(&mut root.body, cid);
     }
-    cbor::write_header(&mut node, major::ARRAY, 3);
-    cbor::write_bytes(&mut node, &bmap[..bmap_len(bit_width)]);
-    cbor::write_header(&mut node, major::ARRAY, children.len() as u64);
-    for (_, cid) in children {
-        cbor::write_cid(&mut node, cid);
-    }
-    cbor::write_header(&mut node, major::ARRAY, 0);
+    let mut node = Vec::with_capacity(root.body.len() + 40);
+    encode_node(&mut node, bit_width, height as usize, &root);
     write_root(store, bit_width, u64::from(height), count, &node)
 }
