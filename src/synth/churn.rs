@@ -18,6 +18,7 @@ use fvm_shared3::bigint::BigInt;
 use fvm_shared3::econ::TokenAmount;
 
 use super::actor_churn::{churn_actors, ActorChurn, ActorChurnStats};
+use super::faults::{FaultBook, FaultRates, FaultStats};
 use super::market_churn::MarketChurn;
 use super::miner_state::{assemble, build_deadlines, MinerInputs, SectorSummary};
 use super::sector_gen::{
@@ -64,6 +65,8 @@ pub struct ChurnConfig {
     /// passes (see [`super::window_post`]) and its current deadline moves
     /// on, as on mainnet: nearly every such miner's head changes.
     pub window_post: bool,
+    /// How that WindowPoSt moves faults and recoveries.
+    pub faults: FaultRates,
 }
 
 impl Default for ChurnConfig {
@@ -82,6 +85,7 @@ impl Default for ChurnConfig {
             new_accounts: 10,
             actors: ActorChurn::default(),
             window_post: false,
+            faults: FaultRates::default(),
         }
     }
 }
@@ -107,6 +111,8 @@ pub struct ChurnStats {
     pub actors: ActorChurnStats,
     /// The market's churn (states with deals only).
     pub market: super::market_churn::MarketChurnStats,
+    /// Faults and recoveries the WindowPoSt made.
+    pub faults: FaultStats,
 }
 
 fn summary_of(info: &miner::SectorOnChainInfo) -> SectorSummary {
@@ -499,6 +505,7 @@ fn churn_miner<B: Blockstore>(
     } else {
         [Posting::None; 48]
     };
+    let mut faults = FaultBook::read(buf, &old)?;
     let built = build_deadlines(
         buf,
         &params,
@@ -506,7 +513,10 @@ fn churn_miner<B: Blockstore>(
         &live,
         &snapshots,
         &posts,
+        &mut faults,
+        &cfg.faults,
     )?;
+    stats.faults.add(&built.faults);
     st.sectors = new_sectors;
     st.deadlines = built.deadlines;
     st.initial_pledge = TokenAmount::from_atto(BigInt::from(built.pledge_nano) * NANO);

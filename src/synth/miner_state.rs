@@ -16,6 +16,7 @@ use fvm_shared3::bigint::BigInt;
 use fvm_shared3::econ::TokenAmount;
 use fvm_shared3::sector::RegisteredPoStProof;
 
+use super::faults::{FaultBook, FaultRates, FaultStats};
 use super::sector_gen::{
     commitment, mix, SectorParams, COMMD_CODEC, COMMR_CODEC, NANO, POSEIDON, SHA2_TRUNC254,
 };
@@ -87,11 +88,6 @@ pub fn partition_sectors(large: bool) -> u64 {
 /// of sector numbers rotate through the 48 deadlines.
 pub fn deadline_of(number: u64, large: bool) -> usize {
     ((number / partition_sectors(large)) % 48) as usize
-}
-
-/// Whether a sector is faulty (about 0.1%, stable for a sector).
-pub fn is_faulty(p: &SectorParams, number: u64) -> bool {
-    mix(&[p.miner, number, 777]).is_multiple_of(1000)
 }
 
 fn power_of(p: &SectorParams, s: &SectorSummary) -> miner::PowerPair {
@@ -175,6 +171,8 @@ pub fn assemble<S: Blockstore>(store: &S, inp: &MinerInputs<'_>) -> Result<Assem
         inp.live,
         &snapshots,
         &[Posting::None; 48],
+        &mut FaultBook::initial(p, inp.live.iter().map(|s| s.number)),
+        &FaultRates::default(),
     )?;
     let (total_raw, total_qa, total_pledge_nano) =
         (built.raw_power, built.qa_power, built.pledge_nano);
@@ -278,11 +276,14 @@ pub struct BuiltDeadlines {
     pub qa_power: BigInt,
     /// Sum of initial pledges, nanoFIL.
     pub pledge_nano: u128,
+    /// What the WindowPoSt did to faults.
+    pub faults: FaultStats,
 }
 
 /// Builds the 48 deadlines (partitions, expiration queues, power) for `live`
 /// sectors (ascending), with `snapshots[d]` as deadline `d`'s sectors
-/// snapshot and `posts[d]` its WindowPoSt.
+/// snapshot and `posts[d]` its WindowPoSt, which moves `faults` (see
+/// [`FaultBook::prove`]).
 pub fn build_deadlines<S: Blockstore>(
     store: &S,
     p: &SectorParams,
@@ -290,6 +291,8 @@ pub fn build_deadlines<S: Blockstore>(
     live: &[SectorSummary],
     snapshots: &[Cid],
     posts: &[Posting; 48],
+    faults: &mut FaultBook,
+    rates: &FaultRates,
 ) -> Result<BuiltDeadlines> {
     let policy = Policy::default();
     let period = policy.wpost_proving_period;
@@ -305,6 +308,7 @@ pub fn build_deadlines<S: Blockstore>(
     let mut due = Vec::with_capacity(48);
     let (mut total_raw, mut total_qa) = (BigInt::from(0), BigInt::from(0));
     let mut total_pledge_nano: u128 = 0;
+    let mut fault_stats = FaultStats::default();
     for (d, sectors) in by_deadline.enumerate() {
         if sectors.is_empty() {
             due.push(empty_deadline_cid);
@@ -316,6 +320,7 @@ pub fn build_deadlines<S: Blockstore>(
             Amt::new_with_bit_width(store, miner::DEADLINE_PARTITIONS_AMT_BITWIDTH);
         let mut dl_expirations: std::collections::BTreeMap<i64, Vec<u64>> = Default::default();
         let mut dl_faulty = miner::PowerPair::default();
+        let mut proven = Vec::new();
         for (pi, chunk) in sectors
             .chunks(partition_sectors(p.large) as usize)
             .enumerate()
@@ -323,13 +328,24 @@ pub fn build_deadlines<S: Blockstore>(
             let mut part = miner::Partition::new(store).map_err(anyhow_err("empty partition"))?;
             part.sectors = BitField::try_from_bits(chunk.iter().map(|s| s.number))
                 .map_err(|e| Error::Synth(format!("partition bitfield: {e}")))?;
-            let faulty: Vec<u64> = chunk
-                .iter()
-                .filter(|s| is_faulty(p, s.number))
-                .map(|s| s.number)
-                .collect();
-            part.faults = BitField::try_from_bits(faulty.iter().copied())
-                .map_err(|e| Error::Synth(format!("fault bitfield: {e}")))?;
+            let numbers: Vec<u64> = chunk.iter().map(|s| s.number).collect();
+            if faults.prove(
+                p,
+                rates,
+                (d, pi as u64),
+                &numbers,
+                posts[d],
+                &mut fault_stats,
+            ) {
+                proven.push(pi as u64);
+            }
+            let numbers = |keep: &dyn Fn(u64) -> bool| {
+                BitField::try_from_bits(numbers.iter().copied().filter(|&n| keep(n)))
+                    .map_err(|e| Error::Synth(format!("fault bitfield: {e}")))
+            };
+            part.faults = numbers(&|n| faults.is_faulty(n))?;
+            part.recoveries = numbers(&|n| faults.is_recovering(n))?;
+            let mut recovering_power = miner::PowerPair::default();
             let mut queue: std::collections::BTreeMap<
                 i64,
                 (Vec<u64>, u128, miner::PowerPair, miner::PowerPair),
@@ -343,9 +359,12 @@ pub fn build_deadlines<S: Blockstore>(
                 e.0.push(s.number);
                 e.1 += u128::from(s.pledge_nano);
                 total_pledge_nano += u128::from(s.pledge_nano);
-                if is_faulty(p, s.number) {
+                if faults.is_faulty(s.number) {
                     add(&mut e.3, &pw);
                     add(&mut faulty_power, &pw);
+                    if faults.is_recovering(s.number) {
+                        add(&mut recovering_power, &pw);
+                    }
                 } else {
                     add(&mut e.2, &pw);
                     total_raw += &pw.raw;
@@ -374,6 +393,7 @@ pub fn build_deadlines<S: Blockstore>(
                 .map_err(|e| Error::Synth(format!("expiration queue: {e}")))?;
             part.live_power = live;
             part.faulty_power = faulty_power.clone();
+            part.recovering_power = recovering_power;
             add(&mut dl_faulty, &faulty_power);
             partitions
                 .set(pi as u64, part)
@@ -400,8 +420,7 @@ pub fn build_deadlines<S: Blockstore>(
         dl.faulty_power = dl_faulty;
         dl.sectors_snapshot = snapshots[d];
         dl.partitions_snapshot = dl.partitions;
-        let partition_count = sectors.len().div_ceil(partition_sectors(p.large) as usize);
-        window_post::record(store, p, d, &mut dl, partition_count as u64, posts[d])?;
+        window_post::record(store, p, d, &mut dl, &proven, posts[d])?;
         due.push(put_cbor(store, &dl)?);
     }
     Ok(BuiltDeadlines {
@@ -409,5 +428,6 @@ pub fn build_deadlines<S: Blockstore>(
         raw_power: total_raw,
         qa_power: total_qa,
         pledge_nano: total_pledge_nano,
+        faults: fault_stats,
     })
 }

@@ -7,6 +7,7 @@ pub mod build;
 pub mod chain_car;
 pub mod churn;
 pub mod config;
+pub mod faults;
 pub mod headers;
 pub mod market;
 pub mod market_churn;

@@ -44,19 +44,20 @@ pub fn postings(current: u64, passed: usize) -> [Posting; 48] {
     out
 }
 
-/// Records `posting` in `dl`, a deadline of `partitions` partitions.
+/// Records `posting` in `dl`: one proof of the `proven` partitions (none
+/// when every partition was missed).
 pub fn record<S: Blockstore>(
     store: &S,
     p: &SectorParams,
     deadline: usize,
     dl: &mut miner::Deadline,
-    partitions: u64,
+    proven: &[u64],
     posting: Posting,
 ) -> Result<()> {
-    if posting == Posting::None || partitions == 0 {
+    if posting == Posting::None || proven.is_empty() {
         return Ok(());
     }
-    let proven = BitField::try_from_bits(0..partitions)
+    let proven = BitField::try_from_bits(proven.iter().copied())
         .map_err(|e| Error::Synth(format!("posted partitions: {e}")))?;
     let proof_type = if p.large {
         RegisteredPoStProof::StackedDRGWindow64GiBV1

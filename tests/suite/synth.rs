@@ -16,11 +16,13 @@ use fil_migrate::ipld::hamt::for_each_entry;
 use fil_migrate::migration::reference::reference_root;
 use fil_migrate::migration::{migrate_state, MemoryCache, MigrationOptions, NoCache, Upgrade};
 use fil_migrate::store::{BufferOptions, BufferedBlockstore, MemStore};
-use fil_migrate::synth::churn::{churn_state, ChurnConfig};
+use fil_migrate::synth::churn::{churn_state, ChurnConfig, ChurnStats};
+use fil_migrate::synth::faults::FaultRates;
 use fvm_ipld_amt::Amt;
 use fvm_ipld_bitfield::BitField;
 use fvm_ipld_blockstore::Blockstore;
 use fvm_ipld_hamt::{BytesKey, Hamt};
+use fvm_shared3::bigint::BigInt;
 
 fn actors(store: &MemStore, root: &Cid) -> Vec<(Vec<u8>, ActorState)> {
     let sr: StateRoot = get_cbor(store, root, "root").unwrap();
@@ -40,7 +42,7 @@ fn get<T: serde::de::DeserializeOwned>(store: &MemStore, c: &Cid) -> T {
 /// Checks one miner fully with the v11 types; returns its live sector count.
 fn check_miner(store: &MemStore, head: &Cid) -> u64 {
     let st: miner::State = get(store, head);
-    let _info: miner::MinerInfo = get(store, &st.info);
+    let info: miner::MinerInfo = get(store, &st.info);
     let _vesting: miner::VestingFunds = get(store, &st.vesting_funds);
     let _alloc: BitField = get(store, &st.allocated_sectors);
     let pre: Hamt<_, miner::SectorPreCommitOnChainInfo, BytesKey> =
@@ -77,6 +79,13 @@ fn check_miner(store: &MemStore, head: &Cid) -> u64 {
                     live += 1;
                 }
                 assert!(p.faults.iter().all(|f| p.sectors.get(f)));
+                assert!(
+                    p.recoveries.iter().all(|r| p.faults.get(r)),
+                    "a recovery is declared only for a faulty sector"
+                );
+                let size = BigInt::from(info.sector_size as u64);
+                assert_eq!(p.faulty_power.raw, &size * p.faults.len());
+                assert_eq!(p.recovering_power.raw, &size * p.recoveries.len());
                 let q: Amt<miner::ExpirationSet, _> =
                     Amt::load(&p.expirations_epochs, store).unwrap();
                 let mut in_queue = 0;
@@ -195,6 +204,10 @@ fn same_arguments_give_the_same_root_and_seeds_differ() {
 }
 
 fn churn(store: &MemStore, root: &Cid, cfg: &ChurnConfig) -> Cid {
+    churn_with_stats(store, root, cfg).0
+}
+
+fn churn_with_stats(store: &MemStore, root: &Cid, cfg: &ChurnConfig) -> (Cid, ChurnStats) {
     let buf = BufferedBlockstore::new(
         store,
         BufferOptions {
@@ -202,9 +215,9 @@ fn churn(store: &MemStore, root: &Cid, cfg: &ChurnConfig) -> Cid {
             ..Default::default()
         },
     );
-    let (r, _) = churn_state(&buf, root, cfg).unwrap();
+    let (r, stats) = churn_state(&buf, root, cfg).unwrap();
     buf.flush(&r).unwrap();
-    r
+    (r, stats)
 }
 
 #[test]
@@ -255,4 +268,94 @@ fn a_churned_successor_shares_untouched_subtrees_stays_consistent_and_migrates_b
             .unwrap()
             .state_root
     );
+}
+
+/// Every sector of partitions `posted` of miner `head`'s deadline `d`, and
+/// the partitions its proof named.
+fn posted_partitions(store: &MemStore, head: &Cid) -> Vec<(miner::Deadline, Vec<u64>)> {
+    let st: miner::State = get(store, head);
+    let dls: miner::Deadlines = get(store, &st.deadlines);
+    dls.due
+        .iter()
+        .map(|c| {
+            let dl: miner::Deadline = get(store, c);
+            let mut named = Vec::new();
+            for root in [
+                dl.optimistic_post_submissions,
+                dl.optimistic_post_submissions_snapshot,
+            ] {
+                let posts: Amt<miner::WindowedPoSt, _> = Amt::load(&root, store).unwrap();
+                posts
+                    .for_each(|_, p| {
+                        named.extend(p.partitions.iter());
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+            (dl, named)
+        })
+        .collect()
+}
+
+#[test]
+fn window_post_churn_misses_partitions_declares_faults_and_recovers_them() {
+    let (store, s0) = generate(&small_config(Network::Mainnet, 3, 30_000, 7));
+    let cfg = ChurnConfig {
+        // A proving period: every deadline's window passes, so each rate
+        // shows on a few partitions.
+        epochs: 2880,
+        window_post: true,
+        faults: FaultRates {
+            missed_partition: 0.2,
+            declared_fault: 0.01,
+            declared_recovery: 0.5,
+        },
+        ..Default::default()
+    };
+    let (s1, first) = churn_with_stats(&store, &s0, &cfg);
+    let (s2, second) = churn_with_stats(&store, &s1, &ChurnConfig { seed: 3, ..cfg });
+    assert!(first.faults.missed_partitions > 0, "{:?}", first.faults);
+    assert!(first.faults.new_faults > 0, "{:?}", first.faults);
+    assert!(first.faults.recoveries_declared > 0, "{:?}", first.faults);
+    assert!(
+        second.faults.recovered > 0,
+        "recoveries declared in one churn are proven in the next: {:?}",
+        second.faults
+    );
+    let manifest = Manifest::load(Network::Mainnet, 11).unwrap();
+    let mut missed = 0;
+    for (_, a) in actors(&store, &s2) {
+        if manifest.name_of(&a.code) != Some("storageminer") {
+            continue;
+        }
+        check_miner(&store, &a.head);
+        for (dl, named) in posted_partitions(&store, &a.head) {
+            let parts: Amt<miner::Partition, _> = Amt::load(&dl.partitions, &store).unwrap();
+            for i in 0..parts.count() {
+                let p = parts.get(i).unwrap().unwrap();
+                let whole = !p.sectors.is_empty() && p.faults == p.sectors;
+                if !named.is_empty() && !named.contains(&i) {
+                    // A posted deadline's proof leaves out only a missed
+                    // partition, and that one is faulty whole.
+                    assert!(whole, "partition {i} left out of the proof but not faulty");
+                }
+                if whole && !named.contains(&i) {
+                    missed += 1;
+                }
+            }
+        }
+    }
+    assert!(missed > 0, "no proof left a missed partition out");
+
+    // The final migration of the churned state, premigrated on its
+    // predecessor, equals the typed reference.
+    let spec = Upgrade::load("nv21", Network::Mainnet).unwrap();
+    let o = MigrationOptions {
+        threads: 2,
+        ..Default::default()
+    };
+    let cache = MemoryCache::default();
+    migrate_state(&store, &s1, &spec, &cache, &o).unwrap();
+    let out = migrate_state(&store, &s2, &spec, &cache, &o).unwrap();
+    assert_eq!(out.state_root, reference_root(&store, &s2, &spec).unwrap());
 }

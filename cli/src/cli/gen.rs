@@ -151,6 +151,13 @@ pub fn run(mut a: GenArgs) -> anyhow::Result<()> {
                 m.activated, m.slashed, m.updated, m.removed
             );
         }
+        let f = &s.stats.faults;
+        if f.missed_partitions + f.new_faults + f.recovered + f.recoveries_declared > 0 {
+            println!(
+                "faults:      {} partitions missed their window, {} sectors became faulty, {} recovered, {} declared recovering",
+                f.missed_partitions, f.new_faults, f.recovered, f.recoveries_declared
+            );
+        }
         let c = &s.stats.actors;
         println!(
             "actors:      {} senders, {} recipients, {} payment channels collected, {} miners paid fees",
