@@ -39,7 +39,7 @@ use crate::ipld::cids::is_walkable;
 use crate::ipld::hamt::{HamtNode, Pointer, DEFAULT_BIT_WIDTH};
 use crate::ipld::links::scan_links;
 use crate::store::claim::db_dir;
-use crate::store::{replace, DiskStore, DiskStoreOptions, RealFs, StoreFs};
+use crate::store::{replace, DiskStore, DiskStoreOptions, RealFs, StoreEngine, StoreFs};
 
 /// What a collection kept and gave back.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -69,15 +69,21 @@ impl GcReport {
     }
 }
 
-/// Collects the store in `dir`, keeping what `keep` (state roots) reach,
-/// and with `keep_diff_bases` one diff base per miner (see the module docs).
-pub fn collect_garbage(
-    dir: &Path,
-    keep: &[Cid],
-    opts: DiskStoreOptions,
-    keep_diff_bases: bool,
-) -> Result<GcReport> {
-    collect_garbage_on(Arc::new(RealFs), dir, keep, opts, keep_diff_bases)
+/// How a collection runs.
+#[derive(Debug, Clone, Default)]
+pub struct GcOptions {
+    /// How the store is opened (its `engine` is not used: see `convert_to`).
+    pub store: DiskStoreOptions,
+    /// Keep one diff base per miner (see the module docs).
+    pub keep_diff_bases: bool,
+    /// The engine of the rewritten store; `None` keeps the store's own, so
+    /// a node collecting its store never converts it by accident.
+    pub convert_to: Option<StoreEngine>,
+}
+
+/// Collects the store in `dir`, keeping what `keep` (state roots) reach.
+pub fn collect_garbage(dir: &Path, keep: &[Cid], opts: &GcOptions) -> Result<GcReport> {
+    collect_garbage_on(Arc::new(RealFs), dir, keep, opts)
 }
 
 /// [`collect_garbage`] of a store on `fs`.
@@ -85,9 +91,9 @@ pub fn collect_garbage_on(
     fs: Arc<dyn StoreFs>,
     dir: &Path,
     keep: &[Cid],
-    opts: DiskStoreOptions,
-    keep_diff_bases: bool,
+    opts: &GcOptions,
 ) -> Result<GcReport> {
+    let keep_diff_bases = opts.keep_diff_bases;
     if !replace::exists_or_swapping(&*fs, &db_dir(dir)) {
         return Err(Error::NotAStore {
             path: dir.to_path_buf(),
@@ -96,7 +102,7 @@ pub fn collect_garbage_on(
     }
     // The claim (the store's lock) is held to the end, through the swap:
     // no other run opens the store meanwhile.
-    let old = DiskStore::open_on(fs.clone(), dir, opts.clone())?;
+    let old = DiskStore::open_on(fs.clone(), dir, opts.store.clone())?;
     let claim = old.claim();
     let db = old.db_path().to_path_buf();
     for root in keep {
@@ -165,7 +171,13 @@ pub fn collect_garbage_on(
     live.append(&mut bases);
     let staged_dir = replace::staging_dir(&db);
     fs.remove_dir(&staged_dir)?;
-    let new = old.open_beside(&staged_dir, opts)?;
+    let new = old.open_beside(
+        &staged_dir,
+        DiskStoreOptions {
+            engine: opts.convert_to.unwrap_or(old.engine()),
+            ..opts.store.clone()
+        },
+    )?;
     // Sorted keys go straight into tables, with no journal to replay.
     new.ingest_blocks(live.iter().map(|key| {
         let cid = Cid::try_from(&key[..]).expect("keys are CIDs we encoded");

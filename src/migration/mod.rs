@@ -28,7 +28,7 @@ pub mod verify;
 
 pub use cache::{MemoryCache, MigrationCache, NoCache, ScratchCache};
 pub use context::CancelToken;
-pub use gc::{collect_garbage, collect_garbage_on, GcReport};
+pub use gc::{collect_garbage, collect_garbage_on, GcOptions, GcReport};
 pub use report::MigrationReport;
 pub use retain::{InputTree, RetainFn, RetainInputs};
 pub use runner::{default_memory_budget, migrate_state, MigrationOptions, MigrationOutcome};

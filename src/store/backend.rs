@@ -84,6 +84,8 @@ pub trait StoreBackend: Send + Sync {
     fn with_prefix(&self, space: Space, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Bytes the store occupies on disk.
     fn disk_space(&self) -> Result<u64>;
+    /// The engine this store was made with (what a rewrite keeps).
+    fn engine(&self) -> StoreEngine;
 }
 
 /// Where stores live: opens them and moves whole store directories.

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use cid::Cid;
 use parking_lot::{Mutex, RwLock};
 
-use super::backend::{Op, SortedPairs, Space, StoreBackend};
+use super::backend::{Op, SortedPairs, Space, StoreBackend, StoreEngine};
 use super::segment::{self, Location, SegmentDir, SegmentId};
 use crate::error::{Error, Result, StoreFailure};
 
@@ -613,6 +613,10 @@ impl StoreBackend for BlockLog {
 
     fn disk_space(&self) -> Result<u64> {
         Ok(self.segments.disk_usage()? + self.index.disk_space()?)
+    }
+
+    fn engine(&self) -> StoreEngine {
+        StoreEngine::BlockLog
     }
 }
 

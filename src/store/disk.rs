@@ -116,6 +116,11 @@ impl DiskStore {
         })
     }
 
+    /// The engine the store was made with.
+    pub fn engine(&self) -> StoreEngine {
+        self.backend.engine()
+    }
+
     /// The store's directory.
     pub fn path(&self) -> &Path {
         &self.path

@@ -400,6 +400,10 @@ impl StoreBackend for SimStore {
     fn disk_space(&self) -> Result<u64> {
         Ok(self.image.lock().bytes())
     }
+
+    fn engine(&self) -> StoreEngine {
+        StoreEngine::Fjall
+    }
 }
 
 impl SegmentDir for SimStore {

@@ -9,7 +9,7 @@ use fjall::{
     CompressionType, Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode,
 };
 
-use super::backend::{Op, SortedPairs, Space, StoreBackend};
+use super::backend::{Op, SortedPairs, Space, StoreBackend, StoreEngine};
 use super::DiskStoreOptions;
 use crate::error::{Error, Result, StoreFailure};
 
@@ -212,6 +212,10 @@ impl StoreBackend for FjallBackend {
 
     fn disk_space(&self) -> Result<u64> {
         self.db.disk_space().map_err(|e| self.wrap(e))
+    }
+
+    fn engine(&self) -> StoreEngine {
+        StoreEngine::Fjall
     }
 }
 

@@ -22,8 +22,8 @@ use fil_migrate::actors::manifest::Network;
 use fil_migrate::migration::actors_tree::TreePath;
 use fil_migrate::migration::chain::upgrade_path;
 use fil_migrate::migration::{
-    collect_garbage_on, migrate_on_store, migrate_state, MigrationOptions, NoCache, StoreCache,
-    StoreRole, Upgrade,
+    collect_garbage_on, migrate_on_store, migrate_state, GcOptions, MigrationOptions, NoCache,
+    StoreCache, StoreRole, Upgrade,
 };
 use fil_migrate::store::claim::db_dir;
 use fil_migrate::store::{
@@ -185,9 +185,17 @@ fn run_step(fs: &SimFs, w: &World, step: Step, baseline: bool) -> Result<(), Str
                 }
                 Ok(())
             }
-            Step::Gc => {
-                collect_garbage_on(fs_dyn, &dir(), &[w.want1], w.store_opts(), true).map(|_| ())
-            }
+            Step::Gc => collect_garbage_on(
+                fs_dyn,
+                &dir(),
+                &[w.want1],
+                &GcOptions {
+                    store: w.store_opts(),
+                    keep_diff_bases: true,
+                    convert_to: None,
+                },
+            )
+            .map(|_| ()),
         }
     }));
     match result {

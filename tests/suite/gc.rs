@@ -15,7 +15,7 @@ use common::store_runs::{opts, uncached_root as uncached, StoreRun};
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::migration::actors_tree::TreePath;
 use fil_migrate::migration::store_run::retain_into;
-use fil_migrate::migration::{collect_garbage, MigrationOutcome, StoreCache};
+use fil_migrate::migration::{collect_garbage, GcOptions, MigrationOutcome, StoreCache};
 use fil_migrate::store::{DiskStore, DiskStoreOptions, MemStore, Overlay};
 
 /// One run on the store in `dir`, keeping each miner's input tree if `retain`.
@@ -51,7 +51,15 @@ fn after_premigrate_migrate_and_gc_the_store_is_the_live_output_and_still_serves
     let r1 = run(dir.path(), &input, &s1, false).state_root;
     assert_eq!(r1, expected);
 
-    let report = collect_garbage(dir.path(), &[r1], DiskStoreOptions::default(), false).unwrap();
+    let report = collect_garbage(
+        dir.path(),
+        &[r1],
+        &GcOptions {
+            keep_diff_bases: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(report.reclaimed_bytes() > 0, "{report:?}");
     assert_eq!(report.diff_base_blocks, 0, "the final run kept no inputs");
     assert_store_is_the_live_output(&report);
@@ -100,7 +108,15 @@ fn gc_keeps_one_diff_base_per_miner_for_the_next_premigration() {
         stored_blocks(&disk).len() as u64
     };
 
-    let report = collect_garbage(dir.path(), &[r1], DiskStoreOptions::default(), true).unwrap();
+    let report = collect_garbage(
+        dir.path(),
+        &[r1],
+        &GcOptions {
+            keep_diff_bases: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(report.diff_base_blocks > 0, "{report:?}");
     assert!(report.entries_dropped > 0, "s0's results are superseded");
     let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
@@ -137,9 +153,16 @@ fn gc_refuses_a_root_the_store_does_not_hold_and_changes_nothing() {
         )
     };
     let absent = fil_migrate::ipld::cids::cbor_cid(b"not in this store");
-    let err = collect_garbage(dir.path(), &[r0, absent], DiskStoreOptions::default(), true)
-        .unwrap_err()
-        .to_string();
+    let err = collect_garbage(
+        dir.path(),
+        &[r0, absent],
+        &GcOptions {
+            keep_diff_bases: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains(&absent.to_string()), "{err}");
     let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
     assert_eq!(stored_blocks(&disk), blocks);
@@ -226,6 +249,39 @@ fn cli_gc_keeps_the_stores_engine_unless_asked_to_convert() {
     assert!(disk.has_block(&root.parse::<Cid>().unwrap()).unwrap());
 }
 
+/// A node collecting its store through the library with default options
+/// keeps the store's engine: only `convert_to` converts.
+#[test]
+fn library_gc_with_default_options_keeps_a_fjall_store_fjall() {
+    use fil_migrate::store::StoreEngine;
+    let dir = tempfile::tempdir().unwrap();
+    let root = {
+        let disk = DiskStore::open(
+            dir.path(),
+            DiskStoreOptions {
+                engine: StoreEngine::Fjall,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let root = fil_migrate::ipld::cids::cbor_cid(b"\x81\x01");
+        disk.put_batch([(&root, &b"\x81\x01"[..])]).unwrap();
+        disk.sync().unwrap();
+        assert_eq!(disk.engine(), StoreEngine::Fjall);
+        root
+    };
+    collect_garbage(dir.path(), &[root], &GcOptions::default()).unwrap();
+    assert_eq!(DiskStore::engine_of(dir.path()), Some(StoreEngine::Fjall));
+    let opts = GcOptions {
+        convert_to: Some(StoreEngine::BlockLog),
+        ..Default::default()
+    };
+    collect_garbage(dir.path(), &[root], &opts).unwrap();
+    let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
+    assert_eq!(disk.engine(), StoreEngine::BlockLog);
+    assert!(disk.has_block(&root).unwrap());
+}
+
 #[test]
 fn a_final_run_that_keeps_no_inputs_leaves_only_durable_entries() {
     let (input, s0) = generate(&small_config(Network::Mainnet, 2, 6_000, 35));
@@ -269,7 +325,15 @@ fn gc_drops_diff_bases_unless_asked_so_the_store_is_the_live_output() {
     let input = Arc::new(input);
     let dir = tempfile::tempdir().unwrap();
     let r0 = run(dir.path(), &input, &s0, true).state_root;
-    let report = collect_garbage(dir.path(), &[r0], DiskStoreOptions::default(), false).unwrap();
+    let report = collect_garbage(
+        dir.path(),
+        &[r0],
+        &GcOptions {
+            keep_diff_bases: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(report.diff_base_blocks, 0, "{report:?}");
     assert_store_is_the_live_output(&report);
     let disk = DiskStore::open(dir.path(), DiskStoreOptions::default()).unwrap();
@@ -283,7 +347,15 @@ fn gc_drops_diff_bases_unless_asked_so_the_store_is_the_live_output() {
     // The same store collected with diff bases keeps one per miner.
     let dir = tempfile::tempdir().unwrap();
     let r0 = run(dir.path(), &input, &s0, true).state_root;
-    let report = collect_garbage(dir.path(), &[r0], DiskStoreOptions::default(), true).unwrap();
+    let report = collect_garbage(
+        dir.path(),
+        &[r0],
+        &GcOptions {
+            keep_diff_bases: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(report.diff_base_blocks > 0, "{report:?}");
 }
 

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use cid::Cid;
 use clap::Args;
-use fil_migrate::migration::collect_garbage;
-use fil_migrate::store::{DiskStore, DiskStoreOptions};
+use fil_migrate::migration::{collect_garbage, GcOptions};
 
 use super::args::EngineArg;
 
@@ -46,15 +45,11 @@ pub fn run(mut a: GcArgs) -> anyhow::Result<()> {
     let r = collect_garbage(
         &a.store,
         &keep,
-        DiskStoreOptions {
-            engine: a
-                .store_engine
-                .map(EngineArg::engine)
-                .or_else(|| DiskStore::engine_of(&a.store))
-                .unwrap_or_default(),
+        &GcOptions {
+            keep_diff_bases: a.keep_diff_bases,
+            convert_to: a.store_engine.map(EngineArg::engine),
             ..Default::default()
         },
-        a.keep_diff_bases,
     )?;
     println!(
         "kept {} blocks ({} bytes) reachable from {} root(s), {} diff-base blocks ({} bytes)",
