@@ -20,6 +20,7 @@ use super::car_index::CarIndex;
 use super::fingerprint::Fingerprint;
 use super::forest::sidecar::{self, NotFramed};
 use super::forest::{FrameStats, FramedCar, FramedIndex};
+use super::verified_stamp::{self, CheckStart};
 use crate::error::{Error, Result};
 use crate::ipld::cids;
 
@@ -85,7 +86,7 @@ enum Layout {
     /// A CARv1 file and its section index.
     Plain { file: File, index: CarIndex },
     /// Independent zstd frames and a frame index.
-    Framed(FramedCar),
+    Framed(Box<FramedCar>),
 }
 
 /// A snapshot file opened as a read-only blockstore.
@@ -126,7 +127,7 @@ impl CarSource {
                 };
                 return Ok(CarSource {
                     path: path.to_path_buf(),
-                    layout: Layout::Framed(framed),
+                    layout: Layout::Framed(Box::new(framed)),
                     origin,
                     verify: AtomicBool::new(opts.verify_hashes),
                     stats: ReadStats::default(),
@@ -148,7 +149,7 @@ impl CarSource {
         // yet, the scan that builds one fingerprints the file on that read.
         let known = match known {
             Some(f) => Some(f),
-            None if index_path.exists() => Some(Fingerprint::of(&path)?),
+            None if index_path.exists() => Some(fingerprint_of(&path, opts.persist_index)?),
             None => None,
         };
         let loaded = match &known {
@@ -160,7 +161,14 @@ impl CarSource {
             None => {
                 let (index, identity) = match known {
                     Some(f) => (CarIndex::build(&path)?, f),
-                    None => CarIndex::build_fingerprinted(&path)?,
+                    None => {
+                        let start = CheckStart::now(&path);
+                        let (index, found) = CarIndex::build_fingerprinted(&path)?;
+                        if opts.persist_index {
+                            stamp(&path, start, &found);
+                        }
+                        (index, found)
+                    }
                 };
                 if opts.persist_index {
                     if let Err(e) = index.save(&index_path, &identity) {
@@ -205,21 +213,37 @@ impl CarSource {
         if roots != index.roots || len != named.file_len() {
             return Ok(None);
         }
-        let hashed = path.to_path_buf();
-        let hashing = std::thread::Builder::new()
-            .name("car-content-check".into())
-            .spawn(move || Fingerprint::of(&hashed))
-            .map_err(|e| Error::io(path, e))?;
+        // A stamp of an earlier full check vouches for this very file: no
+        // need to hash it again.
+        let index_checked = OnceLock::new();
+        let pending = if verified_stamp::vouches(path, &named) {
+            index_checked.get_or_init(|| true);
+            None
+        } else {
+            let hashed = path.to_path_buf();
+            let stamp = opts.persist_index;
+            let hashing = std::thread::Builder::new()
+                .name("car-content-check".into())
+                .spawn(move || fingerprint_of(&hashed, stamp))
+                .map_err(|e| Error::io(path, e))?;
+            Some(PendingCheck { named, hashing })
+        };
         Ok(Some(CarSource {
             path: path.to_path_buf(),
             layout: Layout::Plain { file, index },
             origin: IndexOrigin::Loaded,
             verify: AtomicBool::new(opts.verify_hashes),
             stats: ReadStats::default(),
-            pending_check: Mutex::new(Some(PendingCheck { named, hashing })),
-            index_checked: OnceLock::new(),
+            pending_check: Mutex::new(pending),
+            index_checked,
             persist_index: opts.persist_index,
         }))
+    }
+
+    /// Whether a content check was started at open and not yet settled (an
+    /// open that a stamp vouched for starts none).
+    pub fn has_pending_content_check(&self) -> bool {
+        self.pending_check.lock().is_some()
     }
 
     /// [`Self::settle_index`] if the deferred check has finished (or there
@@ -261,8 +285,10 @@ impl CarSource {
                         "{}: its index was not built from its current content: rebuilding it",
                         self.path.display()
                     );
+                    let start = CheckStart::now(&self.path);
                     let (index, identity) = CarIndex::build_fingerprinted(&self.path)?;
                     index.save(&CarIndex::path_for(&self.path), &identity)?;
+                    stamp(&self.path, start, &identity);
                 }
                 found == p.named
             }
@@ -295,6 +321,15 @@ impl CarSource {
             (Layout::Plain { .. }, _) => "CARv1",
             (Layout::Framed(_), IndexOrigin::Embedded) => "forest.car.zst (frames + index)",
             (Layout::Framed(_), _) => "multi-frame zstd CAR (sidecar index)",
+        }
+    }
+
+    /// Whether a framed file's index lookups now read a mapping (see
+    /// `forest::index_reader`); `false` for a CARv1.
+    pub fn framed_index_mapped(&self) -> bool {
+        match &self.layout {
+            Layout::Framed(f) => f.index_mapped(),
+            Layout::Plain { .. } => false,
         }
     }
 
@@ -479,5 +514,26 @@ impl Blockstore for CarSource {
 
     fn has(&self, k: &Cid) -> anyhow::Result<bool> {
         Ok(self.contains(k)?)
+    }
+}
+
+/// Hashes `path` whole; with `stamp`, records a stamp of the check (see
+/// [`verified_stamp`]) so the next open of the unchanged file skips it.
+fn fingerprint_of(path: &Path, with_stamp: bool) -> Result<Fingerprint> {
+    let start = CheckStart::now(path);
+    let found = Fingerprint::of(path)?;
+    if with_stamp {
+        stamp(path, start, &found);
+    }
+    Ok(found)
+}
+
+/// Records a content check's stamp; failing to is only a missed shortcut.
+fn stamp(path: &Path, start: CheckStart, found: &Fingerprint) {
+    if let Err(e) = verified_stamp::record(path, start, found) {
+        tracing::warn!(
+            "could not record the content check of {}: {e}",
+            path.display()
+        );
     }
 }

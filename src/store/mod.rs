@@ -30,6 +30,7 @@ mod segment_files;
 mod shared;
 pub(crate) mod side_file;
 mod sink;
+pub mod verified_stamp;
 pub mod zstd_car;
 
 pub use backend::{StoreBackend, StoreEngine, StoreFs};

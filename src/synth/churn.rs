@@ -505,7 +505,7 @@ fn churn_miner<B: Blockstore>(
     } else {
         [Posting::None; 48]
     };
-    let mut faults = FaultBook::read(buf, &old)?;
+    let mut faults = FaultBook::read(buf, &old)?.with_rates(cfg.faults);
     let built = build_deadlines(
         buf,
         &params,
@@ -514,7 +514,6 @@ fn churn_miner<B: Blockstore>(
         &snapshots,
         &posts,
         &mut faults,
-        &cfg.faults,
     )?;
     stats.faults.add(&built.faults);
     st.sectors = new_sectors;

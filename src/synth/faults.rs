@@ -83,6 +83,8 @@ impl FaultStats {
 pub struct FaultBook {
     faulty: HashSet<u64>,
     recovering: HashSet<u64>,
+    /// How a proof moves them.
+    rates: FaultRates,
 }
 
 impl FaultBook {
@@ -92,7 +94,13 @@ impl FaultBook {
         FaultBook {
             faulty: live.filter(|&n| initially_faulty(p, n)).collect(),
             recovering: HashSet::new(),
+            rates: FaultRates::default(),
         }
+    }
+
+    /// The book with proofs drawing faults and recoveries at `rates`.
+    pub fn with_rates(self, rates: FaultRates) -> Self {
+        FaultBook { rates, ..self }
     }
 
     /// Faults and recoveries recorded in the partitions of `deadlines`.
@@ -127,13 +135,11 @@ impl FaultBook {
 
     /// Applies the WindowPoSt of partition `index` of deadline `deadline`
     /// (`at`),
-    /// holding sectors `numbers`, as `posting` says it went, drawing faults and
-    /// recoveries at `rates`. Returns whether the partition was proven (it
+    /// holding sectors `numbers`, as `posting` says it went. Returns whether the partition was proven (it
     /// belongs in the proof's partitions).
     pub fn prove(
         &mut self,
         p: &SectorParams,
-        rates: &FaultRates,
         at: (usize, u64),
         numbers: &[u64],
         posting: Posting,
@@ -151,7 +157,10 @@ impl FaultBook {
         // Only a closed window can have been missed; an open one may still
         // be proven.
         if posting == Posting::Closed
-            && chance(&draw(&[deadline as u64, index, 1]), rates.missed_partition)
+            && chance(
+                &draw(&[deadline as u64, index, 1]),
+                self.rates.missed_partition,
+            )
         {
             stats.missed_partitions += 1;
             for &n in numbers {
@@ -167,12 +176,12 @@ impl FaultBook {
                 self.faulty.remove(&n);
                 stats.recovered += 1;
             } else if self.is_faulty(n) {
-                if chance(&draw(&[n, 2]), rates.declared_recovery) {
+                if chance(&draw(&[n, 2]), self.rates.declared_recovery) {
                     self.faulty.insert(n);
                     self.recovering.insert(n);
                     stats.recoveries_declared += 1;
                 }
-            } else if chance(&draw(&[n, 3]), rates.declared_fault) {
+            } else if chance(&draw(&[n, 3]), self.rates.declared_fault) {
                 self.faulty.insert(n);
                 stats.new_faults += 1;
             }

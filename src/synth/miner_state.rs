@@ -16,7 +16,7 @@ use fvm_shared3::bigint::BigInt;
 use fvm_shared3::econ::TokenAmount;
 use fvm_shared3::sector::RegisteredPoStProof;
 
-use super::faults::{FaultBook, FaultRates, FaultStats};
+use super::faults::{FaultBook, FaultStats};
 use super::sector_gen::{
     commitment, mix, SectorParams, COMMD_CODEC, COMMR_CODEC, NANO, POSEIDON, SHA2_TRUNC254,
 };
@@ -172,7 +172,6 @@ pub fn assemble<S: Blockstore>(store: &S, inp: &MinerInputs<'_>) -> Result<Assem
         &snapshots,
         &[Posting::None; 48],
         &mut FaultBook::initial(p, inp.live.iter().map(|s| s.number)),
-        &FaultRates::default(),
     )?;
     let (total_raw, total_qa, total_pledge_nano) =
         (built.raw_power, built.qa_power, built.pledge_nano);
@@ -292,7 +291,6 @@ pub fn build_deadlines<S: Blockstore>(
     snapshots: &[Cid],
     posts: &[Posting; 48],
     faults: &mut FaultBook,
-    rates: &FaultRates,
 ) -> Result<BuiltDeadlines> {
     let policy = Policy::default();
     let period = policy.wpost_proving_period;
@@ -329,14 +327,7 @@ pub fn build_deadlines<S: Blockstore>(
             part.sectors = BitField::try_from_bits(chunk.iter().map(|s| s.number))
                 .map_err(|e| Error::Synth(format!("partition bitfield: {e}")))?;
             let numbers: Vec<u64> = chunk.iter().map(|s| s.number).collect();
-            if faults.prove(
-                p,
-                rates,
-                (d, pi as u64),
-                &numbers,
-                posts[d],
-                &mut fault_stats,
-            ) {
+            if faults.prove(p, (d, pi as u64), &numbers, posts[d], &mut fault_stats) {
                 proven.push(pi as u64);
             }
             let numbers = |keep: &dyn Fn(u64) -> bool| {

@@ -17,6 +17,7 @@ use cid::Cid;
 use common::states::{generate, small_config};
 use fil_migrate::actors::manifest::Network;
 use fil_migrate::store::forest::index_build::IndexBuilder;
+use fil_migrate::store::forest::index_reader::MAP_AFTER_PAGES;
 use fil_migrate::store::{
     export_car, CarSource, CarSourceOptions, ExportFormat, ExportOptions, IndexOrigin,
 };
@@ -535,6 +536,19 @@ fn an_index_split_over_many_skippable_frames_reads_the_same() {
     std::fs::write(&out, split).unwrap();
     let car = open(&out, 1 << 20);
     assert_eq!(car.index_origin(), IndexOrigin::Embedded);
+    // Lookups start with positioned reads and map the index once they
+    // outnumber its pages a few times over: both read the same.
+    assert!(!car.framed_index_mapped());
+    let index_pages = (footer - index_data).div_ceil(4096);
+    let mut lookups = 0;
+    while lookups <= MAP_AFTER_PAGES as usize * index_pages {
+        assert_all_blocks(&car, &blocks);
+        lookups += blocks.len();
+    }
+    assert!(
+        car.framed_index_mapped(),
+        "never mapped after {lookups} lookups"
+    );
     assert_all_blocks(&car, &blocks);
     assert_eq!(car.block_count().unwrap(), blocks.len() as u64);
 }

@@ -131,6 +131,11 @@ impl FramedCar {
         self.origin
     }
 
+    /// Whether index lookups read a mapping of the index by now.
+    pub fn index_mapped(&self) -> bool {
+        self.index.is_mapped()
+    }
+
     /// The frame cache's counters.
     pub fn frame_stats(&self) -> &FrameStats {
         &self.cache.stats

@@ -12,6 +12,7 @@ use cid::Cid;
 use fil_migrate::ipld::cids::cbor_cid;
 use fil_migrate::store::car_format::{write_header, write_section};
 use fil_migrate::store::car_index::CarIndex;
+use fil_migrate::store::verified_stamp::{self, RACY_SECS};
 use fil_migrate::store::{
     export_car, CarSource, CarSourceOptions, ExportFormat, ExportOptions, IndexOrigin,
 };
@@ -131,6 +132,45 @@ fn a_deferred_check_finds_the_stale_index_and_nothing_wrong_is_read_meanwhile() 
     assert!(car.settle_index().unwrap());
     // Unchanged files settle as fresh; a check at open is settled already.
     assert!(open(&path).settle_index().unwrap());
+}
+
+/// A full content check of a settled file is stamped, and the next
+/// deferred open of the unchanged file hashes nothing; a rewrite of the same
+/// length with its mtime put back (which length and mtime alone would miss)
+/// moves the change time, so the check runs again and finds the stale index.
+#[test]
+fn a_stamped_check_is_skipped_for_the_unchanged_file_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.car");
+    let old = blocks(40, 1);
+    std::fs::write(&path, car_bytes(&old[0].0, &old)).unwrap();
+    let t = mtime(&path);
+    // A check within RACY_SECS of the file's last change is not stamped.
+    drop(open(&path));
+    assert!(!verified_stamp::path_for(&path).exists());
+    std::thread::sleep(Duration::from_millis(1000 * RACY_SECS as u64 + 200));
+    std::fs::remove_file(CarIndex::path_for(&path)).unwrap();
+    drop(open(&path));
+    assert!(verified_stamp::path_for(&path).exists());
+
+    let deferred = CarSourceOptions {
+        defer_content_check: true,
+        ..Default::default()
+    };
+    let car = CarSource::open(&path, deferred.clone()).unwrap();
+    assert_eq!(car.index_origin(), IndexOrigin::Loaded);
+    assert!(!car.has_pending_content_check(), "the stamp was not used");
+    assert!(car.settle_index().unwrap());
+    drop(car);
+
+    let mut new = old.clone();
+    new[20] = blocks(40, 2)[20].clone();
+    std::fs::write(&path, car_bytes(&old[0].0, &new)).unwrap();
+    set_mtime(&path, t);
+    let car = CarSource::open(&path, deferred).unwrap();
+    assert!(car.has_pending_content_check(), "a stale stamp was used");
+    assert_eq!(car.get(&old[20].0).unwrap(), None);
+    assert!(!car.settle_index().unwrap(), "the stale index passed");
 }
 
 #[test]
