@@ -68,6 +68,41 @@ fn the_tiny_suite_runs_every_scenario_and_writes_its_figures() {
     );
     assert!(market["peak_rss_mib"].as_u64().is_some(), "{market}");
 
+    // `bench bound` of a run made by hand: its multiple of the bound.
+    let car = dir.path().join("one-miner-3000.car");
+    let report = dir.path().join("by-hand.json");
+    common::succeed(
+        Command::new(crate::common::bin())
+            .args(["migrate", "--snapshot"])
+            .arg(&car)
+            .arg("--report")
+            .arg(&report),
+    );
+    let out = common::succeed(
+        Command::new(crate::common::bin())
+            .args(["bench", "bound", "--snapshot"])
+            .arg(&car)
+            .arg("--report")
+            .arg(&report),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let times: f64 = text
+        .split(" is ")
+        .nth(1)
+        .and_then(|t| t.split('x').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no multiple in {text}"));
+    assert!(times > 0.0 && text.starts_with("nv21: read "), "{text}");
+    let missing = Command::new(crate::common::bin())
+        .args(["bench", "bound", "--snapshot"])
+        .arg(&car)
+        .arg("--report")
+        .arg(dir.path().join("absent.json"))
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("absent.json"));
+
     // The node-like in-process comparison on the suite's states.
     let out = common::succeed(
         Command::new(crate::common::bin())

@@ -34,6 +34,10 @@ pub enum BenchCommand {
     /// the library runs them: in-memory blockstore and cache, against an
     /// uncached migration of the same state.
     Final(FinalArgs),
+    /// The lower bound of a run already made, from its report: read its
+    /// input (the whole snapshot, or with `--final` as many bytes as it
+    /// read) and Blake2b-hash what it wrote; prints the run's multiple of it.
+    Bound(super::bench_bound::BoundArgs),
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +251,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::AmtBuild(a) => amt_build(a),
         BenchCommand::Suite(a) => super::bench_suite::run(a),
         BenchCommand::Final(a) => final_in_process(a),
+        BenchCommand::Bound(a) => super::bench_bound::run(a),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod bench_bound;
 mod bench_harness;
 mod bench_mainnet;
 mod bench_market;
