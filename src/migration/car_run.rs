@@ -33,6 +33,7 @@ pub fn migrate_car_chain(
         .unwrap_or(Path::new("."));
     let dir = tempfile::tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
     let disk = DiskStore::open(dir.path().join("store"), DiskStoreOptions::default())?;
+    disk.abandon();
     let backing = LowerFirst(Overlay {
         upper: disk.clone(),
         lower: &car,

@@ -116,6 +116,12 @@ impl DiskStore {
         })
     }
 
+    /// Marks a temporary store that is deleted after this run: its close
+    /// then skips the work that would make its last writes durable.
+    pub fn abandon(&self) {
+        self.backend.abandon();
+    }
+
     /// The engine the store was made with.
     pub fn engine(&self) -> StoreEngine {
         self.backend.engine()

@@ -186,6 +186,9 @@ fn migrate_snapshot(
     let tmp = tempfile::tempdir()?;
     let store_dir = a.store.clone().unwrap_or_else(|| tmp.path().join("store"));
     let disk = DiskStore::open(&store_dir, a.store_engine.store_options())?;
+    if a.store.is_none() {
+        disk.abandon();
+    }
     let backing = LowerFirst(Overlay {
         upper: disk.clone(),
         lower: &*car,

@@ -25,6 +25,7 @@ pub fn run_chain(
 ) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let disk = DiskStore::open(tmp.path().join("store"), DiskStoreOptions::default())?;
+    disk.abandon();
     let backing = LowerFirst(Overlay {
         upper: disk.clone(),
         lower: car,
