@@ -58,13 +58,6 @@ pub struct CarSourceOptions {
     /// an error, never to another root, so the caller settles the index
     /// when a run fails and runs again if the index was stale.
     pub defer_content_check: bool,
-    /// Read a CARv1's blocks through a mapping of the file rather than a
-    /// positioned read each. Measured at mainnet shape, it saved system time
-    /// but not wall time (uncached 7.25–7.92 s against 7.11–7.47 s, a final
-    /// 0.89–0.91 s against 0.83–1.14 s), and every page touched, with the
-    /// kernel's fault-around, counted in the RSS (1.45 GiB against 0.30 GiB
-    /// uncached, 0.82 GiB against 0.28 GiB for the final). Off by default.
-    pub map_blocks: bool,
 }
 
 impl Default for CarSourceOptions {
@@ -74,7 +67,6 @@ impl Default for CarSourceOptions {
             persist_index: true,
             frame_cache_bytes: DEFAULT_FRAME_CACHE_BYTES,
             defer_content_check: false,
-            map_blocks: false,
         }
     }
 }
@@ -91,13 +83,8 @@ pub struct ReadStats {
 /// How the snapshot's blocks are reached.
 #[derive(Debug)]
 enum Layout {
-    /// A CARv1 file and its section index; the file mapped if asked
-    /// ([`CarSourceOptions::map_blocks`]).
-    Plain {
-        file: File,
-        index: CarIndex,
-        map: Option<memmap2::Mmap>,
-    },
+    /// A CARv1 file and its section index.
+    Plain { file: File, index: CarIndex },
     /// Independent zstd frames and a frame index.
     Framed(Box<FramedCar>),
 }
@@ -196,11 +183,7 @@ impl CarSource {
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         Ok(CarSource {
             path,
-            layout: Layout::Plain {
-                map: map_of(&file, opts.map_blocks),
-                file,
-                index,
-            },
+            layout: Layout::Plain { file, index },
             origin,
             verify: AtomicBool::new(opts.verify_hashes),
             stats: ReadStats::default(),
@@ -247,11 +230,7 @@ impl CarSource {
         };
         Ok(Some(CarSource {
             path: path.to_path_buf(),
-            layout: Layout::Plain {
-                map: map_of(&file, opts.map_blocks),
-                file,
-                index,
-            },
+            layout: Layout::Plain { file, index },
             origin: IndexOrigin::Loaded,
             verify: AtomicBool::new(opts.verify_hashes),
             stats: ReadStats::default(),
@@ -392,9 +371,7 @@ impl CarSource {
     pub fn read(&self, cid: &Cid) -> Result<Option<Vec<u8>>> {
         let verify = self.verify.load(Ordering::Relaxed);
         let got = match &self.layout {
-            Layout::Plain { file, index, map } => {
-                self.read_plain(file, index, map.as_ref(), cid, verify)?
-            }
+            Layout::Plain { file, index } => self.read_plain(file, index, cid, verify)?,
             Layout::Framed(f) => f.get(cid, verify)?,
         };
         if let Some(b) = &got {
@@ -410,40 +387,18 @@ impl CarSource {
         &self,
         file: &File,
         index: &CarIndex,
-        map: Option<&memmap2::Mmap>,
         cid: &Cid,
         verify: bool,
     ) -> Result<Option<Vec<u8>>> {
         let want = cid.to_bytes();
         for loc in index.candidates(&want) {
-            let truncated = |reason: String| {
-                Error::Car {
-                path: self.path.clone(),
-                offset: loc.offset,
-                reason: format!(
-                    "cannot read indexed section ({reason}); was the CAR truncated since it was indexed?"
-                ),
-            }
-            };
-            let mut buf = match map {
-                Some(map) => {
-                    let end = loc.offset + u64::from(loc.len);
-                    map.get(loc.offset as usize..end as usize)
-                        .ok_or_else(|| {
-                            truncated(format!(
-                                "it ends at {end}, past the mapped {} bytes",
-                                map.len()
-                            ))
-                        })?
-                        .to_vec()
-                }
-                None => {
-                    let mut buf = vec![0u8; loc.len as usize];
-                    file.read_exact_at(&mut buf, loc.offset)
-                        .map_err(|e| truncated(e.to_string()))?;
-                    buf
-                }
-            };
+            let mut buf = vec![0u8; loc.len as usize];
+            file.read_exact_at(&mut buf, loc.offset)
+                .map_err(|e| Error::Car {
+                    path: self.path.clone(),
+                    offset: loc.offset,
+                    reason: format!("cannot read indexed section ({e}); was the CAR truncated since it was indexed?"),
+                })?;
             if !buf.starts_with(&want) {
                 continue;
             }
@@ -459,7 +414,7 @@ impl CarSource {
     /// Whether the CAR holds a block (a CARv1's data is not read).
     pub fn contains(&self, cid: &Cid) -> Result<bool> {
         let (file, index) = match &self.layout {
-            Layout::Plain { file, index, .. } => (file, index),
+            Layout::Plain { file, index } => (file, index),
             Layout::Framed(f) => return f.contains(cid),
         };
         let want = cid.to_bytes();
@@ -478,7 +433,7 @@ impl CarSource {
     /// framed file, that its index lists it); returns the count.
     pub fn verify_all(&self) -> Result<u64> {
         let (file, index) = match &self.layout {
-            Layout::Plain { file, index, .. } => (file, index),
+            Layout::Plain { file, index } => (file, index),
             Layout::Framed(f) => return Ok(f.verify_all()?.0),
         };
         let mut locs: Vec<_> = index.sections().collect();
@@ -581,20 +536,4 @@ fn stamp(path: &Path, start: CheckStart, found: &Fingerprint) {
             path.display()
         );
     }
-}
-
-/// The mapping of a CARv1 `file` if `wanted` (see
-/// [`CarSourceOptions::map_blocks`]); a file that cannot be mapped is read
-/// with positioned reads.
-fn map_of(file: &File, wanted: bool) -> Option<memmap2::Mmap> {
-    if !wanted {
-        return None;
-    }
-    // SAFETY: read-only; the bytes are copied out and each block checked
-    // against its CID (when reads are verified). A file truncated in place
-    // meanwhile faults the process (the option's documented cost).
-    let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
-    // Lookups land anywhere in the file: read ahead nothing.
-    let _ = map.advise(memmap2::Advice::Random);
-    Some(map)
 }

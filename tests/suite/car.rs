@@ -357,28 +357,3 @@ fn output_into_a_closed_pipe_ends_quietly() {
         out.status
     );
 }
-
-/// A CARv1 read through a mapping gives every block, hash-checked, as
-/// positioned reads do, and finds no block the CAR lacks.
-#[test]
-fn mapped_reads_match_positioned_reads() {
-    let dir = tempfile::tempdir().unwrap();
-    let mem = MemoryBlockstore::new();
-    let (root, blocks) = sample_dag(&mem);
-    let path = dir.path().join("x.car");
-    write_with_fvm_ipld_car(&path, vec![root], &blocks[1..]);
-    let mapped = CarSource::open(
-        &path,
-        CarSourceOptions {
-            map_blocks: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let plain = CarSource::open(&path, CarSourceOptions::default()).unwrap();
-    for (cid, data) in &blocks[1..] {
-        assert_eq!(mapped.get(cid).unwrap().as_ref(), Some(data));
-        assert_eq!(mapped.get(cid).unwrap(), plain.get(cid).unwrap());
-    }
-    assert_eq!(mapped.get(&blocks[0].0).unwrap(), None);
-}

@@ -113,7 +113,6 @@ fn open_snapshot(
             verify_hashes: !a.no_verify_reads,
             frame_cache_bytes: a.frame_cache as usize,
             defer_content_check: deferred,
-            map_blocks: a.map_snapshot,
             ..Default::default()
         },
     )?;

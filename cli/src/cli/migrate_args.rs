@@ -72,11 +72,6 @@ pub struct MigrateArgs {
     /// Skip hash verification of blocks read from the snapshot.
     #[arg(long)]
     pub(super) no_verify_reads: bool,
-    /// Read a CARv1 snapshot's blocks through a mapping of the file (faster
-    /// uncached runs; every page touched counts in the peak RSS, and a
-    /// snapshot truncated during the run kills the process).
-    #[arg(long)]
-    pub(super) map_snapshot: bool,
     /// With --store: also keep each miner's input sectors tree, so a later
     /// run on this store can diff against it (premigrate always does).
     #[arg(long)]
