@@ -60,6 +60,33 @@ impl FileIdentity {
     }
 }
 
+/// Waits until `path` last changed [`RACY_SECS`] ago, so that a check
+/// begun now can be stamped (at most that long, and only for a file
+/// written just before); returns the time waited.
+pub fn wait_until_settled(path: &Path) -> std::time::Duration {
+    let Some(identity) = FileIdentity::of(path) else {
+        return std::time::Duration::ZERO;
+    };
+    let settled_at = identity.ctime.0 + RACY_SECS + 1;
+    let now = now_secs();
+    if settled_at <= now {
+        return std::time::Duration::ZERO;
+    }
+    let wait = std::time::Duration::from_secs((settled_at - now).min(RACY_SECS + 1) as u64);
+    std::thread::sleep(wait);
+    wait
+}
+
+/// Whether `path` has a stamp that vouches for it as it is now, whatever
+/// fingerprint it names (for reports; opening checks the fingerprint too).
+pub fn is_current(path: &Path) -> bool {
+    std::fs::read(path_for(path))
+        .ok()
+        .filter(|b| b.len() == ENCODED_LEN)
+        .and_then(|b| Fingerprint::from_bytes(&b[16 + 56..]))
+        .is_some_and(|f| vouches(path, &f))
+}
+
 /// The stamp file of `car`.
 pub fn path_for(car: &Path) -> PathBuf {
     beside(car, ".fmidx.ok")
@@ -194,6 +221,18 @@ mod tests {
         std::fs::write(&p, b"abcdefgh").unwrap();
         let f = Fingerprint::of(&p).unwrap();
         assert!(!record(&p, start, &f).unwrap());
+    }
+
+    #[test]
+    fn waiting_lets_a_fresh_file_settle_and_costs_nothing_for_an_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = settled_file(dir.path(), b"abcdef");
+        let waited = wait_until_settled(&p);
+        assert!(waited > std::time::Duration::ZERO);
+        let f = Fingerprint::of(&p).unwrap();
+        assert!(record(&p, CheckStart::now(&p), &f).unwrap());
+        assert!(is_current(&p));
+        assert_eq!(wait_until_settled(&p), std::time::Duration::ZERO);
     }
 
     #[test]

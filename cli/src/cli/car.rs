@@ -7,7 +7,8 @@ use anyhow::Context;
 use cid::Cid;
 use clap::{Args, Subcommand};
 use fil_migrate::store::{
-    export_car, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions, ExportOptions,
+    export_car, verified_stamp, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions,
+    ExportOptions,
 };
 use fil_migrate::synth::chain_car::write_chain_car;
 use fil_migrate::synth::headers::ChainShape;
@@ -74,6 +75,16 @@ pub struct ExportArgs {
 pub fn run(cmd: CarCommand) -> anyhow::Result<()> {
     match cmd {
         CarCommand::Index(a) => {
+            // A snapshot written a moment ago is given the seconds that let
+            // this run's content check be stamped, so the next runs skip it.
+            let waited = verified_stamp::wait_until_settled(&a.car);
+            if !waited.is_zero() {
+                eprintln!(
+                    "{} changed {} s ago or less: waited {waited:.0?} so its content check can be stamped",
+                    a.car.display(),
+                    verified_stamp::RACY_SECS
+                );
+            }
             let t = Instant::now();
             let car = CarSource::open(&a.car, CarSourceOptions::default())?;
             println!("car:            {}", car.path().display());
@@ -91,6 +102,14 @@ pub fn run(cmd: CarCommand) -> anyhow::Result<()> {
                 } else {
                     println!("index memory:   {} bytes", idx.memory_bytes());
                 }
+                println!(
+                    "content check:  {}",
+                    if verified_stamp::is_current(car.path()) {
+                        "stamped: the next runs do not hash the file again"
+                    } else {
+                        "not stamped: the next deferred run hashes the file beside its work"
+                    }
+                );
             }
             for r in car.roots() {
                 println!("root:           {r}");
