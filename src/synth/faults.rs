@@ -133,10 +133,9 @@ impl FaultBook {
         self.recovering.contains(&number)
     }
 
-    /// Applies the WindowPoSt of partition `index` of deadline `deadline`
-    /// (`at`),
-    /// holding sectors `numbers`, as `posting` says it went. Returns whether the partition was proven (it
-    /// belongs in the proof's partitions).
+    /// Applies the WindowPoSt of partition `at` (deadline, index), which
+    /// holds sectors `numbers`, as `posting` says it went. Returns whether
+    /// the partition was proven (it belongs in the proof's partitions).
     pub fn prove(
         &mut self,
         p: &SectorParams,
@@ -149,19 +148,12 @@ impl FaultBook {
             return false;
         }
         let (deadline, index) = at;
-        let draw = |parts: &[u64]| {
-            let mut all = vec![p.seed, p.miner, p.epoch as u64];
-            all.extend_from_slice(parts);
-            all
-        };
+        // A sector's draw, on the stack: this runs for every sector proven.
+        let draw = |n: u64, tag: u64| [p.seed, p.miner, p.epoch as u64, n, tag];
+        let missed = [p.seed, p.miner, p.epoch as u64, deadline as u64, index, 1];
         // Only a closed window can have been missed; an open one may still
         // be proven.
-        if posting == Posting::Closed
-            && chance(
-                &draw(&[deadline as u64, index, 1]),
-                self.rates.missed_partition,
-            )
-        {
+        if posting == Posting::Closed && chance(&missed, self.rates.missed_partition) {
             stats.missed_partitions += 1;
             for &n in numbers {
                 if self.faulty.insert(n) {
@@ -176,12 +168,11 @@ impl FaultBook {
                 self.faulty.remove(&n);
                 stats.recovered += 1;
             } else if self.is_faulty(n) {
-                if chance(&draw(&[n, 2]), self.rates.declared_recovery) {
-                    self.faulty.insert(n);
+                if chance(&draw(n, 2), self.rates.declared_recovery) {
                     self.recovering.insert(n);
                     stats.recoveries_declared += 1;
                 }
-            } else if chance(&draw(&[n, 3]), self.rates.declared_fault) {
+            } else if chance(&draw(n, 3), self.rates.declared_fault) {
                 self.faulty.insert(n);
                 stats.new_faults += 1;
             }

@@ -324,18 +324,18 @@ pub fn build_deadlines<S: Blockstore>(
             .enumerate()
         {
             let mut part = miner::Partition::new(store).map_err(anyhow_err("empty partition"))?;
-            part.sectors = BitField::try_from_bits(chunk.iter().map(|s| s.number))
-                .map_err(|e| Error::Synth(format!("partition bitfield: {e}")))?;
             let numbers: Vec<u64> = chunk.iter().map(|s| s.number).collect();
+            part.sectors = BitField::try_from_bits(numbers.iter().copied())
+                .map_err(|e| Error::Synth(format!("partition bitfield: {e}")))?;
             if faults.prove(p, (d, pi as u64), &numbers, posts[d], &mut fault_stats) {
                 proven.push(pi as u64);
             }
-            let numbers = |keep: &dyn Fn(u64) -> bool| {
+            let bits_of = |keep: &dyn Fn(u64) -> bool| {
                 BitField::try_from_bits(numbers.iter().copied().filter(|&n| keep(n)))
                     .map_err(|e| Error::Synth(format!("fault bitfield: {e}")))
             };
-            part.faults = numbers(&|n| faults.is_faulty(n))?;
-            part.recoveries = numbers(&|n| faults.is_recovering(n))?;
+            part.faults = bits_of(&|n| faults.is_faulty(n))?;
+            part.recoveries = bits_of(&|n| faults.is_recovering(n))?;
             let mut recovering_power = miner::PowerPair::default();
             let mut queue: std::collections::BTreeMap<
                 i64,
