@@ -139,8 +139,10 @@ impl CarSource {
         }
         let (path, known) = super::zstd_car::plain_car(path)?;
         let index_path = CarIndex::path_for(&path);
-        if known.is_none() && opts.defer_content_check && opts.verify_hashes {
-            if let Some(car) = Self::open_unconfirmed(&path, &index_path, &opts)? {
+        // Loaded once, and mapped: whichever way it is then checked.
+        let mut persisted = CarIndex::load_unconfirmed(&index_path)?;
+        if known.is_none() {
+            if let Some(car) = Self::open_unconfirmed(&path, &mut persisted, &opts)? {
                 return Ok(car);
             }
         }
@@ -149,26 +151,19 @@ impl CarSource {
         // yet, the scan that builds one fingerprints the file on that read.
         let known = match known {
             Some(f) => Some(f),
-            None if index_path.exists() => Some(fingerprint_of(&path, opts.persist_index)?),
+            None if persisted.is_some() => Some(fingerprint_of(&path, opts.persist_index)?),
             None => None,
         };
-        let loaded = match &known {
-            Some(f) => CarIndex::load(&index_path, f)?,
-            None => None,
+        let loaded = match (&known, persisted) {
+            (Some(f), Some((index, named))) if named == *f => Some(index),
+            _ => None,
         };
         let (index, origin) = match loaded {
             Some(index) => (index, IndexOrigin::Loaded),
             None => {
                 let (index, identity) = match known {
                     Some(f) => (CarIndex::build(&path)?, f),
-                    None => {
-                        let start = CheckStart::now(&path);
-                        let (index, found) = CarIndex::build_fingerprinted(&path)?;
-                        if opts.persist_index {
-                            stamp(&path, start, &found);
-                        }
-                        (index, found)
-                    }
+                    None => build_stamped(&path, opts.persist_index)?,
                 };
                 if opts.persist_index {
                     if let Err(e) = index.save(&index_path, &identity) {
@@ -193,17 +188,24 @@ impl CarSource {
         })
     }
 
-    /// A CARv1 opened on its persisted index, its content check started in
-    /// the background; `None` if there is no usable index, or its roots are
-    /// not the CAR header's (the file changed: the caller checks at once).
+    /// A CARv1 opened on its `persisted` index (taken from it) without
+    /// hashing the file first: when a stamp vouches for the file as the
+    /// index names it (checked), or else with the content check started in
+    /// the background if `opts` defers it. `None`, the index left in
+    /// place, if neither applies, or the index's roots or length are not
+    /// the CAR's (the file changed: the caller checks at once).
     fn open_unconfirmed(
         path: &Path,
-        index_path: &Path,
+        persisted: &mut Option<(CarIndex, Fingerprint)>,
         opts: &CarSourceOptions,
     ) -> Result<Option<Self>> {
-        let Some((index, named)) = CarIndex::load_unconfirmed(index_path)? else {
+        let Some((index, named)) = persisted.as_ref() else {
             return Ok(None);
         };
+        let vouched = verified_stamp::vouches(path, named);
+        if !vouched && !(opts.defer_content_check && opts.verify_hashes) {
+            return Ok(None);
+        }
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let (roots, _) = super::car_index::read_header(
@@ -213,10 +215,9 @@ impl CarSource {
         if roots != index.roots || len != named.file_len() {
             return Ok(None);
         }
-        // A stamp of an earlier full check vouches for this very file: no
-        // need to hash it again.
+        let (index, named) = persisted.take().expect("checked above");
         let index_checked = OnceLock::new();
-        let pending = if verified_stamp::vouches(path, &named) {
+        let pending = if vouched {
             index_checked.get_or_init(|| true);
             None
         } else {
@@ -285,10 +286,8 @@ impl CarSource {
                         "{}: its index was not built from its current content: rebuilding it",
                         self.path.display()
                     );
-                    let start = CheckStart::now(&self.path);
-                    let (index, identity) = CarIndex::build_fingerprinted(&self.path)?;
+                    let (index, identity) = build_stamped(&self.path, true)?;
                     index.save(&CarIndex::path_for(&self.path), &identity)?;
-                    stamp(&self.path, start, &identity);
                 }
                 found == p.named
             }
@@ -526,6 +525,17 @@ fn fingerprint_of(path: &Path, with_stamp: bool) -> Result<Fingerprint> {
         stamp(path, start, &found);
     }
     Ok(found)
+}
+
+/// Builds the index of `path` in one scan that also fingerprints it; with
+/// `with_stamp`, records that check's stamp.
+fn build_stamped(path: &Path, with_stamp: bool) -> Result<(CarIndex, Fingerprint)> {
+    let start = CheckStart::now(path);
+    let (index, found) = CarIndex::build_fingerprinted(path)?;
+    if with_stamp {
+        stamp(path, start, &found);
+    }
+    Ok((index, found))
 }
 
 /// Records a content check's stamp; failing to is only a missed shortcut.

@@ -6,13 +6,14 @@
 //! Measured on a 5.5M-block mainnet-preset state exported with `car export
 //! --out b.forest.car.zst` (a 110 MB index, 27k pages), timing `migrate
 //! --snapshot b.forest.car.zst` with `/usr/bin/time -v`:
-//! - from scratch (millions of lookups), system time is 3.7–4.1 s with
-//!   positioned reads only, 2.9–3.3 s mapping after 16 lookups a page,
-//!   2.0–2.1 s mapping from the start; wall time moved within this
-//!   machine's noise; the mapped pages add about 100 MB to the peak RSS;
+//! - from scratch (millions of lookups), system time is 3.71–4.09 s with
+//!   positioned reads only, 2.85–3.68 s mapping after 16 lookups a page,
+//!   2.04–2.09 s mapping from the start; wall time moved within this
+//!   machine's noise; the mapped pages add about 100 MiB to the peak RSS;
 //! - a final (over 100k lookups) mapped from the start, or after 4 lookups
-//!   a page, was 0.05–0.3 s slower in 7 of 8 runs (each fault maps pages it
-//!   will not use) and up to 110 MB larger, so at 16 a page it never maps.
+//!   a page, was 0.07–0.33 s slower than its paired run in 6 of 8 runs
+//!   (each fault maps pages it will not use) and up to 110 MiB larger, so
+//!   at 16 a page it never maps (README: Performance has the table).
 //!
 //! The mapping is of a file we never write. A snapshot truncated in place
 //! while a run reads it (a download restarted over it) faults the process
