@@ -51,6 +51,19 @@ fn set_mtime(p: &Path, t: SystemTime) {
         .unwrap();
 }
 
+/// Rewrites the CAR at `path` (holding `old`) in place with block 20
+/// replaced by another of the same length, the same header and size, and
+/// its mtime `t` put back; returns the new blocks.
+fn rewrite_block_20(path: &Path, old: &[(Cid, Vec<u8>)], t: SystemTime) -> Vec<(Cid, Vec<u8>)> {
+    let mut new = old.to_vec();
+    new[20] = blocks(40, 2)[20].clone();
+    let bytes = car_bytes(&old[0].0, &new);
+    assert_eq!(bytes.len(), std::fs::metadata(path).unwrap().len() as usize);
+    std::fs::write(path, &bytes).unwrap();
+    set_mtime(path, t);
+    new
+}
+
 fn open(p: &Path) -> CarSource {
     CarSource::open(p, CarSourceOptions::default()).unwrap()
 }
@@ -67,17 +80,7 @@ fn an_index_of_a_car_rewritten_in_its_middle_at_the_same_size_and_mtime_is_rebui
     drop(car);
     assert!(CarIndex::path_for(&path).exists());
 
-    // The same header and the same size; block 20 replaced by another of
-    // the same length; the mtime put back.
-    let mut new = old.clone();
-    new[20] = blocks(40, 2)[20].clone();
-    let bytes = car_bytes(&old[0].0, &new);
-    assert_eq!(
-        bytes.len(),
-        std::fs::metadata(&path).unwrap().len() as usize
-    );
-    std::fs::write(&path, &bytes).unwrap();
-    set_mtime(&path, t);
+    let new = rewrite_block_20(&path, &old, t);
 
     let car = open(&path);
     assert_eq!(
@@ -108,10 +111,7 @@ fn a_deferred_check_finds_the_stale_index_and_nothing_wrong_is_read_meanwhile() 
     std::fs::write(&path, car_bytes(&old[0].0, &old)).unwrap();
     let t = mtime(&path);
     drop(open(&path));
-    let mut new = old.clone();
-    new[20] = blocks(40, 2)[20].clone();
-    std::fs::write(&path, car_bytes(&old[0].0, &new)).unwrap();
-    set_mtime(&path, t);
+    let new = rewrite_block_20(&path, &old, t);
 
     let deferred = CarSourceOptions {
         defer_content_check: true,
@@ -163,10 +163,7 @@ fn a_stamped_check_is_skipped_for_the_unchanged_file_only() {
     assert!(car.settle_index().unwrap());
     drop(car);
 
-    let mut new = old.clone();
-    new[20] = blocks(40, 2)[20].clone();
-    std::fs::write(&path, car_bytes(&old[0].0, &new)).unwrap();
-    set_mtime(&path, t);
+    rewrite_block_20(&path, &old, t);
     let car = CarSource::open(&path, deferred).unwrap();
     assert!(car.has_pending_content_check(), "a stale stamp was used");
     assert_eq!(car.get(&old[20].0).unwrap(), None);
