@@ -36,9 +36,11 @@ pub struct FaultRates {
 }
 
 impl Default for FaultRates {
-    /// About mainnet's: a partition in a few hundred misses a window, a
-    /// sector in tens of thousands is declared faulty, and faulty sectors
-    /// recover within a few proving periods.
+    /// Rates of our choosing, not measured from the chain: a partition in a
+    /// few hundred misses a window, a sector in tens of thousands is declared
+    /// faulty, and faulty sectors recover within a few proving periods. The
+    /// final migration's cost depends on which miners' heads change (all
+    /// proving ones, whatever these rates), not on how many sectors fault.
     fn default() -> Self {
         FaultRates {
             missed_partition: 1.0 / 400.0,

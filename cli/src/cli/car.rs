@@ -7,7 +7,7 @@ use anyhow::Context;
 use cid::Cid;
 use clap::{Args, Subcommand};
 use fil_migrate::store::{
-    export_car, verified_stamp, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions,
+    export_car, verified_stamp, zstd_car, CarSource, CarSourceOptions, DiskStore, DiskStoreOptions,
     ExportOptions,
 };
 use fil_migrate::synth::chain_car::write_chain_car;
@@ -75,9 +75,14 @@ pub struct ExportArgs {
 pub fn run(cmd: CarCommand) -> anyhow::Result<()> {
     match cmd {
         CarCommand::Index(a) => {
-            // A snapshot written a moment ago is given the seconds that let
-            // this run's content check be stamped, so the next runs skip it.
-            let waited = verified_stamp::wait_until_settled(&a.car);
+            // A CARv1 written a moment ago is given the seconds that let
+            // this run's content check be stamped, so the next runs skip it
+            // (zstd files are never stamped: nothing to wait for).
+            let waited = if zstd_car::is_zstd(&a.car)? {
+                std::time::Duration::ZERO
+            } else {
+                verified_stamp::wait_until_settled(&a.car)
+            };
             if !waited.is_zero() {
                 eprintln!(
                     "{} changed {} s ago or less: waited {waited:.0?} so its content check can be stamped",
