@@ -67,16 +67,14 @@ pub fn claim(dir: &Path) -> Result<StoreClaim> {
         Err(e) => return Err(io(dir, e)),
     }
     if !is_store(dir) {
-        let mut entries = std::fs::read_dir(dir).map_err(|e| io(dir, e))?;
-        if let Some(first) = entries.next() {
-            let first = first.map_err(|e| io(dir, e))?;
+        if let Some(first) = first_foreign_entry(dir)? {
             return Err(Error::NotAStore {
                 path: dir.to_path_buf(),
                 reason: format!(
                     "the directory is not empty (it holds {:?}, and no {MARKER} marker): \
                      give a new or empty directory; a store of an earlier fil-migrate \
                      layout is not opened either (premigrate again into a new one)",
-                    first.file_name()
+                    first
                 ),
             });
         }
@@ -112,6 +110,76 @@ pub fn claim(dir: &Path) -> Result<StoreClaim> {
 /// How long a held lock is waited for before the store is called in use.
 const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
 
+/// The prefix of the marker's temporary file. A claim killed between
+/// creating it and renaming it into the marker leaves it behind in a
+/// directory that was new or empty when the claim began; nothing else
+/// names a file so, so the next claim removes it and the directory counts
+/// as empty again, as it was.
+const MARKER_TEMP_PREFIX: &str = ".fil-migrate-store-marker-";
+
 fn write_marker(dir: &Path) -> Result<()> {
-    super::side_file::write_atomically(&dir.join(MARKER), MARKER_TEXT)
+    super::side_file::write_atomically_via(&dir.join(MARKER), MARKER_TEXT, MARKER_TEMP_PREFIX)
+}
+
+/// The first entry of `dir` that is not a leftover of an interrupted
+/// claim, after removing those leftovers; `None` for an empty directory.
+fn first_foreign_entry(dir: &Path) -> Result<Option<std::ffi::OsString>> {
+    let io = |p: &Path, e| Error::io(p, e);
+    let mut leftovers = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+        let entry = entry.map_err(|e| io(dir, e))?;
+        let name = entry.file_name();
+        let ours = name
+            .to_str()
+            .is_some_and(|n| n.starts_with(MARKER_TEMP_PREFIX))
+            && entry.file_type().map_err(|e| io(dir, e))?.is_file();
+        if !ours {
+            return Ok(Some(name));
+        }
+        leftovers.push(entry.path());
+    }
+    for path in leftovers {
+        std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marker_left_half_written_by_a_killed_claim_does_not_block_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        std::fs::create_dir(&store).unwrap();
+        // What a claim killed before its rename leaves.
+        std::fs::write(store.join(format!("{MARKER_TEMP_PREFIX}a1B2c3")), b"fil").unwrap();
+        let claimed = claim(&store).unwrap();
+        assert!(is_store(&store));
+        let names: Vec<_> = std::fs::read_dir(&store)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with(MARKER_TEMP_PREFIX)),
+            "{names:?}"
+        );
+        drop(claimed);
+    }
+
+    #[test]
+    fn any_other_file_beside_a_leftover_still_refuses_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let leftover = dir.path().join(format!("{MARKER_TEMP_PREFIX}x"));
+        std::fs::write(&leftover, b"").unwrap();
+        std::fs::write(dir.path().join(".fil-migrate-other"), b"mine").unwrap();
+        let err = claim(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::NotAStore { .. }), "{err}");
+        assert!(
+            leftover.exists(),
+            "nothing is removed from a refused directory"
+        );
+        assert!(!is_store(dir.path()));
+    }
 }

@@ -169,3 +169,49 @@ fn a_run_on_a_store_in_use_is_refused_and_deletes_nothing() {
     drop(DiskStore::open(&store, DiskStoreOptions::default()).unwrap());
     assert!(!staged.exists());
 }
+
+/// A run killed in its first milliseconds, while it claims and creates a
+/// new store (the marker's temporary file, fjall's creation files), leaves
+/// a directory the next run opens; before the claim cleared its own
+/// half-written marker, 5 kills in 200 made the store unopenable (CI saw one).
+#[test]
+fn kill_9_in_the_first_milliseconds_of_a_new_store_leaves_it_openable() {
+    let dir = tempfile::tempdir().unwrap();
+    let car = dir.path().join("s.car");
+    fil_migrate::synth::generate_car(&car, &small_config(Network::Mainnet, 1, 50, 1), 1 << 20)
+        .unwrap();
+    let bin = crate::common::bin();
+    let mut killed = 0;
+    for i in 0..80u64 {
+        let store = dir.path().join(format!("store{i}"));
+        let mut child = Command::new(bin)
+            .args(["premigrate", "--snapshot", &p(&car), "--store", &p(&store)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(500 + (i * 7919) % 30_000));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        child.wait().unwrap();
+        stdout(Command::new(bin).args([
+            "premigrate",
+            "--snapshot",
+            &p(&car),
+            "--store",
+            &p(&store),
+        ]));
+        assert!(
+            std::fs::read_dir(&store).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".fil-migrate-")),
+            "a temporary file is left in {}",
+            store.display()
+        );
+    }
+    assert!(killed > 0, "no run was killed");
+}
