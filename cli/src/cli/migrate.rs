@@ -213,14 +213,6 @@ fn migrate_snapshot(
             }
         };
         migrate_on_store(car.clone(), &disk, &input_root, &spec, &opts, role)
-    } else if std::env::var_os("FM_MEMTMP").is_some() {
-        // Experiment: the temporary store in memory (reverted in the next commit).
-        let mem = fil_migrate::store::MemStore::new();
-        let b = LowerFirst(Overlay {
-            upper: &mem,
-            lower: &*car,
-        });
-        migrate_state(&b, &input_root, &spec, &MemoryCache::default(), &opts)
     } else {
         migrate_state(&backing, &input_root, &spec, &MemoryCache::default(), &opts)
     };
