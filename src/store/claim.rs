@@ -66,7 +66,8 @@ pub fn claim(dir: &Path) -> Result<StoreClaim> {
         }
         Err(e) => return Err(io(dir, e)),
     }
-    if !is_store(dir) {
+    let mut attempt = 0;
+    while !is_store(dir) {
         if let Some(first) = first_foreign_entry(dir)? {
             return Err(Error::NotAStore {
                 path: dir.to_path_buf(),
@@ -78,7 +79,15 @@ pub fn claim(dir: &Path) -> Result<StoreClaim> {
                 ),
             });
         }
-        write_marker(dir)?;
+        match write_marker(dir) {
+            Ok(()) => break,
+            // Another run claiming the same new directory at this moment
+            // took our temporary file for a leftover and removed it: look
+            // again. Its marker may be there by then, and the lock below
+            // decides which run has the store.
+            Err(_) if attempt < MARKER_ATTEMPTS => attempt += 1,
+            Err(e) => return Err(e),
+        }
     }
     let lock_path = dir.join(LOCK);
     let lock = File::options()
@@ -117,6 +126,10 @@ const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
 /// as empty again, as it was.
 const MARKER_TEMP_PREFIX: &str = ".fil-migrate-store-marker-";
 
+/// How many times a claim writes the marker again after a concurrent claim
+/// of the same new directory removed its temporary file.
+const MARKER_ATTEMPTS: u32 = 16;
+
 fn write_marker(dir: &Path) -> Result<()> {
     super::side_file::write_atomically_via(&dir.join(MARKER), MARKER_TEXT, MARKER_TEMP_PREFIX)
 }
@@ -139,7 +152,12 @@ fn first_foreign_entry(dir: &Path) -> Result<Option<std::ffi::OsString>> {
         leftovers.push(entry.path());
     }
     for path in leftovers {
-        std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+        // A concurrent claim may have removed it first.
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path, e)),
+        }
     }
     Ok(None)
 }
@@ -166,6 +184,34 @@ mod tests {
             "{names:?}"
         );
         drop(claimed);
+    }
+
+    #[test]
+    fn two_claims_of_one_new_directory_at_once_give_one_store_and_one_in_use() {
+        for _ in 0..12 {
+            let dir = tempfile::tempdir().unwrap();
+            let store = dir.path().join("store");
+            let start = std::sync::Barrier::new(2);
+            let results: Vec<Result<StoreClaim>> = std::thread::scope(|s| {
+                let claims: Vec<_> = (0..2)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            claim(&store)
+                        })
+                    })
+                    .collect();
+                claims.into_iter().map(|c| c.join().unwrap()).collect()
+            });
+            let held = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(held, 1, "{results:?}");
+            for r in &results {
+                if let Err(e) = r {
+                    assert!(matches!(e, Error::StoreLocked { .. }), "{e}");
+                }
+            }
+            assert!(is_store(&store));
+        }
     }
 
     #[test]
