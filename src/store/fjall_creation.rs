@@ -97,7 +97,6 @@ fn is_empty_dir(p: &Path) -> bool {
 pub(super) mod tests {
     use super::*;
 
-    /// The files fjall had made when a kill stopped its creation.
     #[test]
     fn a_marker_holding_part_of_its_header_is_an_unfinished_creation() {
         for torn in [&b""[..], b"F", b"FJ", b"FJL"] {
@@ -125,6 +124,7 @@ pub(super) mod tests {
         }
     }
 
+    /// The files fjall had made when a kill stopped its creation.
     pub(in crate::store) fn cut_short(dir: &Path, with_marker: bool) {
         std::fs::create_dir_all(dir.join("keyspaces")).unwrap();
         std::fs::write(dir.join("lock"), b"").unwrap();
