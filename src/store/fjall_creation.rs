@@ -97,14 +97,21 @@ fn is_empty_dir(p: &Path) -> bool {
 pub(super) mod tests {
     use super::*;
 
+    /// A creation cut short with `marker` as the version marker's bytes,
+    /// then cleared: the directory is returned with its temporary parent.
+    fn cleared_with_marker(marker: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("index");
+        cut_short(&dir, false);
+        std::fs::write(dir.join(VERSION_MARKER), marker).unwrap();
+        clear_unfinished_creation(&dir).unwrap();
+        (tmp, dir)
+    }
+
     #[test]
     fn a_marker_holding_part_of_its_header_is_an_unfinished_creation() {
         for torn in [&b""[..], b"F", b"FJ", b"FJL"] {
-            let tmp = tempfile::tempdir().unwrap();
-            let dir = tmp.path().join("index");
-            cut_short(&dir, false);
-            std::fs::write(dir.join(VERSION_MARKER), torn).unwrap();
-            clear_unfinished_creation(&dir).unwrap();
+            let (_tmp, dir) = cleared_with_marker(torn);
             assert!(
                 is_empty_dir(&dir),
                 "{torn:?}: the creation files are cleared"
@@ -112,11 +119,7 @@ pub(super) mod tests {
             drop(fjall::Database::builder(&dir).open().unwrap());
         }
         for judged_by_fjall in [&b"FJL\x03"[..], b"FJL\x09", b"XY"] {
-            let tmp = tempfile::tempdir().unwrap();
-            let dir = tmp.path().join("index");
-            cut_short(&dir, false);
-            std::fs::write(dir.join(VERSION_MARKER), judged_by_fjall).unwrap();
-            clear_unfinished_creation(&dir).unwrap();
+            let (_tmp, dir) = cleared_with_marker(judged_by_fjall);
             assert!(
                 dir.join("0.jnl").exists(),
                 "{judged_by_fjall:?} is left alone"

@@ -37,15 +37,8 @@ pub fn temp_in(dir: &Path, prefix: &str) -> Result<tempfile::NamedTempFile> {
 
 /// Writes `bytes` as the file `path`, atomically and durably.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomically_via(path, bytes, ".fil-migrate-")
-}
-
-/// [`write_atomically`] through a temporary file named `prefix…`: a caller
-/// that must recognise its own leftovers after a crash (a store's marker)
-/// gives a prefix nothing else uses.
-pub fn write_atomically_via(path: &Path, bytes: &[u8], prefix: &str) -> Result<()> {
     let dir = dir_of(path);
-    let mut tmp = temp_in(dir, prefix)?;
+    let mut tmp = temp_in(dir, ".fil-migrate-")?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| Error::io(tmp.path(), e))?;

@@ -171,10 +171,10 @@ fn a_run_on_a_store_in_use_is_refused_and_deletes_nothing() {
 }
 
 /// A run killed in its first milliseconds (0.5–30 ms), while it claims
-/// and creates a new store (the marker's temporary file, fjall's creation
-/// files and its version marker's header, written in two writes), leaves a
-/// directory the next run opens. Before the claim cleared its own
-/// half-written marker, 5 kills in 200 made the store unopenable (CI saw
+/// and creates a new store (its marker, fjall's creation files and fjall's
+/// version marker, whose header is written in two writes), leaves a
+/// directory the next run opens. While the marker went through a temporary
+/// file and a rename, 5 kills in 200 made the store unopenable (CI saw
 /// one); before a torn fjall header counted as no marker, 2 in 1,500.
 #[test]
 fn kill_9_in_the_first_milliseconds_of_a_new_store_leaves_it_openable() {
